@@ -1,0 +1,207 @@
+"""The `auditor` command: set-up, licenses, ingest, sample stores and the demo."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from auditor.bootstrap import open_store
+from auditor.config import Settings
+from auditor.domain.errors import AuditorError, FileRejected, InvalidInput
+from auditor.domain.license import License
+from auditor.importers.registry import FORMATS
+from auditor.sample import StoreSpec, generate_store
+from auditor.services.demo import DemoResult, check_sample_store, load_sample_store
+from auditor.services.ingest import ingest
+from auditor.services.ports import ImportSummary
+
+SHOWN_REJECTIONS = 20
+
+
+class AuditorGroup(click.Group):
+    """A click group that reports the product's own errors as one clear line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command, turning an AuditorError into `error: ...` and exit status 2."""
+        try:
+            return super().invoke(ctx)
+        except AuditorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=AuditorGroup)
+@click.version_option(package_name="auditor")
+def main() -> None:
+    """Compliance auditor for licensed cannabis dispensaries."""
+
+
+def _store(migrate: bool = False) -> Any:
+    return open_store(Settings.from_env(), migrate=migrate)
+
+
+@main.group()
+def db() -> None:
+    """Manage the database (AUDITOR_DATABASE_URL; default sqlite:///var/auditor.db)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema or bring it up to date."""
+    _store(migrate=True)
+    click.echo("database is up to date")
+
+
+@main.group("license")
+def license_group() -> None:
+    """Add and list licensed facilities."""
+
+
+@license_group.command("add")
+@click.argument("number")
+@click.option("--state", required=True, help="Two-letter state code, e.g. CA.")
+@click.option("--timezone", required=True, help="IANA zone, e.g. America/Los_Angeles.")
+@click.option("--sales-floor", "sales_floor", multiple=True, default=["Sales Floor"],
+              show_default=True, help="A sales-floor location name (repeatable).")
+@click.option("--vault", multiple=True, default=["Vault"], show_default=True,
+              help="A vault or back-stock location name (repeatable).")
+@click.option("--name", "business_name", default="", help="The business name for reports.")
+def license_add(number: str, state: str, timezone: str, sales_floor: tuple[str, ...],
+                vault: tuple[str, ...], business_name: str) -> None:
+    """Add a license NUMBER with its state and time zone."""
+    license = License(number, state.upper(), timezone, tuple(sales_floor), business_name,
+                      tuple(vault))
+    _store().add_license(license)
+    click.echo(f"added license {number} ({license.state}, {timezone})")
+
+
+@license_group.command("list")
+def license_list() -> None:
+    """List the licenses."""
+    for lic in _store().list_licenses():
+        click.echo(f"{lic.number}\t{lic.state}\t{lic.timezone}\t"
+                   f"sales floor: {', '.join(lic.sales_floor_locations)}")
+
+
+@main.command()
+def formats() -> None:
+    """List the import formats."""
+    for name, fmt in sorted(FORMATS.items()):
+        click.echo(f"{name:26} {fmt.description}")
+
+
+def _print_summary(summary: ImportSummary) -> None:
+    click.echo(f"{summary.source}: read {summary.rows_read}, accepted {summary.accepted}, "
+               f"duplicates {summary.duplicates}, rejected {summary.rejected} "
+               f"({summary.events_added} events added, import #{summary.import_id})")
+    for rejection in summary.rejections[:SHOWN_REJECTIONS]:
+        click.echo(f"  rejected {rejection}", err=True)
+    if summary.rejected > SHOWN_REJECTIONS:
+        click.echo(f"  ... and {summary.rejected - SHOWN_REJECTIONS} more; all are kept with "
+                   f"import #{summary.import_id}", err=True)
+    if summary.ignored_fields:
+        click.echo(f"  ignored unknown fields: {', '.join(sorted(summary.ignored_fields))}",
+                   err=True)
+
+
+@main.command("ingest")
+@click.option("--license", "license_number", required=True, help="The license the data is for.")
+@click.option("--format", "fmt", required=True, type=click.Choice(sorted(FORMATS)),
+              help="The source format (see `auditor formats`).")
+@click.option("--effective-date", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
+              help="For metrc-adjust-reasons: when the list took effect (default: first import).")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def ingest_command(license_number: str, fmt: str, effective_date: datetime | None,
+                   files: tuple[Path, ...]) -> None:
+    """Import FILES of one format; exit 1 if any row was rejected, 2 if a file was."""
+    settings = Settings.from_env()
+    store = open_store(settings)
+    effective = _effective_at(store.get_license(license_number), effective_date)
+    rows_rejected = files_rejected = 0
+    for path in files:
+        try:
+            summary = ingest(store, license_number, fmt, str(path), path.read_bytes(),
+                             effective_at=effective, chunk_size=settings.import_chunk)
+        except FileRejected as exc:
+            click.echo(f"{path}: rejected: {exc}", err=True)
+            files_rejected += 1
+            continue
+        _print_summary(summary)
+        rows_rejected += summary.rejected
+    if files_rejected:
+        sys.exit(2)
+    if rows_rejected:
+        sys.exit(1)
+
+
+def _effective_at(license: License, value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=license.zone())  # a bare date is local midnight
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--days", default=90, show_default=True)
+@click.option("--receipts-per-day", default=120, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default="2026-01-01",
+              show_default=True)
+@click.option("--clean", is_flag=True, help="Plant no violations.")
+def sample(out: Path, days: int, receipts_per_day: int, seed: int, start: datetime,
+           clean: bool) -> None:
+    """Write a realistic sample store to OUT, in the formats `auditor ingest` reads."""
+    spec = StoreSpec(days=days, receipts_per_day=receipts_per_day, seed=seed,
+                     start=start.date(), plant=not clean)
+    with click.progressbar(length=days, label="generating days", file=sys.stderr) as bar:
+        truth = generate_store(out, spec, lambda done, _total: bar.update(done - bar.pos))
+    click.echo(f"wrote {sum(truth['record_counts'].values())} records "
+               f"({sum(truth['event_counts'].values())} events, "
+               f"{len(truth['violations'])} planted violations) to {out}")
+
+
+@main.command()
+@click.option("--days", default=30, show_default=True)
+@click.option("--receipts-per-day", default=120, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--dir", "work_dir", default="var/demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Scratch folder for the sample files and the demo database (recreated).")
+def demo(days: int, receipts_per_day: int, seed: int, work_dir: Path) -> None:
+    """Generate a sample store, ingest it into a fresh SQLite database, and check the counts."""
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    store = open_store(Settings(database_url=f"sqlite:///{work_dir / 'auditor.db'}"),
+                       migrate=True)
+    spec = StoreSpec(days=days, receipts_per_day=receipts_per_day, seed=seed,
+                     start=date(2026, 1, 1))
+    click.echo(f"sample store: {days} days, ~{receipts_per_day} receipts a day, seed {seed}")
+    with click.progressbar(length=days, label="generating", file=sys.stderr) as bar:
+        generate_store(work_dir / "store", spec, lambda done, _t: bar.update(done - bar.pos))
+    with click.progressbar(length=1, label="ingesting ", file=sys.stderr) as bar:
+        def on_file(done: int, total: int, _path: str) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+        summaries = load_sample_store(store, work_dir / "store", on_file=on_file)
+    _print_demo(check_sample_store(store, work_dir / "store", summaries))
+
+
+def _print_demo(result: DemoResult) -> None:
+    rejected = sum(s.rejected for s in result.summaries)
+    click.echo(f"ingested {len(result.summaries)} files for license {result.license.number}: "
+               f"{sum(s.accepted for s in result.summaries)} records accepted, "
+               f"{rejected} rejected")
+    click.echo(f"{'event type':20} {'stored':>9} {'expected':>9}")
+    for kind, expected in sorted(result.truth["event_counts"].items()):
+        stored = result.counts.get(kind, 0)
+        click.echo(f"{kind:20} {stored:>9} {expected:>9} {'ok' if stored == expected else 'MISMATCH'}")
+    if result.mismatches() or rejected:
+        raise InvalidInput("the stored events do not match the sample store's ground truth")
+    click.echo(f"all {sum(result.counts.values())} events match the ground truth; "
+               f"{len(result.truth['violations'])} planted violations await the audit")

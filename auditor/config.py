@@ -1,0 +1,30 @@
+"""Settings from AUDITOR_* environment variables; nothing is read at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from auditor.domain.errors import InvalidInput
+
+DEFAULT_DATABASE_URL = "sqlite:///var/auditor.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives and how imports are batched."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    import_chunk: int = 2000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from AUDITOR_DATABASE_URL and AUDITOR_IMPORT_CHUNK."""
+        env = os.environ if environ is None else environ
+        chunk = env.get("AUDITOR_IMPORT_CHUNK", "2000")
+        if not chunk.isdigit() or int(chunk) < 1:
+            raise InvalidInput(f"AUDITOR_IMPORT_CHUNK must be a positive whole number, "
+                               f"got {chunk!r}")
+        return cls(database_url=env.get("AUDITOR_DATABASE_URL", DEFAULT_DATABASE_URL),
+                   import_chunk=int(chunk))

@@ -1,0 +1,1 @@
+"""The domain core: events, licenses and errors. Imports no framework and no database."""

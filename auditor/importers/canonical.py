@@ -1,0 +1,42 @@
+"""Canonical events as JSON (an array) or NDJSON: the store's own format, read strictly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from auditor.domain.errors import RowRejected
+from auditor.domain.events import EVENT_FIELDS, Event, EventType
+from auditor.importers import fields as f
+from auditor.importers.base import Format, ParseContext
+from auditor.importers.sources import json_records, ndjson_records
+
+FIELDS = frozenset({"type", "occurred_at", "natural_key", "package_label", "reference",
+                    "payload"})
+
+
+def read_events(data: bytes) -> Iterable[tuple[int, Any]]:
+    """Read a JSON array of events, or one event object per line (NDJSON)."""
+    if data.lstrip()[:1] == b"[":
+        return json_records(data)
+    return ndjson_records(data)
+
+
+def canonical_event(row: Mapping[str, Any], ctx: ParseContext) -> list[Event]:
+    """Check one canonical event: a known type, an aware time, and only that type's fields."""
+    kind = f.choice(row, "type", frozenset(t.value for t in EventType))
+    event_type = EventType(kind)
+    payload = row.get("payload")
+    if not isinstance(payload, dict):
+        raise RowRejected("payload must be an object")
+    unknown = set(payload) - EVENT_FIELDS[event_type]
+    if unknown:
+        raise RowRejected(f"payload has fields unknown to {kind}: {', '.join(sorted(unknown))}")
+    return [Event(event_type, f.aware_time(row, "occurred_at"),  # type: ignore[arg-type]
+                  f.text(row, "natural_key", max_len=400), payload,  # type: ignore[arg-type]
+                  package_label=f.tag(row, "package_label", required=False),
+                  reference=f.text(row, "reference", required=False))]
+
+
+FORMATS = [Format("events", "canonical events, JSON array or NDJSON", read_events,
+                  canonical_event, FIELDS, strict=True)]

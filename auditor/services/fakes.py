@@ -1,0 +1,72 @@
+"""An in-memory EventStore: the test double for the storage port, kept beside the port."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from auditor.domain.dedupe import classify
+from auditor.domain.errors import Conflict, UnknownLicense
+from auditor.domain.events import Event, EventType
+from auditor.domain.license import License
+from auditor.services.ports import Appended, Batch, ImportSummary
+
+
+class InMemoryEventStore:
+    """Holds licenses, imports and events in dictionaries; same semantics as the SQL store."""
+
+    def __init__(self) -> None:
+        self.licenses: dict[str, License] = {}
+        self.imports: dict[int, dict[str, object]] = {}
+        self.events: dict[str, list[Event]] = {}
+
+    def add_license(self, license: License) -> None:
+        """Store a new license; Conflict if its number exists."""
+        if license.number in self.licenses:
+            raise Conflict(f"license {license.number} already exists")
+        self.licenses[license.number] = license
+        self.events[license.number] = []
+
+    def get_license(self, number: str) -> License:
+        """Return the license with that number; UnknownLicense if none."""
+        try:
+            return self.licenses[number]
+        except KeyError:
+            raise UnknownLicense(number) from None
+
+    def list_licenses(self) -> list[License]:
+        """Return every license, ordered by number."""
+        return [self.licenses[n] for n in sorted(self.licenses)]
+
+    def start_import(self, license_number: str, fmt: str, source: str, sha256: str,
+                     started_at: datetime) -> int:
+        """Record that an import began and return its id."""
+        self.get_license(license_number)
+        import_id = len(self.imports) + 1
+        self.imports[import_id] = {"format": fmt, "source": source, "status": "running"}
+        return import_id
+
+    def append(self, batch: Batch) -> Appended:
+        """Store the new events of a batch and say what became of each record."""
+        stored = self.events[self.get_license(batch.license_number).number]
+        outcomes, new = classify(batch.records, {e.natural_key: e.fingerprint for e in stored})
+        stored.extend(new)
+        return Appended(outcomes, len(new))
+
+    def finish_import(self, summary: ImportSummary, finished_at: datetime) -> None:
+        """Record an import's final counts."""
+        assert summary.import_id is not None
+        self.imports[summary.import_id].update(status="completed", summary=summary)
+
+    def event_counts(self, license_number: str) -> dict[str, int]:
+        """Return the number of stored events of each type for a license."""
+        counts: dict[str, int] = {}
+        for event in self.events[self.get_license(license_number).number]:
+            counts[event.type.value] = counts.get(event.type.value, 0) + 1
+        return counts
+
+    def earliest(self, license_number: str, event_type: EventType,
+                 reference: str) -> datetime | None:
+        """Return when the first event of a type with that reference occurred, if any."""
+        times = [e.occurred_at for e in self.events[license_number]
+                 if e.type == event_type and e.reference == reference]
+        return min(times, default=None)

@@ -1,0 +1,95 @@
+"""Ingest a source file into the event store: parse, dedupe, store in atomic batches, report."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, TypeVar
+
+from auditor.domain.dedupe import Outcome
+from auditor.domain.events import EventType
+from auditor.importers.base import Parsed, ParseContext, parse_records
+from auditor.importers.metrc import reason_list_digest
+from auditor.importers.registry import get_format
+from auditor.services.ports import Batch, EventStore, ImportSummary, Rejection
+
+DEFAULT_CHUNK = 2000
+T = TypeVar("T")
+Progress = Callable[[ImportSummary], None]
+
+
+def ingest(store: EventStore, license_number: str, fmt_name: str, source: str, data: bytes, *,
+           effective_at: datetime | None = None, chunk_size: int = DEFAULT_CHUNK,
+           progress: Progress | None = None) -> ImportSummary:
+    """Import one file of a format for a license and return what was accepted and rejected.
+
+    Structural problems raise FileRejected before anything is written. Records are
+    stored in batches of chunk_size, each batch one transaction: a crash loses at most
+    the batch in flight, and importing the file again adds only what is missing.
+    """
+    fmt = get_format(fmt_name)
+    license = store.get_license(license_number)
+    now = datetime.now(UTC)
+    records: Iterable[tuple[int, Any]] = fmt.read(data)
+    ctx = ParseContext(license=license, imported_at=now)
+    if fmt.name == "metrc-adjust-reasons":
+        records = list(records)
+        ctx = _reason_list_context(store, ctx, records, effective_at)
+    summary = ImportSummary(source=source, format=fmt.name, license=license.number)
+    summary.import_id = store.start_import(license.number, fmt.name, source,
+                                           hashlib.sha256(data).hexdigest(), now)
+    for chunk in _chunks(parse_records(fmt, records, ctx), chunk_size):
+        _store_chunk(store, summary, chunk, now)
+        if progress:
+            progress(summary)
+    store.finish_import(summary, datetime.now(UTC))
+    return summary
+
+
+def _reason_list_context(store: EventStore, ctx: ParseContext, records: list[tuple[int, Any]],
+                         effective_at: datetime | None) -> ParseContext:
+    """Give a reason list its identity and effective time.
+
+    Without an explicit date the list takes effect when first imported, so importing the
+    same list again finds the same time and adds nothing.
+    """
+    digest = reason_list_digest(records)
+    if effective_at is None:
+        effective_at = store.earliest(ctx.license.number, EventType.ADJUST_REASON, digest)
+    return ParseContext(license=ctx.license, imported_at=ctx.imported_at,
+                        effective_at=effective_at or ctx.imported_at, reference=digest)
+
+
+def _store_chunk(store: EventStore, summary: ImportSummary, chunk: list[Parsed],
+                 now: datetime) -> None:
+    summary.rows_read += len(chunk)
+    parsed = [p for p in chunk if p.reason is None]
+    for p in chunk:
+        if p.reason is not None:
+            summary.rejections.append(Rejection(summary.source, p.line, p.reason))
+        summary.ignored_fields |= p.ignored_fields
+    assert summary.import_id is not None
+    if not parsed:
+        summary.rejected = len(summary.rejections)
+        return
+    appended = store.append(Batch(summary.license, summary.import_id, summary.format,
+                                  [p.events for p in parsed], now))
+    summary.events_added += appended.events_added
+    for p, outcome in zip(parsed, appended.outcomes, strict=True):
+        if outcome is Outcome.ADDED:
+            summary.accepted += 1
+        elif outcome is Outcome.DUPLICATE:
+            summary.duplicates += 1
+        else:
+            summary.rejections.append(Rejection(
+                summary.source, p.line, "already imported with different content; "
+                "send a correction as a new record, never an edit of an old one"))
+    summary.rejected = len(summary.rejections)
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

@@ -1,0 +1,95 @@
+"""The port the services need from storage, and the records they exchange through it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from auditor.domain.dedupe import Outcome
+from auditor.domain.events import Event, EventType
+from auditor.domain.license import License
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One record that was not imported: where it was and why."""
+
+    source: str
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class ImportSummary:
+    """What one import did. Always: rows_read == accepted + duplicates + rejected."""
+
+    source: str
+    format: str
+    license: str
+    import_id: int | None = None
+    rows_read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    events_added: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    ignored_fields: set[str] = field(default_factory=set)
+
+    def balanced(self) -> bool:
+        """Return whether every row read is accounted for."""
+        return self.rows_read == self.accepted + self.duplicates + self.rejected
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Records of one import offered to the store together; stored all or nothing."""
+
+    license_number: str
+    import_id: int
+    source: str  # the import format the events came from
+    records: Sequence[Sequence[Event]]
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What the store did with a batch: each record's outcome and the events it added."""
+
+    outcomes: list[Outcome]
+    events_added: int
+
+
+class EventStore(Protocol):
+    """Durable, append-only storage of licenses, imports and events."""
+
+    def add_license(self, license: License) -> None:
+        """Store a new license; Conflict if its number exists."""
+
+    def get_license(self, number: str) -> License:
+        """Return the license with that number; UnknownLicense if none."""
+
+    def list_licenses(self) -> list[License]:
+        """Return every license, ordered by number."""
+
+    def start_import(self, license_number: str, fmt: str, source: str, sha256: str,
+                     started_at: datetime) -> int:
+        """Record that an import began and return its id."""
+
+    def append(self, batch: Batch) -> Appended:
+        """Store the new events of a batch in one transaction and say what became of each record."""
+
+    def finish_import(self, summary: ImportSummary, finished_at: datetime) -> None:
+        """Record an import's final counts and rejections."""
+
+    def event_counts(self, license_number: str) -> dict[str, int]:
+        """Return the number of stored events of each type for a license."""
+
+    def earliest(self, license_number: str, event_type: EventType,
+                 reference: str) -> datetime | None:
+        """Return when the first event of a type with that reference occurred, if any."""

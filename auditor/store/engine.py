@@ -1,0 +1,66 @@
+"""Create database engines with the durability settings every connection must carry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+# Committed transactions must survive a crash: WAL with synchronous=FULL on SQLite.
+# recursive_triggers makes INSERT OR REPLACE fire the append-only delete guards.
+SQLITE_PRAGMAS = {
+    "journal_mode": "WAL",
+    "synchronous": "FULL",
+    "foreign_keys": "ON",
+    "recursive_triggers": "ON",
+    "busy_timeout": "30000",
+}
+WRITE = {"auditor_write": True}  # execution option: take SQLite's write lock at BEGIN
+
+
+def normalise_url(url: str) -> str:
+    """Return url with the driver this project uses (psycopg 3 for PostgreSQL)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, *, schema: str | None = None) -> Engine:
+    """Return an engine for url (SQLite or PostgreSQL) with pragmas and write locking set up."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or "
+                         "postgresql URLs")
+    options = "-c synchronous_commit=on -c timezone=UTC"
+    if schema:
+        options += f" -c search_path={schema}"
+    return create_engine(url, connect_args={"options": options}, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Leave transaction control to SQLAlchemy's begin event below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for name, value in SQLITE_PRAGMAS.items():
+            cursor.execute(f"PRAGMA {name}={value}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A writer takes the lock up front, so two writers queue instead of deadlocking.
+        write = connection.get_execution_options().get("auditor_write")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

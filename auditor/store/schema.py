@@ -1,0 +1,103 @@
+"""Tables of the event store. Times are stored in UTC and come back tz-aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from auditor.domain.events import require_aware
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that refuses naive datetimes and always reads back in UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+        """Refuse a naive datetime; store an aware one as UTC."""
+        if value is None:
+            return None
+        aware = require_aware(value)
+        # SQLite keeps no zone: store naive UTC there, aware UTC elsewhere.
+        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        """Return stored times as aware UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only INTEGER keys
+
+metadata = MetaData()
+
+licenses = Table(
+    "licenses", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", String(64), nullable=False, unique=True),
+    Column("state", String(2), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("business_name", String(200), nullable=False, default=""),
+    Column("sales_floor_locations", Json, nullable=False),
+    Column("vault_locations", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+imports = Table(
+    "imports", metadata,
+    Column("id", Id, primary_key=True),
+    Column("license_id", Integer, ForeignKey("licenses.id"), nullable=False),
+    Column("format", String(40), nullable=False),
+    Column("source_name", String(500), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("accepted", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("events_added", Integer, nullable=False, default=0),
+    Column("rejections", Json, nullable=False),
+    Column("ignored_fields", Json, nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Id, primary_key=True),
+    Column("license_id", Integer, ForeignKey("licenses.id"), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("natural_key", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("package_label", String(64)),
+    Column("reference", String(200)),
+    Column("source", String(40), nullable=False),
+    Column("import_id", Id, ForeignKey("imports.id"), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("payload", Json, nullable=False),
+    UniqueConstraint("license_id", "natural_key", name="uq_events_license_key"),
+    Index("ix_events_license_type_time", "license_id", "type", "occurred_at"),
+    Index("ix_events_license_label_time", "license_id", "package_label", "occurred_at"),
+    Index("ix_events_license_reference", "license_id", "reference"),
+)

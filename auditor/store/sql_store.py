@@ -1,0 +1,168 @@
+"""The event store on SQL (SQLite or PostgreSQL) through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from auditor.domain.dedupe import classify
+from auditor.domain.errors import Conflict, UnknownLicense
+from auditor.domain.events import Event, EventType
+from auditor.domain.license import License
+from auditor.services.ports import Appended, Batch, ImportSummary
+from auditor.store.engine import WRITE
+from auditor.store.schema import events, imports, licenses
+
+KEY_LOOKUP_CHUNK = 500
+
+
+class _Raced(Exception):
+    """Another writer stored some of the same keys between our read and our insert."""
+
+
+class SqlEventStore:
+    """EventStore on a SQLAlchemy engine; every write is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._license_ids: dict[str, int] = {}
+        insert = sqlite_insert if engine.dialect.name == "sqlite" else postgres_insert
+        self._insert_events = insert(events).on_conflict_do_nothing(
+            index_elements=["license_id", "natural_key"])
+
+    def _write(self) -> Any:
+        return self.engine.connect().execution_options(**WRITE)
+
+    def add_license(self, license: License) -> None:
+        """Store a new license; Conflict if its number exists."""
+        row = {
+            "number": license.number, "state": license.state, "timezone": license.timezone,
+            "business_name": license.business_name,
+            "sales_floor_locations": list(license.sales_floor_locations),
+            "vault_locations": list(license.vault_locations), "created_at": datetime.now(UTC),
+        }
+        try:
+            with self._write() as conn, conn.begin():
+                conn.execute(licenses.insert(), row)
+        except IntegrityError:
+            raise Conflict(f"license {license.number} already exists") from None
+
+    def get_license(self, number: str) -> License:
+        """Return the license with that number; UnknownLicense if none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(licenses).where(licenses.c.number == number)).first()
+        if row is None:
+            raise UnknownLicense(number)
+        return _license(row)
+
+    def list_licenses(self) -> list[License]:
+        """Return every license, ordered by number."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(licenses).order_by(licenses.c.number)).all()
+        return [_license(row) for row in rows]
+
+    def _license_id(self, number: str) -> int:
+        if number not in self._license_ids:
+            with self.engine.connect() as conn:
+                found = conn.scalar(select(licenses.c.id).where(licenses.c.number == number))
+            if found is None:
+                raise UnknownLicense(number)
+            self._license_ids[number] = found
+        return self._license_ids[number]
+
+    def start_import(self, license_number: str, fmt: str, source: str, sha256: str,
+                     started_at: datetime) -> int:
+        """Record that an import began and return its id."""
+        row = {
+            "license_id": self._license_id(license_number), "format": fmt,
+            "source_name": source[-500:], "sha256": sha256, "status": "running",
+            "started_at": started_at, "rows_read": 0, "accepted": 0, "duplicates": 0,
+            "rejected": 0, "events_added": 0, "rejections": [], "ignored_fields": [],
+        }
+        with self._write() as conn, conn.begin():
+            return int(conn.execute(imports.insert().returning(imports.c.id), row).scalar_one())
+
+    def finish_import(self, summary: ImportSummary, finished_at: datetime) -> None:
+        """Record an import's final counts and rejections."""
+        values = {
+            "status": "completed", "finished_at": finished_at, "rows_read": summary.rows_read,
+            "accepted": summary.accepted, "duplicates": summary.duplicates,
+            "rejected": summary.rejected, "events_added": summary.events_added,
+            "rejections": [{"line": r.line, "reason": r.reason} for r in summary.rejections],
+            "ignored_fields": sorted(summary.ignored_fields),
+        }
+        with self._write() as conn, conn.begin():
+            conn.execute(update(imports).where(imports.c.id == summary.import_id).values(values))
+
+    def append(self, batch: Batch) -> Appended:
+        """Store the new events of a batch in one transaction and say what became of each record."""
+        license_id = self._license_id(batch.license_number)
+        try:
+            return self._append_once(license_id, batch)
+        except _Raced:
+            # A concurrent import committed some of our keys; judge them again, once.
+            return self._append_once(license_id, batch)
+
+    def _append_once(self, license_id: int, batch: Batch) -> Appended:
+        with self._write() as conn, conn.begin():
+            keys = [event.natural_key for record in batch.records for event in record]
+            outcomes, new = classify(batch.records, self._fingerprints(conn, license_id, keys))
+            if new:
+                rows = [_event_row(e, license_id, batch) for e in new]
+                if conn.execute(self._insert_events, rows).rowcount != len(rows):
+                    raise _Raced()
+            return Appended(outcomes, len(new))
+
+    def _fingerprints(self, conn: Any, license_id: int, keys: list[str]) -> dict[str, str]:
+        query = select(events.c.natural_key, events.c.fingerprint).where(
+            events.c.license_id == license_id,
+            events.c.natural_key.in_(bindparam("keys", expanding=True)))
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(keys)), KEY_LOOKUP_CHUNK):
+            found.update((key, fp) for key, fp in conn.execute(query, {"keys": chunk}))
+        return found
+
+    def event_counts(self, license_number: str) -> dict[str, int]:
+        """Return the number of stored events of each type for a license."""
+        query = (select(events.c.type, func.count())
+                 .where(events.c.license_id == self._license_id(license_number))
+                 .group_by(events.c.type))
+        with self.engine.connect() as conn:
+            return dict(conn.execute(query).tuples().all())
+
+    def earliest(self, license_number: str, event_type: EventType,
+                 reference: str) -> datetime | None:
+        """Return when the first event of a type with that reference occurred, if any."""
+        query = select(func.min(events.c.occurred_at)).where(
+            events.c.license_id == self._license_id(license_number),
+            events.c.type == event_type.value, events.c.reference == reference)
+        with self.engine.connect() as conn:
+            return conn.scalar(query)  # type: ignore[no-any-return]
+
+
+def _event_row(event: Event, license_id: int, batch: Batch) -> dict[str, Any]:
+    return {
+        "license_id": license_id, "type": event.type.value, "occurred_at": event.occurred_at,
+        "natural_key": event.natural_key, "fingerprint": event.fingerprint,
+        "package_label": event.package_label, "reference": event.reference,
+        "source": batch.source, "import_id": batch.import_id, "recorded_at": batch.recorded_at,
+        "payload": event.payload,
+    }
+
+
+def _license(row: Any) -> License:
+    return License(number=row.number, state=row.state, timezone=row.timezone,
+                   sales_floor_locations=tuple(row.sales_floor_locations),
+                   business_name=row.business_name,
+                   vault_locations=tuple(row.vault_locations))
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
