@@ -200,7 +200,8 @@ def _print_demo(result: DemoResult) -> None:
     click.echo(f"{'event type':20} {'stored':>9} {'expected':>9}")
     for kind, expected in sorted(result.truth["event_counts"].items()):
         stored = result.counts.get(kind, 0)
-        click.echo(f"{kind:20} {stored:>9} {expected:>9} {'ok' if stored == expected else 'MISMATCH'}")
+        verdict = "ok" if stored == expected else "MISMATCH"
+        click.echo(f"{kind:20} {stored:>9} {expected:>9} {verdict}")
     if result.mismatches() or rejected:
         raise InvalidInput("the stored events do not match the sample store's ground truth")
     click.echo(f"all {sum(result.counts.values())} events match the ground truth; "

@@ -17,14 +17,16 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     import_chunk: int = 2000
+    database_schema: str | None = None  # PostgreSQL schema (search_path) to keep tables in
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read settings from AUDITOR_DATABASE_URL and AUDITOR_IMPORT_CHUNK."""
+        """Read AUDITOR_DATABASE_URL, AUDITOR_DATABASE_SCHEMA and AUDITOR_IMPORT_CHUNK."""
         env = os.environ if environ is None else environ
         chunk = env.get("AUDITOR_IMPORT_CHUNK", "2000")
         if not chunk.isdigit() or int(chunk) < 1:
             raise InvalidInput(f"AUDITOR_IMPORT_CHUNK must be a positive whole number, "
                                f"got {chunk!r}")
         return cls(database_url=env.get("AUDITOR_DATABASE_URL", DEFAULT_DATABASE_URL),
-                   import_chunk=int(chunk))
+                   import_chunk=int(chunk),
+                   database_schema=env.get("AUDITOR_DATABASE_SCHEMA") or None)

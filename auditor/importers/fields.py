@@ -141,7 +141,8 @@ def aware_time(row: Mapping[str, Any], name: str, *, required: bool = True) -> d
         return None
     parsed = _parse_iso(name, value)
     if parsed.tzinfo is None:
-        raise RowRejected(f"{name} {value!r} has no UTC offset (write e.g. 2026-01-05T14:02:00-08:00)")
+        raise RowRejected(
+            f"{name} {value!r} has no UTC offset (write e.g. 2026-01-05T14:02:00-08:00)")
     if parsed.year == _UNSET_YEAR:
         if required:
             raise RowRejected(f"{name} is not set (0001-01-01)")

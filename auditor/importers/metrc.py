@@ -89,7 +89,7 @@ def _adjusted_at(row: Row, ctx: ParseContext) -> tuple[Any, str]:
 
 
 def adjustment(row: Row, ctx: ParseContext) -> list[Event]:
-    """Turn a GET /packages/v2/adjustments row (or a POST /packages/v2/adjust body) into an event."""
+    """Turn a GET /packages/v2/adjustments row (or a POST /packages/v2/adjust body) into one."""
     label = f.tag(row, synonym(row, "PackageLabel", "Label"))
     adjusted_at, precision = _adjusted_at(row, ctx)
     payload = {

@@ -25,7 +25,7 @@ class DemoResult:
     summaries: list[ImportSummary] = field(default_factory=list)
 
     def mismatches(self) -> dict[str, tuple[int, int]]:
-        """Return event types whose stored count differs from the ground truth: (expected, stored)."""
+        """Return {event type: (expected, stored)} where the store differs from the truth."""
         expected = self.truth["event_counts"]
         types = sorted(set(expected) | set(self.counts))
         return {t: (expected.get(t, 0), self.counts.get(t, 0)) for t in types

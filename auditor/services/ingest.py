@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from auditor.domain.dedupe import Outcome
 from auditor.domain.events import EventType
-from auditor.importers.base import Parsed, ParseContext, parse_records
+from auditor.importers.base import ParseContext, Parsed, parse_records
 from auditor.importers.metrc import reason_list_digest
 from auditor.importers.registry import get_format
 from auditor.services.ports import Batch, EventStore, ImportSummary, Rejection

@@ -1,1 +1,1 @@
-"""The SQL adapter: schema, engine set-up, migrations and the event store. The only SQLAlchemy user."""
+"""The SQL adapter: schema, engine, migrations and the event store; the one SQLAlchemy user."""

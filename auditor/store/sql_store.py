@@ -33,8 +33,10 @@ class SqlEventStore:
         self.engine = engine
         self._license_ids: dict[str, int] = {}
         insert = sqlite_insert if engine.dialect.name == "sqlite" else postgres_insert
+        # RETURNING counts the rows really inserted on every driver (rowcount of an
+        # executemany is not reliable on psycopg).
         self._insert_events = insert(events).on_conflict_do_nothing(
-            index_elements=["license_id", "natural_key"])
+            index_elements=["license_id", "natural_key"]).returning(events.c.id)
 
     def _write(self) -> Any:
         return self.engine.connect().execution_options(**WRITE)
@@ -115,7 +117,8 @@ class SqlEventStore:
             outcomes, new = classify(batch.records, self._fingerprints(conn, license_id, keys))
             if new:
                 rows = [_event_row(e, license_id, batch) for e in new]
-                if conn.execute(self._insert_events, rows).rowcount != len(rows):
+                inserted = conn.execute(self._insert_events, rows).all()
+                if len(inserted) != len(rows):
                     raise _Raced()
             return Appended(outcomes, len(new))
 
@@ -134,7 +137,7 @@ class SqlEventStore:
                  .where(events.c.license_id == self._license_id(license_number))
                  .group_by(events.c.type))
         with self.engine.connect() as conn:
-            return dict(conn.execute(query).tuples().all())
+            return {kind: count for kind, count in conn.execute(query)}
 
     def earliest(self, license_number: str, event_type: EventType,
                  reference: str) -> datetime | None:
