@@ -70,15 +70,19 @@ class Event:
     payload: dict[str, Any]
     package_label: str | None = None
     reference: str | None = None
+    payload_json: str = field(init=False, repr=False, compare=False)
     fingerprint: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "occurred_at", require_aware(self.occurred_at, "occurred_at"))
-        object.__setattr__(self, "natural_key", f"{self.type.value}:{self.natural_key}"
-                           if not self.natural_key.startswith(f"{self.type.value}:")
-                           else self.natural_key)
-        content = canonical_json([self.type.value, self.occurred_at.isoformat(),
-                                  self.package_label, self.reference, self.payload])
+        prefix = f"{self.type.value}:"
+        if not self.natural_key.startswith(prefix):
+            object.__setattr__(self, "natural_key", prefix + self.natural_key)
+        # Serialised once: the fingerprint hashes it and the store writes it as is.
+        payload_json = canonical_json(self.payload)
+        object.__setattr__(self, "payload_json", payload_json)
+        content = "\x1f".join([self.type.value, self.occurred_at.isoformat(),
+                               self.package_label or "", self.reference or "", payload_json])
         object.__setattr__(self, "fingerprint", hashlib.sha256(content.encode()).hexdigest())
 
 

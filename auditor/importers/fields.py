@@ -27,6 +27,10 @@ def text(row: Mapping[str, Any], name: str, *, required: bool = True,
          max_len: int = 500) -> str | None:
     """Return a text field with surrounding whitespace removed; empty means missing."""
     value = row.get(name)
+    if type(value) is str:  # the common case, checked cheaply: imports parse millions
+        stripped = value.strip()
+        if stripped and len(stripped) <= max_len and "\x00" not in stripped:
+            return stripped
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise RowRejected(f"{name} is required")
@@ -63,6 +67,8 @@ def tag(row: Mapping[str, Any], name: str, *, required: bool = True) -> str | No
 def number(row: Mapping[str, Any], name: str, *, required: bool = True) -> float | None:
     """Return a finite decimal number from a JSON number or a plain decimal string."""
     value = row.get(name)
+    if type(value) is float and math.isfinite(value):
+        return value
     if value is None or value == "":
         if required:
             raise RowRejected(f"{name} is required")

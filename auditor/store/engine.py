@@ -40,7 +40,10 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     options = "-c synchronous_commit=on -c timezone=UTC"
     if schema:
         options += f" -c search_path={schema}"
-    return create_engine(url, connect_args={"options": options}, pool_pre_ping=True)
+    # psycopg prepares a statement after five runs; a generic plan made while the
+    # events table was small keeps seq-scanning it as it grows. Plan every time.
+    return create_engine(url, connect_args={"options": options, "prepare_threshold": None},
+                         pool_pre_ping=True)
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from auditor.domain.events import require_aware
+from auditor.domain.events import canonical_json, require_aware
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -44,6 +45,31 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class EventPayload(TypeDecorator[Any]):
+    """An event's JSON payload: jsonb on PostgreSQL, JSON text on SQLite.
+
+    The store writes the text the event already serialised for its fingerprint,
+    which saves serialising every payload twice on import.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        """Use jsonb on PostgreSQL and plain text elsewhere."""
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else Text())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        """Pass JSON text through on SQLite; serialise a dict there canonically."""
+        if dialect.name == "postgresql":
+            return json.loads(value) if isinstance(value, str) else value
+        return value if value is None or isinstance(value, str) else canonical_json(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        """Return the payload as a dict (PostgreSQL's jsonb arrives decoded already)."""
+        return json.loads(value) if isinstance(value, str) else value
 
 
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -95,7 +121,7 @@ events = Table(
     Column("source", String(40), nullable=False),
     Column("import_id", Id, ForeignKey("imports.id"), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
-    Column("payload", Json, nullable=False),
+    Column("payload", EventPayload, nullable=False),  # JSON (SQLite) / jsonb (PostgreSQL)
     UniqueConstraint("license_id", "natural_key", name="uq_events_license_key"),
     Index("ix_events_license_type_time", "license_id", "type", "occurred_at"),
     Index("ix_events_license_label_time", "license_id", "package_label", "occurred_at"),

@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from auditor.domain.dedupe import classify
@@ -19,11 +17,9 @@ from auditor.services.ports import Appended, Batch, ImportSummary
 from auditor.store.engine import WRITE
 from auditor.store.schema import events, imports, licenses
 
-KEY_LOOKUP_CHUNK = 500
+KEY_LOOKUP_CHUNK = 5000
+ADVISORY_LOCK_SPACE = 0x41554449  # "AUDI": keeps our advisory locks apart from others'
 
-
-class _Raced(Exception):
-    """Another writer stored some of the same keys between our read and our insert."""
 
 
 class SqlEventStore:
@@ -32,11 +28,6 @@ class SqlEventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._license_ids: dict[str, int] = {}
-        insert = sqlite_insert if engine.dialect.name == "sqlite" else postgres_insert
-        # RETURNING counts the rows really inserted on every driver (rowcount of an
-        # executemany is not reliable on psycopg).
-        self._insert_events = insert(events).on_conflict_do_nothing(
-            index_elements=["license_id", "natural_key"]).returning(events.c.id)
 
     def _write(self) -> Any:
         return self.engine.connect().execution_options(**WRITE)
@@ -105,22 +96,32 @@ class SqlEventStore:
     def append(self, batch: Batch) -> Appended:
         """Store the new events of a batch in one transaction and say what became of each record."""
         license_id = self._license_id(batch.license_number)
-        try:
-            return self._append_once(license_id, batch)
-        except _Raced:
-            # A concurrent import committed some of our keys; judge them again, once.
-            return self._append_once(license_id, batch)
-
-    def _append_once(self, license_id: int, batch: Batch) -> Appended:
         with self._write() as conn, conn.begin():
+            self._lock_license(conn, license_id)
             keys = [event.natural_key for record in batch.records for event in record]
             outcomes, new = classify(batch.records, self._fingerprints(conn, license_id, keys))
             if new:
-                rows = [_event_row(e, license_id, batch) for e in new]
-                inserted = conn.execute(self._insert_events, rows).all()
-                if len(inserted) != len(rows):
-                    raise _Raced()
+                self._insert(conn, [_event_row(e, license_id, batch) for e in new])
             return Appended(outcomes, len(new))
+
+    def _insert(self, conn: Any, rows: list[dict[str, Any]]) -> None:
+        if self.engine.dialect.name != "postgresql":
+            conn.execute(events.insert(), rows)
+            return
+        # COPY is ~10x faster than row-by-row INSERT through psycopg; the rows hold
+        # aware UTC times and the payload's JSON text, which COPY takes as they are.
+        cursor = conn.connection.dbapi_connection.cursor()
+        with cursor.copy(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[column] for column in EVENT_COLUMNS])
+
+    def _lock_license(self, conn: Any, license_id: int) -> None:
+        """Serialise writers of one license, so the keys read stay true until commit.
+
+        SQLite's BEGIN IMMEDIATE already holds the database's single write lock.
+        """
+        if self.engine.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
 
     def _fingerprints(self, conn: Any, license_id: int, keys: list[str]) -> dict[str, str]:
         query = select(events.c.natural_key, events.c.fingerprint).where(
@@ -149,13 +150,17 @@ class SqlEventStore:
             return conn.scalar(query)  # type: ignore[no-any-return]
 
 
+EVENT_COLUMNS = ("license_id", "type", "occurred_at", "natural_key", "fingerprint",
+                 "package_label", "reference", "source", "import_id", "recorded_at", "payload")
+
+
 def _event_row(event: Event, license_id: int, batch: Batch) -> dict[str, Any]:
     return {
         "license_id": license_id, "type": event.type.value, "occurred_at": event.occurred_at,
         "natural_key": event.natural_key, "fingerprint": event.fingerprint,
         "package_label": event.package_label, "reference": event.reference,
         "source": batch.source, "import_id": batch.import_id, "recorded_at": batch.recorded_at,
-        "payload": event.payload,
+        "payload": event.payload_json,
     }
 
 
