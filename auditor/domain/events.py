@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from auditor.domain.errors import NaiveDateTime
 
@@ -32,6 +33,8 @@ class EventType(StrEnum):
     NOTIFICATION = "notification"
 
 
+_TYPE_NAMES = {kind: kind.value for kind in EventType}  # enum .value is slow in hot loops
+
 # METRC tags are 24 uppercase alphanumerics. A tag that fails this is still stored
 # as it came: it is evidence, and the tag-invalid rule reports it.
 TAG_PATTERN = re.compile(r"[0-9A-Z]{24}")
@@ -44,15 +47,20 @@ def is_valid_tag(label: str) -> bool:
 
 def require_aware(value: datetime, what: str = "time") -> datetime:
     """Return value in UTC, refusing a datetime that carries no zone."""
+    if value.tzinfo is UTC:  # the importers' usual output: nothing to do
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDateTime(f"{what} {value.isoformat()} has no time zone")
     return value.astimezone(UTC)
 
 
 def canonical_json(value: Any) -> str:
-    """Serialise value the same way every time, so equal content hashes equal."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    """Serialise value the same way every time (sorted keys, compact, UTF-8).
+
+    Equal content then hashes equal. orjson does it several times faster than the
+    standard library, and imports serialise every event.
+    """
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +82,15 @@ class Event:
     fingerprint: str = field(init=False)
 
     def __post_init__(self) -> None:
+        kind = _TYPE_NAMES[self.type]
         object.__setattr__(self, "occurred_at", require_aware(self.occurred_at, "occurred_at"))
-        prefix = f"{self.type.value}:"
-        if not self.natural_key.startswith(prefix):
-            object.__setattr__(self, "natural_key", prefix + self.natural_key)
+        if not self.natural_key.startswith(kind + ":"):
+            object.__setattr__(self, "natural_key", f"{kind}:{self.natural_key}")
         # Serialised once: the fingerprint hashes it and the store writes it as is.
         payload_json = canonical_json(self.payload)
         object.__setattr__(self, "payload_json", payload_json)
-        content = "\x1f".join([self.type.value, self.occurred_at.isoformat(),
-                               self.package_label or "", self.reference or "", payload_json])
+        content = "\x1f".join([kind, self.occurred_at.isoformat(), self.package_label or "",
+                               self.reference or "", payload_json])
         object.__setattr__(self, "fingerprint", hashlib.sha256(content.encode()).hexdigest())
 
 

@@ -11,13 +11,10 @@ from .clock import DAY, MINUTE, hm
 from .inventory import SALES_FLOOR, VAULT, Package
 from .operations import change_location, move, notify, pick, snapshot
 from .receiving import Manifest, Scan
-from .sales import emit_receipt
+from .sales import emit_receipt, report_to_metrc
 
 if TYPE_CHECKING:
     from .simulation import Sim
-
-MAX_SCANS_FOR_TIMED_ACTS = 200  # keeps acceptance at exactly accept_not_before
-
 
 def _hook(sim: Sim, day: int, fn: Callable[..., None], i: int) -> None:
     sim.delivery_hooks.setdefault(day, []).append(partial(fn, i))
@@ -91,10 +88,7 @@ def activity_before_acceptance(sim: Sim, day: int, i: int) -> None:
 
 
 def _before_acceptance(i: int, sim: Sim, manifest: Manifest) -> None:
-    if len(manifest.scans) > MAX_SCANS_FOR_TIMED_ACTS:
-        return
-    accept_at = manifest.arrival + hm(2, 30)
-    manifest.accept_not_before = accept_at
+    manifest.accept_not_before = manifest.arrival + hm(2, 30)
     if i % 2:
         pkg = _choose(sim, manifest)
         sim.at(manifest.arrival + 40 * MINUTE, _move_early, pkg)
@@ -102,7 +96,7 @@ def _before_acceptance(i: int, sim: Sim, manifest: Manifest) -> None:
             lambda t: sim.at(t + 5 * MINUTE, _change_after_accept, pkg))
         return
     pkg = _choose(sim, manifest, min_c=200, uom=EACH)
-    sim.at(manifest.arrival + 50 * MINUTE, _sell_early, pkg, accept_at + 4 * MINUTE)
+    sim.at(manifest.arrival + 50 * MINUTE, _sell_early, pkg, manifest)
 
 
 def _move_early(sim: Sim, t: int, pkg: Package) -> None:
@@ -121,9 +115,13 @@ def _on_floor(sim: Sim, t: int, pkg: Package) -> None:
     sim.inv.stock[pkg.product.sku].floor.append(pkg)
 
 
-def _sell_early(sim: Sim, t: int, pkg: Package, report_at: int) -> None:
+def _sell_early(sim: Sim, t: int, pkg: Package, manifest: Manifest) -> None:
+    # METRC refuses a sale of a package it has not accepted, so the report waits for acceptance.
     line = [(pkg, pkg.product, pkg.label, 100)]
-    receipt = emit_receipt(sim, t, line, sim.customers.fresh(), metrc_at=report_at)
+    customer = sim.customers.fresh()
+    receipt = emit_receipt(sim, t, line, customer, metrc=False)
+    manifest.on_accept.append(lambda accepted: report_to_metrc(
+        sim, t, accepted + 4 * MINUTE, receipt, line, customer))
     sim.violation("activity-before-acceptance", pkg.label, receipt, t,
                   "sold before its manifest was accepted")
 

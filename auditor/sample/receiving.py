@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 STOCK_DAYS = 12  # weekly deliveries top each product up to this many days of demand
 OPENING_DAYS = 10
-SCAN_GAP = 20
+SCAN_GAP = 12
 REJECT_RATE = 0.03
 
 
@@ -51,7 +51,7 @@ def schedule_deliveries(sim: Sim, day: int) -> None:
     base = day * DAY
     for supplier in sim.catalog.suppliers:
         if day == 0:
-            sim.at(base + hm(5) + supplier.index * 5 * MINUTE, arrive, supplier, True)
+            sim.at(base + hm(5) + supplier.index * 3 * MINUTE, arrive, supplier, True)
         elif sim.clock.weekday(day) == supplier.weekday:
             sim.at(base + hm(10) + sim.rng.randrange(2 * 3600), arrive, supplier, False)
 

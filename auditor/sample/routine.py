@@ -68,9 +68,11 @@ def morning_restock(sim: Sim, t: int) -> None:
                 break
             plan.append(pkg)
             have += pkg.phys
-    step = min(20, 40 * MINUTE // max(1, len(plan)))
+    # Every location change lands by t + 20 min and every move after it, however long the plan.
+    change_step = min(5, 20 * MINUTE // max(1, len(plan)))
+    move_step = min(20, 40 * MINUTE // max(1, len(plan)))
     for n, pkg in enumerate(plan):
-        start_restock(sim, pkg, t + n * 5, t + 20 * MINUTE + n * step)
+        start_restock(sim, pkg, t + n * change_step, t + 20 * MINUTE + n * move_step)
 
 
 def full_count(sim: Sim, t: int) -> None:

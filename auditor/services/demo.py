@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.domain.license import License
-from auditor.services.ingest import DEFAULT_CHUNK, ingest
+from auditor.services.ingest import DEFAULT_CHUNK, IngestJob, ingest_files
 from auditor.services.ports import EventStore, ImportSummary
 
 FileProgress = Callable[[int, int, str], None]
@@ -48,14 +48,18 @@ def load_sample_store(store: EventStore, store_dir: Path, *, chunk_size: int = D
     license = sample_license(store_dir)
     store.add_license(license)
     entries = json.loads((store_dir / "files.json").read_text())
-    summaries = []
-    for done, entry in enumerate(entries, start=1):
-        path = store_dir / entry["path"]
-        summaries.append(ingest(store, license.number, entry["format"], entry["path"],
-                                path.read_bytes(), chunk_size=chunk_size))
+    jobs = [IngestJob(license.number, e["format"], e["path"], path=store_dir / e["path"])
+            for e in entries]
+
+    def report(done: int) -> None:
         if on_file:
-            on_file(done, len(entries), entry["path"])
-    return summaries
+            on_file(done, len(jobs), jobs[done - 1].source)
+
+    results = ingest_files(store, jobs, chunk_size=chunk_size, on_file=report)
+    for result in results:
+        if isinstance(result, Exception):
+            raise result  # the generator writes only readable files
+    return [r for r in results if isinstance(r, ImportSummary)]
 
 
 def check_sample_store(store: EventStore, store_dir: Path,

@@ -1,14 +1,17 @@
-"""Ingest a source file into the event store: parse, dedupe, store in atomic batches, report."""
+"""Ingest source files into the event store: parse, dedupe, store in atomic batches, report."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any, TypeVar
 
 from auditor.domain.dedupe import Outcome
+from auditor.domain.errors import FileRejected
 from auditor.domain.events import EventType
 from auditor.importers.base import ParseContext, Parsed, parse_records
 from auditor.importers.metrc import reason_list_digest
@@ -20,6 +23,25 @@ T = TypeVar("T")
 Progress = Callable[[ImportSummary], None]
 
 
+@dataclass(frozen=True)
+class IngestJob:
+    """One file to import: whose it is, its format, and its bytes (or where to read them)."""
+
+    license_number: str
+    format: str
+    source: str
+    data: bytes | None = None
+    path: Path | None = None
+    effective_at: datetime | None = None
+
+    def read(self) -> bytes:
+        """Return the file's bytes."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None, "an IngestJob needs data or a path"
+        return self.path.read_bytes()
+
+
 def ingest(store: EventStore, license_number: str, fmt_name: str, source: str, data: bytes, *,
            effective_at: datetime | None = None, chunk_size: int = DEFAULT_CHUNK,
            progress: Progress | None = None) -> ImportSummary:
@@ -29,16 +51,45 @@ def ingest(store: EventStore, license_number: str, fmt_name: str, source: str, d
     stored in batches of chunk_size, each batch one transaction: a crash loses at most
     the batch in flight, and importing the file again adds only what is missing.
     """
-    fmt = get_format(fmt_name)
-    license = store.get_license(license_number)
+    job = IngestJob(license_number, fmt_name, source, data=data, effective_at=effective_at)
+    (result,) = ingest_files(store, [job], chunk_size=chunk_size, progress=progress)
+    if isinstance(result, FileRejected):
+        raise result
+    return result
+
+
+def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
+                 chunk_size: int = DEFAULT_CHUNK, progress: Progress | None = None,
+                 on_file: Callable[[int], None] | None = None,
+                 ) -> list[ImportSummary | FileRejected]:
+    """Import files in order; a file that cannot be read gives its FileRejected, not a raise.
+
+    on_file(n) is called when the n-th file is done.
+    """
+    results: list[ImportSummary | FileRejected] = []
+    for number, job in enumerate(jobs, start=1):
+        try:
+            results.append(_ingest_one(store, job, chunk_size, progress))
+        except FileRejected as rejected:
+            results.append(rejected)
+        if on_file:
+            on_file(number)
+    return results
+
+
+def _ingest_one(store: EventStore, job: IngestJob, chunk_size: int,
+                progress: Progress | None) -> ImportSummary:
+    fmt = get_format(job.format)
+    license = store.get_license(job.license_number)
+    data = job.read()
     now = datetime.now(UTC)
     records: Iterable[tuple[int, Any]] = fmt.read(data)
     ctx = ParseContext(license=license, imported_at=now)
     if fmt.name == "metrc-adjust-reasons":
         records = list(records)
-        ctx = _reason_list_context(store, ctx, records, effective_at)
-    summary = ImportSummary(source=source, format=fmt.name, license=license.number)
-    summary.import_id = store.start_import(license.number, fmt.name, source,
+        ctx = _reason_list_context(store, ctx, records, job.effective_at)
+    summary = ImportSummary(source=job.source, format=fmt.name, license=license.number)
+    summary.import_id = store.start_import(license.number, fmt.name, job.source,
                                            hashlib.sha256(data).hexdigest(), now)
     for chunk in _chunks(parse_records(fmt, records, ctx), chunk_size):
         _store_chunk(store, summary, chunk, now)
@@ -62,7 +113,7 @@ def _reason_list_context(store: EventStore, ctx: ParseContext, records: list[tup
                         effective_at=effective_at or ctx.imported_at, reference=digest)
 
 
-def _store_chunk(store: EventStore, summary: ImportSummary, chunk: list[Parsed],
+def _store_chunk(store: EventStore, summary: ImportSummary, chunk: Sequence[Parsed],
                  now: datetime) -> None:
     summary.rows_read += len(chunk)
     parsed = [p for p in chunk if p.reason is None]
@@ -70,22 +121,20 @@ def _store_chunk(store: EventStore, summary: ImportSummary, chunk: list[Parsed],
         if p.reason is not None:
             summary.rejections.append(Rejection(summary.source, p.line, p.reason))
         summary.ignored_fields |= p.ignored_fields
-    assert summary.import_id is not None
-    if not parsed:
-        summary.rejected = len(summary.rejections)
-        return
-    appended = store.append(Batch(summary.license, summary.import_id, summary.format,
-                                  [p.events for p in parsed], now))
-    summary.events_added += appended.events_added
-    for p, outcome in zip(parsed, appended.outcomes, strict=True):
-        if outcome is Outcome.ADDED:
-            summary.accepted += 1
-        elif outcome is Outcome.DUPLICATE:
-            summary.duplicates += 1
-        else:
-            summary.rejections.append(Rejection(
-                summary.source, p.line, "already imported with different content; "
-                "send a correction as a new record, never an edit of an old one"))
+    if parsed:
+        assert summary.import_id is not None
+        appended = store.append(Batch(summary.license, summary.import_id, summary.format,
+                                      [p.events for p in parsed], now))
+        summary.events_added += appended.events_added
+        for p, outcome in zip(parsed, appended.outcomes, strict=True):
+            if outcome is Outcome.ADDED:
+                summary.accepted += 1
+            elif outcome is Outcome.DUPLICATE:
+                summary.duplicates += 1
+            else:
+                summary.rejections.append(Rejection(
+                    summary.source, p.line, "already imported with different content; "
+                    "send a correction as a new record, never an edit of an old one"))
     summary.rejected = len(summary.rejections)
 
 

@@ -16,6 +16,7 @@ SQLITE_PRAGMAS = {
     "foreign_keys": "ON",
     "recursive_triggers": "ON",
     "busy_timeout": "30000",
+    "cache_size": "-65536",  # 64 MiB: index inserts stay in memory as the store grows
 }
 WRITE = {"auditor_write": True}  # execution option: take SQLite's write lock at BEGIN
 

@@ -26,6 +26,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from auditor.domain.events import canonical_json, require_aware
 
 
+def sqlite_timestamp(value: datetime) -> str:
+    """Return an aware time as SQLAlchemy stores DateTime on SQLite: naive UTC text."""
+    return require_aware(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that refuses naive datetimes and always reads back in UTC."""
 

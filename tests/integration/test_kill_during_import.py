@@ -59,7 +59,7 @@ def test_kill_during_import_loses_and_duplicates_nothing(sql_settings, sql_store
         wait_for_first_batch(store=sql_store, process=process)
         time.sleep(rng.uniform(0, 0.3))
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        process.communicate()  # reap it and close its pipes
         assert stored(sql_store) % CHUNK == 0  # no half-written batch
     if sql_store.engine.dialect.name == "sqlite":
         with sql_store.engine.connect() as conn:
