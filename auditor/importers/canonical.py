@@ -11,6 +11,7 @@ from auditor.importers import fields as f
 from auditor.importers.base import Format, ParseContext
 from auditor.importers.sources import json_records, ndjson_records
 
+_TYPES = frozenset(t.value for t in EventType)
 FIELDS = frozenset({"type", "occurred_at", "natural_key", "package_label", "reference",
                     "payload"})
 
@@ -24,16 +25,19 @@ def read_events(data: bytes) -> Iterable[tuple[int, Any]]:
 
 def canonical_event(row: Mapping[str, Any], ctx: ParseContext) -> list[Event]:
     """Check one canonical event: a known type, an aware time, and only that type's fields."""
-    kind = f.choice(row, "type", frozenset(t.value for t in EventType))
+    kind = f.text(row, "type", max_len=60)
+    if kind not in _TYPES:
+        raise RowRejected(f"type {kind!r} must be one of {', '.join(sorted(_TYPES))}")
     event_type = EventType(kind)
     payload = row.get("payload")
     if not isinstance(payload, dict):
         raise RowRejected("payload must be an object")
     unknown = set(payload) - EVENT_FIELDS[event_type]
     if unknown:
-        raise RowRejected(f"payload has fields unknown to {kind}: {', '.join(sorted(unknown))}")
-    return [Event(event_type, f.aware_time(row, "occurred_at"),  # type: ignore[arg-type]
-                  f.text(row, "natural_key", max_len=400), payload,  # type: ignore[arg-type]
+        raise RowRejected(
+            f"payload has fields unknown to {event_type}: {', '.join(sorted(unknown))}")
+    return [Event(event_type, f.aware_time(row, "occurred_at"),
+                  f.text(row, "natural_key", max_len=400), payload,
                   package_label=f.tag(row, "package_label", required=False),
                   reference=f.text(row, "reference", required=False))]
 

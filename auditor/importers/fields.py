@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 from auditor.domain.errors import RowRejected
@@ -23,6 +23,12 @@ UNITS = {
 }
 
 
+@overload
+def text(row: Mapping[str, Any], name: str, *, required: Literal[True] = ...,
+         max_len: int = ...) -> str: ...
+@overload
+def text(row: Mapping[str, Any], name: str, *, required: bool,
+         max_len: int = ...) -> str | None: ...
 def text(row: Mapping[str, Any], name: str, *, required: bool = True,
          max_len: int = 500) -> str | None:
     """Return a text field with surrounding whitespace removed; empty means missing."""
@@ -64,6 +70,10 @@ def tag(row: Mapping[str, Any], name: str, *, required: bool = True) -> str | No
     return text(row, name, required=required, max_len=64)
 
 
+@overload
+def number(row: Mapping[str, Any], name: str, *, required: Literal[True] = ...) -> float: ...
+@overload
+def number(row: Mapping[str, Any], name: str, *, required: bool) -> float | None: ...
 def number(row: Mapping[str, Any], name: str, *, required: bool = True) -> float | None:
     """Return a finite decimal number from a JSON number or a plain decimal string."""
     value = row.get(name)
@@ -138,6 +148,10 @@ def _parse_iso(name: str, value: Any) -> datetime:
         raise RowRejected(f"{name} {value!r} is not an ISO 8601 time") from None
 
 
+@overload
+def aware_time(row: Mapping[str, Any], name: str, *, required: Literal[True] = ...) -> datetime: ...
+@overload
+def aware_time(row: Mapping[str, Any], name: str, *, required: bool) -> datetime | None: ...
 def aware_time(row: Mapping[str, Any], name: str, *, required: bool = True) -> datetime | None:
     """Return a time that must carry a UTC offset, converted to UTC."""
     value = row.get(name)
@@ -156,6 +170,12 @@ def aware_time(row: Mapping[str, Any], name: str, *, required: bool = True) -> d
     return parsed.astimezone(UTC)
 
 
+@overload
+def local_time(row: Mapping[str, Any], name: str, zone: ZoneInfo, *,
+               required: Literal[True] = ...) -> datetime: ...
+@overload
+def local_time(row: Mapping[str, Any], name: str, zone: ZoneInfo, *,
+               required: bool) -> datetime | None: ...
 def local_time(row: Mapping[str, Any], name: str, zone: ZoneInfo, *,
                required: bool = True) -> datetime | None:
     """Return a METRC facility-local time (no zone) placed in the license's zone, in UTC.
@@ -177,6 +197,10 @@ def local_time(row: Mapping[str, Any], name: str, zone: ZoneInfo, *,
     return parsed.astimezone(UTC)
 
 
+@overload
+def day(row: Mapping[str, Any], name: str, *, required: Literal[True] = ...) -> date: ...
+@overload
+def day(row: Mapping[str, Any], name: str, *, required: bool) -> date | None: ...
 def day(row: Mapping[str, Any], name: str, *, required: bool = True) -> date | None:
     """Return a calendar date (YYYY-MM-DD; a full timestamp keeps only its date)."""
     value = row.get(name)

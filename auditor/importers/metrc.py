@@ -85,7 +85,7 @@ def _adjusted_at(row: Row, ctx: ParseContext) -> tuple[Any, str]:
     value = row.get("AdjustmentDate")
     if isinstance(value, str) and len(value.strip()) > 10:
         return f.local_time(row, "AdjustmentDate", ctx.zone), "time"
-    return f.start_of_day(f.day(row, "AdjustmentDate"), ctx.zone), "date"  # type: ignore[arg-type]
+    return f.start_of_day(f.day(row, "AdjustmentDate"), ctx.zone), "date"
 
 
 def adjustment(row: Row, ctx: ParseContext) -> list[Event]:
@@ -187,7 +187,7 @@ def receipt(row: Row, ctx: ParseContext) -> list[Event]:
     identity = str(metrc_id) if metrc_id is not None else f"ext:{external}"
     key = f"{identity}:{_unset_or(modified)}"
     reference = external or str(metrc_id)
-    events = [Event(EventType.METRC_RECEIPT, sold_at, key, head, reference=reference)]  # type: ignore[arg-type]
+    events = [Event(EventType.METRC_RECEIPT, sold_at, key, head, reference=reference)]
     events += [_sale_line(head, key, i, line, sold_at) for i, line in enumerate(lines)]
     return events
 
@@ -252,7 +252,8 @@ def incoming_transfer(row: Row, ctx: ParseContext) -> list[Event]:
         "last_modified": f.iso(modified),
     }
     key = f"{head['manifest_number']}:{head['delivery_id']}:{_unset_or(modified)}"
-    events = [Event(EventType.MANIFEST, occurred, key, head, reference=head["manifest_number"])]
+    events = [Event(EventType.MANIFEST, occurred, key, head,
+                    reference=str(head["manifest_number"]))]
     events += [_delivery_package(head, key, i, p, occurred) for i, p in enumerate(packages)]
     return events
 

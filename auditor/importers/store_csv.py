@@ -37,8 +37,9 @@ def pos_sale(row: Row, ctx: ParseContext) -> list[Event]:
     """Turn one POS export line into a POS sale line."""
     sold_at = f.aware_time(row, "sold_at")
     label = f.tag(row, "package_label")
+    receipt_id = f.text(row, "receipt_id", max_len=100)
     payload = {
-        "receipt_id": f.text(row, "receipt_id", max_len=100),
+        "receipt_id": receipt_id,
         "line_id": f.text(row, "line_id", max_len=100),
         "sold_at": f.iso(sold_at),
         "label": label,
@@ -55,25 +56,26 @@ def pos_sale(row: Row, ctx: ParseContext) -> list[Event]:
         "voided": f.boolean(row, "voided"),
     }
     key = f"{payload['receipt_id']}:{payload['line_id']}"
-    return [Event(EventType.POS_SALE_LINE, sold_at, key, payload,  # type: ignore[arg-type]
-                  package_label=label, reference=payload["receipt_id"])]
+    return [Event(EventType.POS_SALE_LINE, sold_at, key, payload,
+                  package_label=label, reference=receipt_id)]
 
 
 def receiving_scan(row: Row, ctx: ParseContext) -> list[Event]:
     """Turn one receiving-scanner row into a receiving scan."""
     scanned_at = f.aware_time(row, "scanned_at")
     label = f.tag(row, "package_label")
+    manifest = f.text(row, "manifest_number")
     payload = {
         "scanned_at": f.iso(scanned_at),
-        "manifest_number": f.text(row, "manifest_number"),
+        "manifest_number": manifest,
         "label": label,
         "quantity": f.number(row, "quantity", required=False),
         "unit": f.unit(row, "unit", required=False),
         "employee": f.text(row, "employee", required=False),
     }
-    key = f"{payload['manifest_number']}:{label}:{f.iso(scanned_at)}"
-    return [Event(EventType.RECEIVING_SCAN, scanned_at, key, payload,  # type: ignore[arg-type]
-                  package_label=label, reference=payload["manifest_number"])]
+    key = f"{manifest}:{label}:{f.iso(scanned_at)}"
+    return [Event(EventType.RECEIVING_SCAN, scanned_at, key, payload,
+                  package_label=label, reference=manifest)]
 
 
 def move(row: Row, ctx: ParseContext) -> list[Event]:
@@ -90,25 +92,26 @@ def move(row: Row, ctx: ParseContext) -> list[Event]:
         "employee": f.text(row, "employee", required=False),
     }
     key = f"{label}:{f.iso(moved_at)}:{payload['to_location']}"
-    return [Event(EventType.MOVE, moved_at, key, payload, package_label=label)]  # type: ignore[arg-type]
+    return [Event(EventType.MOVE, moved_at, key, payload, package_label=label)]
 
 
 def count_line(row: Row, ctx: ParseContext) -> list[Event]:
     """Turn one cycle-count line into a count event."""
     counted_at = f.aware_time(row, "counted_at")
     label = f.tag(row, "package_label")
+    count_id = f.text(row, "count_id", max_len=100)
     payload = {
         "counted_at": f.iso(counted_at),
-        "count_id": f.text(row, "count_id", max_len=100),
+        "count_id": count_id,
         "location": f.text(row, "location", required=False),
         "label": label,
         "counted_quantity": f.number(row, "counted_quantity"),
         "unit": f.unit(row, "unit"),
         "employee": f.text(row, "employee", required=False),
     }
-    key = f"{payload['count_id']}:{label}:{f.iso(counted_at)}"
-    return [Event(EventType.COUNT_LINE, counted_at, key, payload,  # type: ignore[arg-type]
-                  package_label=label, reference=payload["count_id"])]
+    key = f"{count_id}:{label}:{f.iso(counted_at)}"
+    return [Event(EventType.COUNT_LINE, counted_at, key, payload,
+                  package_label=label, reference=count_id)]
 
 
 def notification(row: Row, ctx: ParseContext) -> list[Event]:
@@ -124,7 +127,7 @@ def notification(row: Row, ctx: ParseContext) -> list[Event]:
         "employee": f.text(row, "employee", required=False),
     }
     key = ":".join(str(payload[k]) for k in ("sent_at", "kind", "recipient", "reference", "label"))
-    return [Event(EventType.NOTIFICATION, sent_at, key, payload,  # type: ignore[arg-type]
+    return [Event(EventType.NOTIFICATION, sent_at, key, payload,
                   package_label=label, reference=payload["reference"])]
 
 

@@ -152,7 +152,7 @@ class SqlEventStore:
             events.c.license_id == self._license_id(license_number),
             events.c.type == event_type.value, events.c.reference == reference)
         with self.engine.connect() as conn:
-            return conn.scalar(query)  # type: ignore[no-any-return]
+            return conn.scalar(query)
 
 
 EVENT_COLUMNS = ("license_id", "type", "occurred_at", "natural_key", "fingerprint",
