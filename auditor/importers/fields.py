@@ -23,6 +23,13 @@ UNITS = {
 }
 
 
+def _refuse_if_required(name: str, required: bool, problem: str = "is required") -> None:
+    """Refuse a missing value of a required field; an optional one is simply None."""
+    if required:
+        raise RowRejected(f"{name} {problem}")
+    return None
+
+
 @overload
 def text(row: Mapping[str, Any], name: str, *, required: Literal[True] = ...,
          max_len: int = ...) -> str: ...
@@ -38,8 +45,7 @@ def text(row: Mapping[str, Any], name: str, *, required: bool = True,
         if stripped and len(stripped) <= max_len and "\x00" not in stripped:
             return stripped
     if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise RowRejected(f"{name} is required")
+        _refuse_if_required(name, required)
         return None
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise RowRejected(f"{name} must be text, got {type(value).__name__}")
@@ -80,8 +86,7 @@ def number(row: Mapping[str, Any], name: str, *, required: bool = True) -> float
     if type(value) is float and math.isfinite(value):
         return value
     if value is None or value == "":
-        if required:
-            raise RowRejected(f"{name} is required")
+        _refuse_if_required(name, required)
         return None
     if isinstance(value, bool):
         raise RowRejected(f"{name} must be a number, got a boolean")
@@ -148,25 +153,30 @@ def _parse_iso(name: str, value: Any) -> datetime:
         raise RowRejected(f"{name} {value!r} is not an ISO 8601 time") from None
 
 
+def _timestamp(row: Mapping[str, Any], name: str, required: bool) -> datetime | None:
+    value = row.get(name)
+    if value is None or value == "":
+        _refuse_if_required(name, required)
+        return None
+    parsed = _parse_iso(name, value)
+    if parsed.year == _UNSET_YEAR:
+        _refuse_if_required(name, required, "is not set (0001-01-01)")
+        return None
+    return parsed
+
+
 @overload
 def aware_time(row: Mapping[str, Any], name: str, *, required: Literal[True] = ...) -> datetime: ...
 @overload
 def aware_time(row: Mapping[str, Any], name: str, *, required: bool) -> datetime | None: ...
 def aware_time(row: Mapping[str, Any], name: str, *, required: bool = True) -> datetime | None:
     """Return a time that must carry a UTC offset, converted to UTC."""
-    value = row.get(name)
-    if value is None or value == "":
-        if required:
-            raise RowRejected(f"{name} is required")
+    parsed = _timestamp(row, name, required)
+    if parsed is None:
         return None
-    parsed = _parse_iso(name, value)
     if parsed.tzinfo is None:
-        raise RowRejected(
-            f"{name} {value!r} has no UTC offset (write e.g. 2026-01-05T14:02:00-08:00)")
-    if parsed.year == _UNSET_YEAR:
-        if required:
-            raise RowRejected(f"{name} is not set (0001-01-01)")
-        return None
+        raise RowRejected(f"{name} {row[name]!r} has no UTC offset "
+                          "(write e.g. 2026-01-05T14:02:00-08:00)")
     return parsed.astimezone(UTC)
 
 
@@ -182,15 +192,8 @@ def local_time(row: Mapping[str, Any], name: str, zone: ZoneInfo, *,
 
     A value that does carry an offset is honoured as such.
     """
-    value = row.get(name)
-    if value is None or value == "":
-        if required:
-            raise RowRejected(f"{name} is required")
-        return None
-    parsed = _parse_iso(name, value)
-    if parsed.year == _UNSET_YEAR:
-        if required:
-            raise RowRejected(f"{name} is not set (0001-01-01)")
+    parsed = _timestamp(row, name, required)
+    if parsed is None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
@@ -205,8 +208,7 @@ def day(row: Mapping[str, Any], name: str, *, required: bool = True) -> date | N
     """Return a calendar date (YYYY-MM-DD; a full timestamp keeps only its date)."""
     value = row.get(name)
     if value is None or value == "":
-        if required:
-            raise RowRejected(f"{name} is required")
+        _refuse_if_required(name, required)
         return None
     if not isinstance(value, str):
         raise RowRejected(f"{name} must be a date, got {value!r}")
@@ -215,8 +217,7 @@ def day(row: Mapping[str, Any], name: str, *, required: bool = True) -> date | N
     except ValueError:
         raise RowRejected(f"{name} {value!r} is not a YYYY-MM-DD date") from None
     if parsed.year == _UNSET_YEAR:
-        if required:
-            raise RowRejected(f"{name} is not set (0001-01-01)")
+        _refuse_if_required(name, required, "is not set (0001-01-01)")
         return None
     return parsed
 
