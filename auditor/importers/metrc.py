@@ -22,6 +22,8 @@ Row = Mapping[str, Any]
 
 def synonym(row: Row, *names: str) -> str:
     """Return whichever of a request/response field pair the record uses; refuse both differing."""
+    if len(names) == 2 and names[1] not in row:  # the usual case: one shape, one name
+        return names[0]
     present = [name for name in names if row.get(name) not in (None, "")]
     if len(present) > 1 and len({str(row[name]) for name in present}) > 1:
         raise RowRejected(f"{' and '.join(present)} disagree; send one of them")

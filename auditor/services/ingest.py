@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from auditor.domain.dedupe import Outcome
 from auditor.domain.errors import FileRejected
 from auditor.domain.events import EventType
+from auditor.domain.license import License
 from auditor.importers.base import ParseContext, Parsed, parse_records
 from auditor.importers.metrc import reason_list_digest
 from auditor.importers.registry import get_format
@@ -67,9 +68,13 @@ def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
     on_file(n) is called when the n-th file is done.
     """
     results: list[ImportSummary | FileRejected] = []
+    licenses: dict[str, License] = {}
     for number, job in enumerate(jobs, start=1):
+        if job.license_number not in licenses:
+            licenses[job.license_number] = store.get_license(job.license_number)
         try:
-            results.append(_ingest_one(store, job, chunk_size, progress))
+            results.append(_ingest_one(store, licenses[job.license_number], job, chunk_size,
+                                       progress))
         except FileRejected as rejected:
             results.append(rejected)
         if on_file:
@@ -77,10 +82,9 @@ def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
     return results
 
 
-def _ingest_one(store: EventStore, job: IngestJob, chunk_size: int,
+def _ingest_one(store: EventStore, license: License, job: IngestJob, chunk_size: int,
                 progress: Progress | None) -> ImportSummary:
     fmt = get_format(job.format)
-    license = store.get_license(job.license_number)
     data = job.read()
     now = datetime.now(UTC)
     records: Iterable[tuple[int, Any]] = fmt.read(data)

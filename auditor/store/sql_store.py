@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auditor.domain.dedupe import classify
 from auditor.domain.errors import Conflict, UnknownLicense
-from auditor.domain.events import Event, EventType
+from auditor.domain.events import EventType
 from auditor.domain.license import License
 from auditor.services.ports import Appended, Batch, ImportSummary
+from auditor.store.bulk import bulk_for
 from auditor.store.engine import WRITE
-from auditor.store.schema import events, imports, licenses, sqlite_timestamp
+from auditor.store.schema import events, imports, licenses
 
-KEY_LOOKUP_CHUNK = 5000
 ADVISORY_LOCK_SPACE = 0x41554449  # "AUDI": keeps our advisory locks apart from others'
 
 
@@ -28,6 +27,7 @@ class SqlEventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._license_ids: dict[str, int] = {}
+        self._bulk = bulk_for(engine.dialect.name)
 
     def _write(self) -> Any:
         return self.engine.connect().execution_options(**WRITE)
@@ -98,27 +98,14 @@ class SqlEventStore:
         license_id = self._license_id(batch.license_number)
         with self._write() as conn, conn.begin():
             self._lock_license(conn, license_id)
-            keys = [event.natural_key for record in batch.records for event in record]
-            outcomes, new = classify(batch.records, self._fingerprints(conn, license_id, keys))
+            cursor = conn.connection.dbapi_connection.cursor()
+            keys = list({event.natural_key for record in batch.records for event in record})
+            outcomes, new = classify(batch.records,
+                                     self._bulk.fingerprints(cursor, license_id, keys))
             if new:
-                self._insert(conn, [_event_row(e, license_id, batch) for e in new])
+                self._bulk.insert(cursor, license_id, batch.import_id, batch.source,
+                                  batch.recorded_at, new)
             return Appended(outcomes, len(new))
-
-    def _insert(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
-        """Bulk-insert event rows through the driver's fastest path, inside conn's transaction.
-
-        Imports write millions of rows, and SQLAlchemy's per-row parameter handling
-        cost more than the database did, so rows go to the driver directly: COPY on
-        PostgreSQL, executemany on SQLite (times as SQLAlchemy's SQLite format).
-        """
-        cursor = conn.connection.dbapi_connection.cursor()
-        recorded = sqlite_timestamp(rows[0][_RECORDED])  # one import time per batch
-        if self.engine.dialect.name == "postgresql":
-            with cursor.copy(f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        cursor.executemany(SQLITE_INSERT, [_sqlite_row(row, recorded) for row in rows])
 
     def _lock_license(self, conn: Any, license_id: int) -> None:
         """Serialise writers of one license, so the keys read stay true until commit.
@@ -127,15 +114,6 @@ class SqlEventStore:
         """
         if self.engine.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
-
-    def _fingerprints(self, conn: Any, license_id: int, keys: list[str]) -> dict[str, str]:
-        query = select(events.c.natural_key, events.c.fingerprint).where(
-            events.c.license_id == license_id,
-            events.c.natural_key.in_(bindparam("keys", expanding=True)))
-        found: dict[str, str] = {}
-        for chunk in _chunks(sorted(set(keys)), KEY_LOOKUP_CHUNK):
-            found.update((key, fp) for key, fp in conn.execute(query, {"keys": chunk}))
-        return found
 
     def event_counts(self, license_number: str) -> dict[str, int]:
         """Return the number of stored events of each type for a license."""
@@ -155,34 +133,8 @@ class SqlEventStore:
             return conn.scalar(query)
 
 
-EVENT_COLUMNS = ("license_id", "type", "occurred_at", "natural_key", "fingerprint",
-                 "package_label", "reference", "source", "import_id", "recorded_at", "payload")
-SQLITE_INSERT = (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
-                 f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})")
-_OCCURRED, _RECORDED = EVENT_COLUMNS.index("occurred_at"), EVENT_COLUMNS.index("recorded_at")
-
-
-def _event_row(event: Event, license_id: int, batch: Batch) -> tuple[Any, ...]:
-    return (license_id, event.type.value, event.occurred_at, event.natural_key,
-            event.fingerprint, event.package_label, event.reference, batch.source,
-            batch.import_id, batch.recorded_at, event.payload_json)
-
-
-def _sqlite_row(row: tuple[Any, ...], recorded: str) -> tuple[Any, ...]:
-    values = list(row)
-    # Event times are aware UTC already (Event checks), so only the zone is dropped.
-    values[_OCCURRED] = values[_OCCURRED].replace(tzinfo=None).isoformat(" ", "microseconds")
-    values[_RECORDED] = recorded
-    return tuple(values)
-
-
 def _license(row: Any) -> License:
     return License(number=row.number, state=row.state, timezone=row.timezone,
                    sales_floor_locations=tuple(row.sales_floor_locations),
                    business_name=row.business_name,
                    vault_locations=tuple(row.vault_locations))
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

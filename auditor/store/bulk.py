@@ -1,0 +1,68 @@
+"""The import hot path at driver level: look up stored keys and bulk-insert events.
+
+Imports handle millions of rows, and SQLAlchemy's per-row and per-parameter work
+cost more than the database itself, so these two statements talk to the DBAPI
+cursor directly: one array parameter for the key lookup, executemany (SQLite) or
+COPY (PostgreSQL) for the insert. Everything else goes through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from auditor.domain.events import Event, canonical_json
+from auditor.store.schema import sqlite_timestamp
+
+EVENT_COLUMNS = ("license_id", "type", "occurred_at", "natural_key", "fingerprint",
+                 "package_label", "reference", "source", "import_id", "recorded_at", "payload")
+
+
+class SqliteBulk:
+    """Key lookup through json_each, inserts by executemany, times as SQLAlchemy writes them."""
+
+    LOOKUP = ("SELECT natural_key, fingerprint FROM events WHERE license_id = ? "
+              "AND natural_key IN (SELECT value FROM json_each(?))")
+    INSERT = (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+              f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})")
+
+    def fingerprints(self, cursor: Any, license_id: int, keys: list[str]) -> dict[str, str]:
+        """Return the stored fingerprint of each of keys that exists."""
+        return dict(cursor.execute(self.LOOKUP, (license_id, canonical_json(keys))).fetchall())
+
+    def insert(self, cursor: Any, license_id: int, import_id: int, source: str,
+               recorded_at: datetime, events: Sequence[Event]) -> None:
+        """Insert events in the current transaction."""
+        recorded = sqlite_timestamp(recorded_at)
+        cursor.executemany(self.INSERT, [
+            (license_id, e.type.value, sqlite_timestamp(e.occurred_at), e.natural_key,
+             e.fingerprint, e.package_label, e.reference, source, import_id, recorded,
+             e.payload_json) for e in events])
+
+
+class PostgresBulk:
+    """Key lookup with = ANY(array), inserts through COPY."""
+
+    LOOKUP = ("SELECT natural_key, fingerprint FROM events WHERE license_id = %s "
+              "AND natural_key = ANY(%s)")
+    COPY = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+
+    def fingerprints(self, cursor: Any, license_id: int, keys: list[str]) -> dict[str, str]:
+        """Return the stored fingerprint of each of keys that exists."""
+        cursor.execute(self.LOOKUP, (license_id, keys))
+        return dict(cursor.fetchall())
+
+    def insert(self, cursor: Any, license_id: int, import_id: int, source: str,
+               recorded_at: datetime, events: Sequence[Event]) -> None:
+        """Insert events in the current transaction; COPY takes aware times and JSON text."""
+        with cursor.copy(self.COPY) as copy:
+            for e in events:
+                copy.write_row((license_id, e.type.value, e.occurred_at, e.natural_key,
+                                e.fingerprint, e.package_label, e.reference, source, import_id,
+                                recorded_at, e.payload_json))
+
+
+def bulk_for(dialect: str) -> SqliteBulk | PostgresBulk:
+    """Return the bulk path for a database dialect."""
+    return PostgresBulk() if dialect == "postgresql" else SqliteBulk()
