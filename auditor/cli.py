@@ -127,7 +127,8 @@ def ingest_command(license_number: str, fmt: str, effective_date: datetime | Non
     for path in files:
         try:
             summary = ingest(store, license_number, fmt, str(path), path.read_bytes(),
-                             effective_at=effective, chunk_size=settings.import_chunk)
+                             effective_at=effective, chunk_size=settings.import_chunk,
+                             progress=_show_rows if sys.stderr.isatty() else None)
         except FileRejected as exc:
             click.echo(f"{path}: rejected: {exc}", err=True)
             files_rejected += 1
@@ -138,6 +139,11 @@ def ingest_command(license_number: str, fmt: str, effective_date: datetime | Non
         sys.exit(2)
     if rows_rejected:
         sys.exit(1)
+
+
+def _show_rows(summary: ImportSummary) -> None:
+    """Show a long import's progress on the terminal, batch by batch."""
+    click.echo(f"\r{summary.source}: {summary.rows_read} rows so far", err=True, nl=False)
 
 
 def _effective_at(license: License, value: datetime | None) -> datetime | None:
