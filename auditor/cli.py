@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from datetime import date, datetime
@@ -14,8 +15,11 @@ from auditor.bootstrap import open_store
 from auditor.config import Settings
 from auditor.domain.errors import AuditorError, FileRejected, InvalidInput
 from auditor.domain.license import License
+from auditor.domain.rules import Pack
 from auditor.importers.registry import FORMATS
+from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
+from auditor.services.audit import AuditReport, run_audit
 from auditor.services.demo import DemoResult, check_sample_store, load_sample_store
 from auditor.services.ingest import ingest
 from auditor.services.ports import ImportSummary
@@ -196,6 +200,66 @@ def demo(days: int, receipts_per_day: int, seed: int, work_dir: Path) -> None:
             bar.update(done - bar.pos)
         summaries = load_sample_store(store, work_dir / "store", on_file=on_file)
     _print_demo(check_sample_store(store, work_dir / "store", summaries))
+
+
+def _pack(state: str | None) -> Pack:
+    return load_pack(Settings.from_env().rules_dir or default_rules_dir(), state)
+
+
+@main.group()
+def rules() -> None:
+    """Inspect and validate rule packs (AUDITOR_RULES_DIR; default: this checkout's rules/)."""
+
+
+@rules.command("list")
+@click.option("--state", help="Merge in this state's pack, e.g. CA.")
+def rules_list(state: str | None) -> None:
+    """List the rules of the core pack, or of a state's merged pack."""
+    pack = _pack(state)
+    click.echo(f"{pack.id} v{pack.version} ({len(pack.rules)} rules) sha256 {pack.content_hash}")
+    for rule in sorted(pack.rules, key=lambda r: r.id):
+        click.echo(f"  {rule.id:30} v{rule.version} {rule.severity.value:8} {rule.template.value}")
+
+
+@rules.command("validate")
+@click.option("--state", help="Validate this state's merged pack too.")
+def rules_validate(state: str | None) -> None:
+    """Check every rule file; print the first problem, naming the file, rule and field."""
+    pack = _pack(state)
+    click.echo(f"ok: {pack.id} v{pack.version}, {len(pack.rules)} rules, "
+               f"{sum(len(r.cases) for r in pack.rules)} cases")
+
+
+@main.command()
+@click.option("--license", "license_number", required=True)
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="First day of the period (license-local).")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day of the period, inclusive.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def audit(license_number: str, start: datetime, end: datetime, as_json: bool) -> None:
+    """Run the readiness audit for a license over a period and print the findings."""
+    store = open_store(Settings.from_env())
+    license = store.get_license(license_number)
+    report = run_audit(store, _pack(license.state), license_number, start.date(), end.date())
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+        return
+    _print_report(report)
+
+
+def _print_report(report: AuditReport) -> None:
+    click.echo(f"readiness audit {report.run_id} for {report.license.number}, "
+               f"{report.start} to {report.end}")
+    click.echo(f"pack {report.pack.id} v{report.pack.version} sha256 {report.pack.content_hash}")
+    for finding in report.findings:
+        click.echo(f"  [{finding.severity.value}] {finding.rule_id} v{finding.rule_version}: "
+                   f"{finding.message} (events {', '.join(map(str, finding.evidence))})")
+    counts = report.counts()
+    click.echo(f"readiness score {report.readiness_score}/100; {len(report.findings)} findings; "
+               + ", ".join(f"{k} {v}" for k, v in sorted(counts["by_severity"].items())))
+    for rule_id, count in sorted(counts["by_rule"].items()):
+        click.echo(f"  {rule_id:30} {count}")
 
 
 def _print_demo(result: DemoResult) -> None:

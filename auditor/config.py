@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from auditor.domain.errors import InvalidInput
 
@@ -18,6 +19,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     import_chunk: int = 2000
     database_schema: str | None = None  # PostgreSQL schema (search_path) to keep tables in
+    rules_dir: Path | None = None  # rule packs; None means this checkout's rules/
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -29,4 +31,6 @@ class Settings:
                                f"got {chunk!r}")
         return cls(database_url=env.get("AUDITOR_DATABASE_URL", DEFAULT_DATABASE_URL),
                    import_chunk=int(chunk),
-                   database_schema=env.get("AUDITOR_DATABASE_SCHEMA") or None)
+                   database_schema=env.get("AUDITOR_DATABASE_SCHEMA") or None,
+                   rules_dir=Path(env["AUDITOR_RULES_DIR"]) if env.get("AUDITOR_RULES_DIR")
+                   else None)

@@ -9,7 +9,9 @@ from typing import Protocol
 
 from auditor.domain.dedupe import Outcome
 from auditor.domain.events import Event, EventType
+from auditor.domain.findings import Violation
 from auditor.domain.license import License
+from auditor.domain.rules import Rule
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ class EventStore(Protocol):
 
     def event_counts(self, license_number: str) -> dict[str, int]:
         """Return the number of stored events of each type for a license."""
+
+    def violations(self, license_number: str, rule: Rule, start: datetime,
+                   end: datetime) -> list[Violation]:
+        """Return the events of a license in [start, end) that violate a rule."""
 
     def earliest(self, license_number: str, event_type: EventType,
                  reference: str) -> datetime | None:

@@ -11,8 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from auditor.domain.dedupe import classify
 from auditor.domain.errors import Conflict, UnknownLicense
 from auditor.domain.events import EventType
+from auditor.domain.findings import Violation
 from auditor.domain.license import License
+from auditor.domain.rules import Rule
 from auditor.services.ports import Appended, Batch, ImportSummary
+from auditor.store import rules_sql
 from auditor.store.bulk import bulk_for
 from auditor.store.engine import WRITE
 from auditor.store.schema import events, imports, licenses
@@ -114,6 +117,12 @@ class SqlEventStore:
         """
         if self.engine.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
+
+    def violations(self, license_number: str, rule: Rule, start: datetime,
+                   end: datetime) -> list[Violation]:
+        """Return the events of a license in [start, end) that violate a rule."""
+        return rules_sql.violations(self.engine, rule, self._license_id(license_number),
+                                    start, end)
 
     def event_counts(self, license_number: str) -> dict[str, int]:
         """Return the number of stored events of each type for a license."""

@@ -1,0 +1,135 @@
+"""Compliance rules as data: metadata, one template, its parameters, and test cases.
+
+A rule pack is a versioned set of rules with shared parameters (windows, tolerances,
+limits). A state pack extends the core pack: it overrides parameters and adds rules.
+A pack's content hash covers every rule and parameter, so a finding can name exactly
+the rules that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+from auditor.domain.errors import InvalidInput
+from auditor.domain.events import canonical_json
+
+
+class Severity(StrEnum):
+    """How much a violation matters, most severe first."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+class Template(StrEnum):
+    """The shapes a rule can take (DESIGN §3)."""
+
+    FIELD_CHECK = "field_check"
+    REQUIRES_PRIOR = "requires_prior"
+    REQUIRES_WITHIN = "requires_within"
+    ALL_ITEMS_BEFORE = "all_items_before"
+    RECONCILE = "reconcile"
+    STATE_AT_TIME = "state_at_time"
+    AGGREGATE = "aggregate"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The regulation a rule enforces, and where to read it."""
+
+    regulation: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleCase:
+    """A rule's worked example: given these events, exactly these findings."""
+
+    name: str
+    events: tuple[Mapping[str, Any], ...]
+    expect: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compliance rule: metadata, a template and its (resolved) parameters."""
+
+    id: str
+    title: str
+    version: int
+    severity: Severity
+    template: Template
+    params: Mapping[str, Any]
+    citations: tuple[Citation, ...]
+    description: str
+    remediation: str
+    jurisdictions: tuple[str, ...] = ("*",)
+    effective_from: date | None = None
+    effective_to: date | None = None
+    cases: tuple[RuleCase, ...] = ()
+
+    def applies_to(self, state: str) -> bool:
+        """Return whether the rule is in force for a state's licenses."""
+        return "*" in self.jurisdictions or state in self.jurisdictions
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A versioned rule pack: its rules, parameters and content hash."""
+
+    id: str
+    version: int
+    title: str
+    rules: tuple[Rule, ...]
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    state: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        """Return the SHA-256 of the pack's rules and parameters in canonical form."""
+        return hashlib.sha256(canonical_json(_content(self)).encode()).hexdigest()
+
+    def rule(self, rule_id: str) -> Rule:
+        """Return the rule with that id."""
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise InvalidInput(f"pack {self.id} has no rule {rule_id!r}")
+
+
+def _content(pack: Pack) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, date | timedelta):
+            return str(value)
+        if hasattr(value, "__dataclass_fields__"):
+            return {k: plain(getattr(value, k)) for k in value.__dataclass_fields__}
+        return value
+
+    return {"id": pack.id, "version": pack.version, "parameters": plain(pack.parameters),
+            "rules": [plain(rule) for rule in sorted(pack.rules, key=lambda r: r.id)]}
+
+
+_DURATION = re.compile(
+    r"P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Return an ISO 8601 duration of days and time (P7D, PT24H, P1DT12H) as a timedelta."""
+    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+    if not match or text in {"P", "PT"} or text.endswith("T"):
+        raise InvalidInput(f"{text!r} is not an ISO 8601 duration such as PT24H or P30D")
+    parts = {name: int(value) for name, value in match.groupdict().items() if value}
+    return timedelta(**parts)

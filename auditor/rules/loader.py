@@ -1,0 +1,140 @@
+"""Load rule packs from YAML: validate every file, resolve $parameters, merge state packs.
+
+Layout: `rules/core/` holds the core pack (`pack.yaml` plus one file per rule);
+`rules/states/<xx>/` holds a state pack that `extends` it, overriding parameters and
+adding or replacing rules. Any problem raises RuleInvalid naming the file, the rule,
+the field and what is wrong, and nothing is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import ValidationError
+
+from auditor.domain.errors import InvalidInput
+from auditor.domain.rules import Citation, Pack, Rule, RuleCase, Severity, Template, parse_duration
+from auditor.rules.schema import PARAMS, PackSchema, RuleSchema, check_fields
+
+DURATION_PARAMS = {"within", "deadline", "window"}
+
+
+class RuleInvalid(InvalidInput):
+    """A rule or pack file is not valid; the message says where and why."""
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RuleInvalid(f"{path}: not valid YAML: {exc}") from None
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        return [line for key, value in messages.items()
+                for line in _flatten(value, f"{prefix}{key}.")]
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [f"{prefix.rstrip('.')}: {' '.join(messages)}"]
+    return [line for i, value in enumerate(messages) for line in _flatten(value, f"{prefix}{i}.")]
+
+
+def _validate(schema: Any, data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise RuleInvalid(f"{where}: expected a mapping at the top level")
+    try:
+        return dict(schema.load(data))
+    except ValidationError as exc:
+        raise RuleInvalid(f"{where}: " + "; ".join(_flatten(exc.messages))) from None
+
+
+def _resolve(value: Any, parameters: Mapping[str, Any], where: str) -> Any:
+    """Replace "$name" strings with the pack parameter of that name, recursively."""
+    if isinstance(value, str) and value.startswith("$"):
+        name = value[1:]
+        if name not in parameters:
+            raise RuleInvalid(f"{where}: unknown parameter ${name}; the pack defines "
+                              f"{', '.join(sorted(parameters)) or 'none'}")
+        return parameters[name]
+    if isinstance(value, dict):
+        return {k: _resolve(v, parameters, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, parameters, f"{where}.{i}") for i, v in enumerate(value)]
+    return value
+
+
+def load_rule(path: Path, parameters: Mapping[str, Any]) -> Rule:
+    """Load and validate one rule file against its template and the pack's parameters."""
+    data = _validate(RuleSchema(), _read_yaml(path), str(path))
+    where = f"{path}: rule {data['id']}"
+    template = Template(data["template"])
+    if template not in PARAMS:
+        raise RuleInvalid(f"{where}: template {template} has no evaluator yet")
+    params = _validate(PARAMS[template](), _resolve(data["params"], parameters, "params"),
+                       f"{where}: params")
+    problems = check_fields(params)
+    for name in DURATION_PARAMS & set(params):
+        if params[name] is not None:
+            try:
+                parse_duration(params[name])
+            except InvalidInput as exc:
+                problems.append(f"{name}: {exc}")
+    if problems:
+        raise RuleInvalid(f"{where}: params." + "; params.".join(problems))
+    return Rule(
+        id=data["id"], title=data["title"], version=data["version"],
+        severity=Severity(data["severity"]), template=template, params=params,
+        citations=tuple(Citation(**c) for c in data["citations"]),
+        description=data["description"].strip(), remediation=data["remediation"].strip(),
+        jurisdictions=tuple(data["jurisdictions"]), effective_from=data["effective_from"],
+        effective_to=data["effective_to"],
+        cases=tuple(RuleCase(c["name"], tuple(c["events"]), tuple(c["expect"]))
+                    for c in data["cases"]))
+
+
+def _pack_file(folder: Path) -> dict[str, Any]:
+    path = folder / "pack.yaml"
+    if not path.exists():
+        raise RuleInvalid(f"{folder}: no pack.yaml")
+    return _validate(PackSchema(), _read_yaml(path), str(path))
+
+
+def _rules(folder: Path, parameters: Mapping[str, Any]) -> dict[str, Rule]:
+    rules: dict[str, Rule] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "pack.yaml":
+            continue
+        rule = load_rule(path, parameters)
+        if rule.id in rules:
+            raise RuleInvalid(f"{path}: a second rule with id {rule.id}")
+        if path.stem != rule.id:
+            raise RuleInvalid(f"{path}: rule {rule.id} must live in {rule.id}.yaml")
+        rules[rule.id] = rule
+    return rules
+
+
+def load_pack(root: Path, state: str | None = None) -> Pack:
+    """Load the core pack under root, merged with the state's pack when there is one."""
+    core = _pack_file(root / "core")
+    if state is None:
+        return Pack(core["id"], core["version"], core["title"],
+                    tuple(_rules(root / "core", core["parameters"]).values()),
+                    core["parameters"])
+    folder = root / "states" / state.lower()
+    if not folder.is_dir():
+        raise RuleInvalid(f"no rule pack for state {state}: expected {folder}/pack.yaml")
+    pack = _pack_file(folder)
+    if pack["extends"] != core["id"]:
+        raise RuleInvalid(f"{folder}/pack.yaml: must extend {core['id']}")
+    parameters = {**core["parameters"], **pack["parameters"]}
+    rules = {**_rules(root / "core", parameters), **_rules(folder, parameters)}
+    return Pack(pack["id"], pack["version"], pack["title"],
+                tuple(r for r in rules.values() if r.applies_to(state)), parameters, state)
+
+
+def default_rules_dir() -> Path:
+    """Return the rules folder of this checkout (AUDITOR_RULES_DIR overrides it)."""
+    return Path(__file__).resolve().parents[2] / "rules"

@@ -1,0 +1,159 @@
+"""The schemas rule and pack files must satisfy; every error names the rule and the field.
+
+Unknown fields are refused at every level, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from auditor.domain.events import EVENT_FIELDS, EventType
+from auditor.domain.rules import Severity, Template
+
+ID = validate.Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$", error="must be lower-case words joined by -")
+EVENT_TYPES = [t.value for t in EventType]
+OPERATORS = ["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "not_matches",
+             "empty", "not_empty", "length_between", "is_true", "is_false"]
+NO_VALUE = {"empty", "not_empty", "is_true", "is_false"}
+COLUMNS = {"package_label", "reference", "occurred_at"}  # stored beside the payload
+
+
+class Strict(Schema):
+    """A schema that refuses unknown fields."""
+
+    class Meta:  # noqa: D106 - marshmallow's options class
+        unknown = RAISE
+
+
+class ConditionSchema(Strict):
+    """`field op value`: one test on an event's field."""
+
+    field = fields.String(required=True)
+    op = fields.String(required=True, validate=validate.OneOf(OPERATORS))
+    value = fields.Raw(allow_none=True)
+
+    @validates_schema
+    def _value_fits_op(self, data: dict[str, Any], **_: Any) -> None:
+        op, value = data["op"], data.get("value")
+        if op in NO_VALUE and "value" in data:
+            raise ValidationError(f"{op} takes no value", "value")
+        if op not in NO_VALUE and "value" not in data:
+            raise ValidationError(f"{op} needs a value", "value")
+        if op in {"in", "not_in"} and not isinstance(value, list | str):
+            raise ValidationError(f"{op} needs a list (or a $parameter)", "value")
+        if op == "length_between" and not (isinstance(value, list) and len(value) == 2):
+            raise ValidationError("length_between needs [min, max]", "value")
+
+
+class EventRefSchema(Strict):
+    """Which events a rule looks at: types, narrowed by all `where` and any `where_any`."""
+
+    type = fields.List(fields.String(validate=validate.OneOf(EVENT_TYPES + ["*"])),
+                       required=True, validate=validate.Length(min=1))
+    where = fields.List(fields.Nested(ConditionSchema), load_default=list)
+    where_any = fields.List(fields.Nested(ConditionSchema), load_default=list)
+
+
+class MatchSchema(Strict):
+    """A pair of fields that must be equal between the event and its counterpart."""
+
+    event = fields.String(required=True)
+    prior = fields.String(required=True)
+
+
+class FieldCheckParams(Strict):
+    """Every matching event must satisfy every `require` condition on its own fields."""
+
+    event = fields.Nested(EventRefSchema, required=True)
+    require = fields.List(fields.Nested(ConditionSchema), required=True,
+                          validate=validate.Length(min=1))
+    message = fields.String(required=True)
+
+
+class RequiresPriorParams(Strict):
+    """Every matching event needs a counterpart with equal `match` fields.
+
+    `when: before` wants the counterpart at or before the event (within `within`, if
+    given); `when: ever` accepts one at any time, for "is known at all" rules.
+    """
+
+    event = fields.Nested(EventRefSchema, required=True)
+    prior = fields.Nested(EventRefSchema, required=True)
+    match = fields.List(fields.Nested(MatchSchema), required=True,
+                        validate=validate.Length(min=1))
+    when = fields.String(load_default="before", validate=validate.OneOf(["before", "ever"]))
+    within = fields.String(load_default=None, allow_none=True)
+    only_known_packages = fields.Boolean(load_default=False)
+    message = fields.String(required=True)
+
+
+PARAMS: dict[Template, type[Schema]] = {
+    Template.FIELD_CHECK: FieldCheckParams,
+    Template.REQUIRES_PRIOR: RequiresPriorParams,
+}
+
+
+class CitationSchema(Strict):
+    """A regulation and where to read it."""
+
+    regulation = fields.String(required=True)
+    url = fields.Url(load_default=None, allow_none=True)
+
+
+class CaseSchema(Strict):
+    """A worked example: the events given and the findings expected."""
+
+    name = fields.String(required=True)
+    events = fields.List(fields.Dict(), required=True)
+    expect = fields.List(fields.Dict(), required=True)
+
+
+class RuleSchema(Strict):
+    """A rule file."""
+
+    id = fields.String(required=True, validate=ID)
+    title = fields.String(required=True)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    severity = fields.String(required=True, validate=validate.OneOf([s.value for s in Severity]))
+    citations = fields.List(fields.Nested(CitationSchema), required=True,
+                            validate=validate.Length(min=1))
+    jurisdictions = fields.List(fields.String(), load_default=lambda: ["*"])
+    effective_from = fields.Date(load_default=None, allow_none=True)
+    effective_to = fields.Date(load_default=None, allow_none=True)
+    description = fields.String(required=True)
+    remediation = fields.String(required=True)
+    template = fields.String(required=True, validate=validate.OneOf([t.value for t in Template]))
+    params = fields.Dict(required=True)
+    cases = fields.List(fields.Nested(CaseSchema), load_default=list)
+
+
+class PackSchema(Strict):
+    """A pack file (pack.yaml): identity, what it extends, and its parameters."""
+
+    id = fields.String(required=True, validate=ID)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    title = fields.String(required=True)
+    state = fields.String(load_default=None, allow_none=True)
+    extends = fields.String(load_default=None, allow_none=True)
+    parameters = fields.Dict(load_default=dict)
+
+
+def check_fields(params: dict[str, Any]) -> list[str]:
+    """Return problems with field names that no event of the referenced types carries."""
+    problems = []
+    for ref_name in ("event", "prior"):
+        ref = params.get(ref_name)
+        if not ref:
+            continue
+        types = ref["type"]
+        known = COLUMNS | (set().union(*EVENT_FIELDS.values()) if "*" in types else
+                           set().union(*(EVENT_FIELDS[EventType(t)] for t in types)))
+        conditions = ref["where"] + ref["where_any"]
+        conditions += params.get("require", []) if ref_name == "event" else []
+        names = [c["field"] for c in conditions]
+        names += [m[ref_name] for m in params.get("match", [])]
+        problems += [f"{ref_name}: {types} events have no field {name!r}"
+                     for name in names if name not in known]
+    return problems

@@ -1,0 +1,158 @@
+"""Compile rule templates to SQL (SQLAlchemy Core) and run them over a license's events.
+
+The same rule runs on SQLite and PostgreSQL: payload fields are read with each
+dialect's JSON operator and cast by their kind, and time windows are computed in the
+database. A rule becomes one SELECT of the events that violate it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Engine,
+    Float,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.sql import Select
+
+from auditor.domain.findings import Violation
+from auditor.domain.rules import Rule, Template, parse_duration
+from auditor.store.schema import events
+
+COLUMNS = {"package_label", "reference", "occurred_at"}
+NUMBERS = {"quantity", "counted_quantity", "shipped_quantity", "received_quantity",
+           "unit_price", "total_price", "unit_weight", "unit_thc_content", "package_count",
+           "received_package_count", "line_count", "metrc_id", "line_index"}
+KNOWN_PACKAGE_TYPES = ("manifest_package", "package_snapshot")
+
+
+class Fields:
+    """Reads an event alias's fields in one dialect, typed by what the field holds."""
+
+    def __init__(self, alias: Any, dialect: str) -> None:
+        self.alias, self.dialect = alias, dialect
+
+    def __getitem__(self, name: str) -> ColumnElement[Any]:
+        if name in COLUMNS:
+            return self.alias.c[name]
+        boolean = name.startswith(("is_", "requires_")) or name == "voided"
+        if self.dialect == "postgresql":
+            text = self.alias.c.payload.op("->>", return_type=String)(literal(name, String))
+            if name in NUMBERS:
+                return cast(text, Float)
+            return cast(text, Boolean) if boolean else text
+        return func.json_extract(self.alias.c.payload, f"$.{name}")
+
+    def time(self) -> ColumnElement[Any]:
+        """Return the event time in a form that subtracts and compares across formats."""
+        if self.dialect == "postgresql":
+            return self.alias.c.occurred_at
+        return func.julianday(self.alias.c.occurred_at)
+
+    def shifted_time(self, delta: timedelta) -> ColumnElement[Any]:
+        """Return the event time moved by delta (negative for earlier)."""
+        if self.dialect == "postgresql":
+            return self.alias.c.occurred_at + literal(delta)
+        return func.julianday(self.alias.c.occurred_at) + delta.total_seconds() / 86400
+
+
+def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
+    """Compile one `field op value` condition; a missing field never satisfies it."""
+    expr, op = fields[spec["field"]], spec["op"]
+    value: Any = spec.get("value")
+    text = func.trim(cast(expr, String))
+    compiled: dict[str, Any] = {
+        "eq": lambda: expr == value, "ne": lambda: expr != value,
+        "lt": lambda: expr < value, "le": lambda: expr <= value,
+        "gt": lambda: expr > value, "ge": lambda: expr >= value,
+        "in": lambda: expr.in_(value), "not_in": lambda: expr.not_in(value),
+        "matches": lambda: expr.regexp_match(value),
+        "not_matches": lambda: not_(expr.regexp_match(value)),
+        "empty": lambda: or_(expr.is_(None), text == ""),
+        "not_empty": lambda: and_(expr.is_not(None), text != ""),
+        "length_between": lambda: func.length(text).between(value[0], value[1]),
+        "is_true": lambda: expr == True,  # noqa: E712 - SQL comparison, not Python
+        "is_false": lambda: expr == False,  # noqa: E712
+    }
+    return compiled[op]()
+
+
+def _selects(alias: Any, fields: Fields, ref: dict[str, Any], license_id: int) -> list[Any]:
+    types = ref["type"]
+    clauses = [alias.c.license_id == license_id]
+    clauses.append(alias.c.package_label.is_not(None) if "*" in types
+                   else alias.c.type.in_(types))
+    clauses += [condition(fields, c) for c in ref["where"]]
+    if ref["where_any"]:
+        clauses.append(or_(*(_holds(condition(fields, c)) for c in ref["where_any"])))
+    return clauses
+
+
+def _holds(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Return a clause that is false, never NULL, where the condition does not hold."""
+    return func.coalesce(clause, false())
+
+
+def field_check(rule: Rule, license_id: int, dialect: str) -> Select[Any]:
+    """Select events of the rule's type that fail any `require` condition."""
+    e = events.alias("e")
+    fields = Fields(e, dialect)
+    required = and_(*(condition(fields, c) for c in rule.params["require"]))
+    return select(e).where(*_selects(e, fields, rule.params["event"], license_id),
+                           not_(_holds(required)))
+
+
+def requires_prior(rule: Rule, license_id: int, dialect: str) -> Select[Any]:
+    """Select events with no counterpart (before them, or ever) whose match fields agree."""
+    params = rule.params
+    e, p = events.alias("e"), events.alias("p")
+    ef, pf = Fields(e, dialect), Fields(p, dialect)
+    counterpart = _selects(p, pf, params["prior"], license_id)
+    counterpart += [pf[m["prior"]] == ef[m["event"]] for m in params["match"]]
+    if params["when"] == "before":
+        counterpart.append(pf.time() <= ef.time())
+        if params["within"]:
+            counterpart.append(pf.time() >= ef.shifted_time(-parse_duration(params["within"])))
+    query = select(e).where(*_selects(e, ef, params["event"], license_id),
+                            not_(exists().where(*counterpart)))
+    if params["only_known_packages"]:
+        k = events.alias("k")
+        query = query.where(exists().where(
+            k.c.license_id == license_id, k.c.package_label == e.c.package_label,
+            k.c.type.in_(KNOWN_PACKAGE_TYPES)))
+    return query
+
+
+COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior}
+
+
+def violations(engine: Engine, rule: Rule, license_id: int, start: datetime,
+               end: datetime) -> list[Violation]:
+    """Run a rule over a license's events that occurred in [start, end)."""
+    query = COMPILERS[rule.template](rule, license_id, engine.dialect.name)
+    trigger = query.selected_columns
+    query = query.where(trigger.occurred_at >= start, trigger.occurred_at < end).order_by(
+        trigger.occurred_at, trigger.id)
+    with engine.connect() as conn:
+        rows: Sequence[Any] = conn.execute(query).all()
+    return [Violation(row.id, row.type, row.occurred_at, row.package_label, row.reference,
+                      _payload(row.payload)) for row in rows]
+
+
+def _payload(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else dict(value)
