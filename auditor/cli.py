@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +199,11 @@ def demo(days: int, receipts_per_day: int, seed: int, work_dir: Path) -> None:
             bar.length = total
             bar.update(done - bar.pos)
         summaries = load_sample_store(store, work_dir / "store", on_file=on_file)
-    _print_demo(check_sample_store(store, work_dir / "store", summaries))
+    result = check_sample_store(store, work_dir / "store", summaries)
+    _print_demo(result)
+    report = run_audit(store, _pack(result.license.state), result.license.number, spec.start,
+                       spec.start + timedelta(days=days - 1))
+    _print_report(report, findings=False)
 
 
 def _pack(state: str | None) -> Pack:
@@ -248,11 +252,35 @@ def audit(license_number: str, start: datetime, end: datetime, as_json: bool) ->
     _print_report(report)
 
 
-def _print_report(report: AuditReport) -> None:
+@main.group()
+def audits() -> None:
+    """List and read back stored audit runs."""
+
+
+@audits.command("list")
+@click.option("--license", "license_number", required=True)
+def audits_list(license_number: str) -> None:
+    """List a license's audit runs, newest first."""
+    store = open_store(Settings.from_env())
+    store.get_license(license_number)
+    for run in store.runs.list(license_number):
+        click.echo(f"{run['id']}  {run['created_at']:%Y-%m-%d %H:%M}Z  "
+                   f"{run['period_start']} to {run['period_end']}  "
+                   f"{run['pack_id']} v{run['pack_version']}  score {run['readiness_score']}")
+
+
+@audits.command("show")
+@click.argument("run_id")
+def audits_show(run_id: str) -> None:
+    """Print a stored run's report (JSON), exactly as it was produced."""
+    click.echo(json.dumps(open_store(Settings.from_env()).runs.get(run_id), indent=2))
+
+
+def _print_report(report: AuditReport, *, findings: bool = True) -> None:
     click.echo(f"readiness audit {report.run_id} for {report.license.number}, "
                f"{report.start} to {report.end}")
     click.echo(f"pack {report.pack.id} v{report.pack.version} sha256 {report.pack.content_hash}")
-    for finding in report.findings:
+    for finding in report.findings if findings else []:
         click.echo(f"  [{finding.severity.value}] {finding.rule_id} v{finding.rule_version}: "
                    f"{finding.message} (events {', '.join(map(str, finding.evidence))})")
     counts = report.counts()
@@ -275,4 +303,4 @@ def _print_demo(result: DemoResult) -> None:
     if result.mismatches() or rejected:
         raise InvalidInput("the stored events do not match the sample store's ground truth")
     click.echo(f"all {sum(result.counts.values())} events match the ground truth; "
-               f"{len(result.truth['violations'])} planted violations await the audit")
+               f"{len(result.truth['violations'])} violations were planted")

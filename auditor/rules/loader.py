@@ -73,8 +73,8 @@ def load_rule(path: Path, parameters: Mapping[str, Any]) -> Rule:
     template = Template(data["template"])
     if template not in PARAMS:
         raise RuleInvalid(f"{where}: template {template} has no evaluator yet")
-    params = _validate(PARAMS[template](), _resolve(data["params"], parameters, "params"),
-                       f"{where}: params")
+    resolved = _resolve(data["params"], parameters, f"{where}: params")
+    params = _validate(PARAMS[template](), resolved, f"{where}: params")
     problems = check_fields(params)
     for name in DURATION_PARAMS & set(params):
         if params[name] is not None:

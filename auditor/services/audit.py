@@ -84,7 +84,7 @@ def rules_in_force(pack: Pack, license: License, start: date, end: date) -> list
 
 def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
               end: date) -> AuditReport:
-    """Run every rule in force for the license over [start, end] and explain each finding."""
+    """Run every rule in force for the license over [start, end], explain and store the findings."""
     license = store.get_license(license_number)
     opens, closes = local_bounds(license, start, end)
     report = AuditReport(uuid.uuid4().hex, license, pack, start, end,
@@ -93,4 +93,5 @@ def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
         report.findings += [explain(rule, v, license.zone())
                             for v in store.violations(license.number, rule, opens, closes)]
     report.findings.sort(key=lambda f: (f.occurred_at, f.rule_id, f.evidence))
+    store.runs.save(report.as_json(), report.findings, datetime.now(UTC))
     return report

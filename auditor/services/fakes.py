@@ -2,22 +2,58 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from auditor.domain.dedupe import classify
-from auditor.domain.errors import Conflict, UnknownLicense
+from auditor.domain.errors import Conflict, NotFound, UnknownLicense
 from auditor.domain.events import Event, EventType
+from auditor.domain.findings import Finding, Violation
 from auditor.domain.license import License
+from auditor.domain.rules import Rule
 from auditor.services.ports import Appended, Batch, ImportSummary
 
 
+class InMemoryAuditRuns:
+    """Audit runs in a dictionary."""
+
+    def __init__(self) -> None:
+        self.reports: dict[str, dict[str, Any]] = {}
+
+    def save(self, report: dict[str, Any], found: Sequence[Finding],
+             created_at: datetime) -> None:
+        """Store a run's report."""
+        self.reports[report["run_id"]] = copy.deepcopy(report)
+
+    def list(self, license_number: str) -> list[dict[str, Any]]:
+        """Return a license's runs, newest last (insertion order)."""
+        return [r for r in self.reports.values() if r["license"] == license_number]
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        """Return a run's report; NotFound if there is none."""
+        if run_id not in self.reports:
+            raise NotFound(f"no audit run {run_id!r}")
+        return copy.deepcopy(self.reports[run_id])
+
+
 class InMemoryEventStore:
-    """Holds licenses, imports and events in dictionaries; same semantics as the SQL store."""
+    """Holds licenses, imports and events in dictionaries; same semantics as the SQL store.
+
+    Rules are evaluated in SQL, so `violations` is the one thing this fake cannot do.
+    """
 
     def __init__(self) -> None:
         self.licenses: dict[str, License] = {}
         self.imports: dict[int, dict[str, object]] = {}
         self.events: dict[str, list[Event]] = {}
+        self.runs = InMemoryAuditRuns()
+
+    def violations(self, license_number: str, rule: Rule, start: datetime,
+                   end: datetime) -> list[Violation]:
+        """Refuse: the batch audit runs in SQL; use the SQL store on SQLite."""
+        raise NotImplementedError("rule evaluation needs the SQL store (SQLite works in tests)")
 
     def add_license(self, license: License) -> None:
         """Store a new license; Conflict if its number exists."""

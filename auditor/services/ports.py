@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from auditor.domain.dedupe import Outcome
 from auditor.domain.events import Event, EventType
-from auditor.domain.findings import Violation
+from auditor.domain.findings import Finding, Violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
 
@@ -67,8 +67,26 @@ class Appended:
     events_added: int
 
 
+class AuditRuns(Protocol):
+    """Storage of audit runs: written once, read back unchanged."""
+
+    def save(self, report: dict[str, Any], found: Sequence[Finding],
+             created_at: datetime) -> None:
+        """Store a run's report and findings."""
+
+    def list(self, license_number: str) -> list[dict[str, Any]]:
+        """Return a license's runs, newest first."""
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        """Return a run's report as produced; NotFound if there is none."""
+
+
 class EventStore(Protocol):
-    """Durable, append-only storage of licenses, imports and events."""
+    """Durable, append-only storage of licenses, imports and events, and audit runs."""
+
+    @property
+    def runs(self) -> AuditRuns:
+        """Return where audit runs are kept."""
 
     def add_license(self, license: License) -> None:
         """Store a new license; Conflict if its number exists."""

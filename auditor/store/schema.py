@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -131,4 +132,34 @@ events = Table(
     Index("ix_events_license_type_time", "license_id", "type", "occurred_at"),
     Index("ix_events_license_label_time", "license_id", "package_label", "occurred_at"),
     Index("ix_events_license_reference", "license_id", "reference"),
+)
+
+audit_runs = Table(
+    "audit_runs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("license_id", Integer, ForeignKey("licenses.id"), nullable=False),
+    Column("pack_id", String(64), nullable=False),
+    Column("pack_version", Integer, nullable=False),
+    Column("pack_hash", String(64), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("readiness_score", Integer, nullable=False),
+    Column("report", Json, nullable=False),  # the report exactly as first produced
+)
+
+findings = Table(
+    "findings", metadata,
+    Column("id", Id, primary_key=True),
+    Column("run_id", String(32), ForeignKey("audit_runs.id"), nullable=False),
+    Column("identity", String(32), nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("package_label", String(64)),
+    Column("subject", String(200)),
+    Column("message", Text, nullable=False),
+    Column("evidence", Json, nullable=False),
+    UniqueConstraint("run_id", "identity", name="uq_findings_run_identity"),
 )

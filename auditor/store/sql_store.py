@@ -16,6 +16,7 @@ from auditor.domain.license import License
 from auditor.domain.rules import Rule
 from auditor.services.ports import Appended, Batch, ImportSummary
 from auditor.store import rules_sql
+from auditor.store.audit_runs import SqlAuditRuns
 from auditor.store.bulk import bulk_for
 from auditor.store.engine import WRITE
 from auditor.store.schema import events, imports, licenses
@@ -30,6 +31,7 @@ class SqlEventStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._license_ids: dict[str, int] = {}
+        self.runs = SqlAuditRuns(engine)
         self._bulk = bulk_for(engine.dialect.name)
 
     def _write(self) -> Any:

@@ -1,0 +1,72 @@
+"""Audit runs: stored, read back unchanged, repeatable, and refused on bad input."""
+
+import json
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from auditor.domain.errors import InvalidInput, UnknownLicense
+from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.services.audit import run_audit
+from auditor.services.ingest import ingest
+from auditor.store.schema import audit_runs
+from tests.conftest import LICENSE
+
+TAG = "1A4000000000000000000001"
+EVENTS = [
+    {"type": "move", "occurred_at": "2026-01-05T10:00:00-08:00", "natural_key": "m1",
+     "package_label": TAG, "payload": {"label": TAG, "to_location": "Sales Floor"}},
+    {"type": "pos_sale_line", "occurred_at": "2026-01-06T12:00:00-08:00", "natural_key": "s1",
+     "package_label": "1a4-bad", "reference": "R1",
+     "payload": {"label": "1a4-bad", "receipt_id": "R1", "quantity": 1, "unit": "Each"}},
+]
+
+
+@pytest.fixture
+def loaded(sql_store):
+    data = "\n".join(json.dumps(e) for e in EVENTS).encode()
+    assert ingest(sql_store, LICENSE.number, "events", "e.ndjson", data).accepted == 2
+    return sql_store
+
+
+def runs_stored(store):
+    with store.engine.connect() as conn:
+        return conn.scalar(sa.select(sa.func.count()).select_from(audit_runs))
+
+
+def test_rerunning_an_audit_gives_the_same_findings_and_score(loaded):
+    pack = load_pack(default_rules_dir(), "CA")
+    first = run_audit(loaded, pack, LICENSE.number, date(2026, 1, 1), date(2026, 1, 31))
+    again = run_audit(loaded, pack, LICENSE.number, date(2026, 1, 1), date(2026, 1, 31))
+    assert [f.identity for f in first.findings] == [f.identity for f in again.findings]
+    assert first.readiness_score == again.readiness_score < 100
+    assert {f.rule_id for f in first.findings} == {"transfer-before-move", "tag-invalid",
+                                                   "untracked-package"}
+    assert first.run_id != again.run_id
+
+
+def test_a_stored_run_reads_back_exactly(loaded):
+    pack = load_pack(default_rules_dir(), "CA")
+    report = run_audit(loaded, pack, LICENSE.number, date(2026, 1, 1), date(2026, 1, 31))
+    assert loaded.runs.get(report.run_id) == json.loads(json.dumps(report.as_json()))
+    assert [r["id"] for r in loaded.runs.list(LICENSE.number)] == [report.run_id]
+    message = report.as_json()["findings"][0]["message"]
+    assert "was moved to Sales Floor at 2026-01-05 10:00 PST" in message
+
+
+def test_the_period_is_the_license_local_calendar(loaded):
+    pack = load_pack(default_rules_dir(), "CA")
+    report = run_audit(loaded, pack, LICENSE.number, date(2026, 1, 6), date(2026, 1, 6))
+    assert {f.package_label for f in report.findings} == {"1a4-bad"}
+
+
+@pytest.mark.parametrize("license_number, start, end, error", [
+    ("NOPE-1", date(2026, 1, 1), date(2026, 1, 31), UnknownLicense),
+    (LICENSE.number, date(2026, 2, 1), date(2026, 1, 31), InvalidInput),
+])
+def test_bad_audit_requests_are_refused_and_store_nothing(loaded, license_number, start, end,
+                                                          error):
+    with pytest.raises(error):
+        run_audit(loaded, load_pack(default_rules_dir(), "CA"), license_number, start, end)
+    assert runs_stored(loaded) == 0
