@@ -27,6 +27,14 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """A rule's result over a period: its violations, and obligations still pending."""
+
+    violations: list[Violation]
+    pending: int = 0  # deadlines after the period's end, not yet met: not violations
+
+
+@dataclass(frozen=True)
 class Finding:
     """A violation of a rule version, explained, with a stable identity across reruns."""
 

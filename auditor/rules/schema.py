@@ -89,9 +89,34 @@ class RequiresPriorParams(Strict):
     message = fields.String(required=True)
 
 
+class FollowUpMatchSchema(Strict):
+    """A pair of fields that must be equal between the event and its follow-up."""
+
+    event = fields.String(required=True)
+    follow_up = fields.String(required=True)
+
+
+class RequiresWithinParams(Strict):
+    """Every matching event needs a later follow-up with equal `match` fields by a deadline.
+
+    The follow-up's time is `follow_up_time` (a time field; the event time by default).
+    With `each_of`, every group of conditions needs its own follow-up.
+    """
+
+    event = fields.Nested(EventRefSchema, required=True)
+    follow_up = fields.Nested(EventRefSchema, required=True)
+    match = fields.List(fields.Nested(FollowUpMatchSchema), required=True,
+                        validate=validate.Length(min=1))
+    deadline = fields.String(required=True)
+    follow_up_time = fields.String(load_default="occurred_at")
+    each_of = fields.List(fields.List(fields.Nested(ConditionSchema)), load_default=list)
+    message = fields.String(required=True)
+
+
 PARAMS: dict[Template, type[Schema]] = {
     Template.FIELD_CHECK: FieldCheckParams,
     Template.REQUIRES_PRIOR: RequiresPriorParams,
+    Template.REQUIRES_WITHIN: RequiresWithinParams,
 }
 
 
@@ -143,7 +168,7 @@ class PackSchema(Strict):
 def check_fields(params: dict[str, Any]) -> list[str]:
     """Return problems with field names that no event of the referenced types carries."""
     problems = []
-    for ref_name in ("event", "prior"):
+    for ref_name in ("event", "prior", "follow_up"):
         ref = params.get(ref_name)
         if not ref:
             continue
@@ -152,8 +177,12 @@ def check_fields(params: dict[str, Any]) -> list[str]:
                            set().union(*(EVENT_FIELDS[EventType(t)] for t in types)))
         conditions = ref["where"] + ref["where_any"]
         conditions += params.get("require", []) if ref_name == "event" else []
+        if ref_name == "follow_up":
+            conditions += [c for group in params.get("each_of", []) for c in group]
         names = [c["field"] for c in conditions]
         names += [m[ref_name] for m in params.get("match", [])]
+        if ref_name == "follow_up":
+            names.append(params["follow_up_time"])
         problems += [f"{ref_name}: {types} events have no field {name!r}"
                      for name in names if name not in known]
     return problems

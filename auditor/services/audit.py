@@ -35,6 +35,7 @@ class AuditReport:
     end: date
     rules: list[Rule]
     findings: list[Finding] = field(default_factory=list)
+    pending: dict[str, int] = field(default_factory=dict)  # rule id -> obligations still open
 
     @property
     def readiness_score(self) -> int:
@@ -47,7 +48,8 @@ class AuditReport:
     def counts(self) -> dict[str, dict[str, int]]:
         """Return finding counts by severity and by rule."""
         return {"by_severity": dict(Counter(f.severity.value for f in self.findings)),
-                "by_rule": dict(Counter(f.rule_id for f in self.findings))}
+                "by_rule": dict(Counter(f.rule_id for f in self.findings)),
+                "pending": {rule: n for rule, n in self.pending.items() if n}}
 
     def as_json(self) -> dict[str, Any]:
         """Return the report in the documented JSON shape."""
@@ -90,8 +92,9 @@ def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
     report = AuditReport(uuid.uuid4().hex, license, pack, start, end,
                          rules_in_force(pack, license, start, end))
     for rule in report.rules:
-        report.findings += [explain(rule, v, license.zone())
-                            for v in store.violations(license.number, rule, opens, closes)]
+        evaluation = store.evaluate(license.number, rule, opens, closes)
+        report.findings += [explain(rule, v, license.zone()) for v in evaluation.violations]
+        report.pending[rule.id] = evaluation.pending
     report.findings.sort(key=lambda f: (f.occurred_at, f.rule_id, f.evidence))
     store.runs.save(report.as_json(), report.findings, datetime.now(UTC))
     return report

@@ -10,7 +10,7 @@ from typing import Any
 from auditor.domain.dedupe import classify
 from auditor.domain.errors import Conflict, NotFound, UnknownLicense
 from auditor.domain.events import Event, EventType
-from auditor.domain.findings import Finding, Violation
+from auditor.domain.findings import Evaluation, Finding
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
 from auditor.services.ports import Appended, Batch, ImportSummary
@@ -41,7 +41,7 @@ class InMemoryAuditRuns:
 class InMemoryEventStore:
     """Holds licenses, imports and events in dictionaries; same semantics as the SQL store.
 
-    Rules are evaluated in SQL, so `violations` is the one thing this fake cannot do.
+    Rules are evaluated in SQL, so `evaluate` is the one thing this fake cannot do.
     """
 
     def __init__(self) -> None:
@@ -50,8 +50,8 @@ class InMemoryEventStore:
         self.events: dict[str, list[Event]] = {}
         self.runs = InMemoryAuditRuns()
 
-    def violations(self, license_number: str, rule: Rule, start: datetime,
-                   end: datetime) -> list[Violation]:
+    def evaluate(self, license_number: str, rule: Rule, start: datetime,
+                 end: datetime) -> Evaluation:
         """Refuse: the batch audit runs in SQL; use the SQL store on SQLite."""
         raise NotImplementedError("rule evaluation needs the SQL store (SQLite works in tests)")
 

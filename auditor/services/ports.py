@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from auditor.domain.dedupe import Outcome
 from auditor.domain.events import Event, EventType
-from auditor.domain.findings import Finding, Violation
+from auditor.domain.findings import Evaluation, Finding
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
 
@@ -110,9 +110,9 @@ class EventStore(Protocol):
     def event_counts(self, license_number: str) -> dict[str, int]:
         """Return the number of stored events of each type for a license."""
 
-    def violations(self, license_number: str, rule: Rule, start: datetime,
-                   end: datetime) -> list[Violation]:
-        """Return the events of a license in [start, end) that violate a rule."""
+    def evaluate(self, license_number: str, rule: Rule, start: datetime,
+                 end: datetime) -> Evaluation:
+        """Evaluate a rule over a license's events in [start, end), judged as of end."""
 
     def earliest(self, license_number: str, event_type: EventType,
                  reference: str) -> datetime | None:

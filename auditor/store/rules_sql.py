@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    DateTime,
     Engine,
     Float,
     String,
@@ -30,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from auditor.domain.findings import Violation
+from auditor.domain.findings import Evaluation, Violation
 from auditor.domain.rules import Rule, Template, parse_duration
 from auditor.store.schema import events
 
@@ -39,6 +40,7 @@ NUMBERS = {"quantity", "counted_quantity", "shipped_quantity", "received_quantit
            "unit_price", "total_price", "unit_weight", "unit_thc_content", "package_count",
            "received_package_count", "line_count", "metrc_id", "line_index"}
 KNOWN_PACKAGE_TYPES = ("manifest_package", "package_snapshot")
+UNIX_EPOCH_JULIAN_DAY = 2440587.5
 
 
 class Fields:
@@ -58,17 +60,26 @@ class Fields:
             return cast(text, Boolean) if boolean else text
         return func.json_extract(self.alias.c.payload, f"$.{name}")
 
-    def time(self) -> ColumnElement[Any]:
-        """Return the event time in a form that subtracts and compares across formats."""
+    def time(self, name: str = "occurred_at") -> ColumnElement[Any]:
+        """Return a time field (the event time by default) comparable across formats."""
         if self.dialect == "postgresql":
-            return self.alias.c.occurred_at
-        return func.julianday(self.alias.c.occurred_at)
+            if name == "occurred_at":
+                return self.alias.c.occurred_at
+            return cast(self[name], DateTime(timezone=True))
+        return func.julianday(self.alias.c.occurred_at if name == "occurred_at" else self[name])
 
     def shifted_time(self, delta: timedelta) -> ColumnElement[Any]:
         """Return the event time moved by delta (negative for earlier)."""
         if self.dialect == "postgresql":
             return self.alias.c.occurred_at + literal(delta)
         return func.julianday(self.alias.c.occurred_at) + delta.total_seconds() / 86400
+
+
+def instant(value: datetime, dialect: str) -> ColumnElement[Any]:
+    """Return a fixed instant comparable with Fields.time() in dialect."""
+    if dialect == "postgresql":
+        return literal(value, DateTime(timezone=True))
+    return literal(value.timestamp() / 86400 + UNIX_EPOCH_JULIAN_DAY)
 
 
 def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
@@ -108,16 +119,19 @@ def _holds(clause: ColumnElement[bool]) -> ColumnElement[bool]:
     return func.coalesce(clause, false())
 
 
-def field_check(rule: Rule, license_id: int, dialect: str) -> Select[Any]:
+Compiled = tuple[Select[Any], Select[Any] | None]  # (violations, pending obligations)
+
+
+def field_check(rule: Rule, license_id: int, dialect: str, cutoff: datetime) -> Compiled:
     """Select events of the rule's type that fail any `require` condition."""
     e = events.alias("e")
     fields = Fields(e, dialect)
     required = and_(*(condition(fields, c) for c in rule.params["require"]))
     return select(e).where(*_selects(e, fields, rule.params["event"], license_id),
-                           not_(_holds(required)))
+                           not_(_holds(required))), None
 
 
-def requires_prior(rule: Rule, license_id: int, dialect: str) -> Select[Any]:
+def requires_prior(rule: Rule, license_id: int, dialect: str, cutoff: datetime) -> Compiled:
     """Select events with no counterpart (before them, or ever) whose match fields agree."""
     params = rule.params
     e, p = events.alias("e"), events.alias("p")
@@ -135,23 +149,58 @@ def requires_prior(rule: Rule, license_id: int, dialect: str) -> Select[Any]:
         query = query.where(exists().where(
             k.c.license_id == license_id, k.c.package_label == e.c.package_label,
             k.c.type.in_(KNOWN_PACKAGE_TYPES)))
-    return query
+    return query, None
 
 
-COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior}
+def requires_within(rule: Rule, license_id: int, dialect: str, cutoff: datetime) -> Compiled:
+    """Select events whose follow-up did not come by the deadline, and those still pending.
+
+    Judged in event time as of cutoff: a follow-up counts only if its time is at or
+    before both the deadline and the cutoff; an event whose deadline falls after the
+    cutoff is pending, not a violation. With `each_of`, every group of conditions needs
+    a follow-up of its own (e.g. one notice to the regulator and one to the police).
+    """
+    params = rule.params
+    e = events.alias("e")
+    ef = Fields(e, dialect)
+    deadline = ef.shifted_time(parse_duration(params["deadline"]))
+    end = instant(cutoff, dialect)
+
+    def followed(extra: list[dict[str, Any]]) -> ColumnElement[bool]:
+        f = events.alias("f")
+        ff = Fields(f, dialect)
+        when = ff.time(params["follow_up_time"])
+        return exists().where(
+            *_selects(f, ff, params["follow_up"], license_id),
+            *(ff[m["follow_up"]] == ef[m["event"]] for m in params["match"]),
+            *(condition(ff, c) for c in extra), when <= deadline, when <= end)
+
+    met = and_(*(followed(group) for group in params["each_of"] or [[]]))
+    unmet = select(e).where(*_selects(e, ef, params["event"], license_id), not_(met))
+    return unmet.where(deadline <= end), unmet.where(deadline > end)
 
 
-def violations(engine: Engine, rule: Rule, license_id: int, start: datetime,
-               end: datetime) -> list[Violation]:
-    """Run a rule over a license's events that occurred in [start, end)."""
-    query = COMPILERS[rule.template](rule, license_id, engine.dialect.name)
-    trigger = query.selected_columns
-    query = query.where(trigger.occurred_at >= start, trigger.occurred_at < end).order_by(
-        trigger.occurred_at, trigger.id)
+COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
+             Template.REQUIRES_WITHIN: requires_within}
+
+
+def evaluate(engine: Engine, rule: Rule, license_id: int, start: datetime,
+             end: datetime) -> Evaluation:
+    """Evaluate a rule over a license's events that occurred in [start, end), as of end."""
+    query, pending_query = COMPILERS[rule.template](rule, license_id, engine.dialect.name, end)
     with engine.connect() as conn:
-        rows: Sequence[Any] = conn.execute(query).all()
-    return [Violation(row.id, row.type, row.occurred_at, row.package_label, row.reference,
-                      _payload(row.payload)) for row in rows]
+        rows: Sequence[Any] = conn.execute(_in_period(query, start, end).order_by(
+            query.selected_columns.occurred_at, query.selected_columns.id)).all()
+        pending = 0 if pending_query is None else conn.scalar(
+            select(func.count()).select_from(_in_period(pending_query, start, end).subquery()))
+    return Evaluation([Violation(row.id, row.type, row.occurred_at, row.package_label,
+                                 row.reference, _payload(row.payload)) for row in rows],
+                      pending or 0)
+
+
+def _in_period(query: Select[Any], start: datetime, end: datetime) -> Select[Any]:
+    trigger = query.selected_columns
+    return query.where(trigger.occurred_at >= start, trigger.occurred_at < end)
 
 
 def _payload(value: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from auditor.domain.dedupe import classify
 from auditor.domain.errors import Conflict, UnknownLicense
 from auditor.domain.events import EventType
-from auditor.domain.findings import Violation
+from auditor.domain.findings import Evaluation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
 from auditor.services.ports import Appended, Batch, ImportSummary
@@ -120,11 +120,11 @@ class SqlEventStore:
         if self.engine.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
 
-    def violations(self, license_number: str, rule: Rule, start: datetime,
-                   end: datetime) -> list[Violation]:
-        """Return the events of a license in [start, end) that violate a rule."""
-        return rules_sql.violations(self.engine, rule, self._license_id(license_number),
-                                    start, end)
+    def evaluate(self, license_number: str, rule: Rule, start: datetime,
+                 end: datetime) -> Evaluation:
+        """Evaluate a rule over a license's events in [start, end), judged as of end."""
+        return rules_sql.evaluate(self.engine, rule, self._license_id(license_number),
+                                  start, end)
 
     def event_counts(self, license_number: str) -> dict[str, int]:
         """Return the number of stored events of each type for a license."""

@@ -70,3 +70,17 @@ def test_bad_audit_requests_are_refused_and_store_nothing(loaded, license_number
     with pytest.raises(error):
         run_audit(loaded, load_pack(default_rules_dir(), "CA"), license_number, start, end)
     assert runs_stored(loaded) == 0
+
+
+def test_an_obligation_whose_deadline_is_after_the_cutoff_is_pending_not_a_finding(sql_store):
+    late_sale = {"type": "pos_sale_line", "occurred_at": "2026-01-31T20:00:00-08:00",
+                 "natural_key": "s9", "package_label": TAG, "reference": "R9",
+                 "payload": {"label": TAG, "receipt_id": "R9", "quantity": 1, "unit": "Each",
+                             "voided": False}}
+    ingest(sql_store, LICENSE.number, "events", "e.ndjson", json.dumps(late_sale).encode())
+    pack = load_pack(default_rules_dir(), "CA")
+    january = run_audit(sql_store, pack, LICENSE.number, date(2026, 1, 1), date(2026, 1, 31))
+    assert "pos-sale-unreported" not in {f.rule_id for f in january.findings}
+    assert january.as_json()["counts"]["pending"] == {"pos-sale-unreported": 1}
+    later = run_audit(sql_store, pack, LICENSE.number, date(2026, 1, 1), date(2026, 2, 2))
+    assert "pos-sale-unreported" in {f.rule_id for f in later.findings}

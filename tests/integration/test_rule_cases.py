@@ -36,9 +36,9 @@ def test_rule_case(sql_store, rule, case):
     summary = ingest(sql_store, LICENSE.number, "events", "case.ndjson", lines.encode())
     assert summary.rejected == 0, summary.rejections
     times = [datetime.fromisoformat(e["occurred_at"]) for e in case.events]
-    found = sql_store.violations(LICENSE.number, rule, min(times) - timedelta(days=1),
-                                 max(times) + timedelta(days=1))
-    findings = [explain(rule, v, LICENSE.zone()) for v in found]
+    found = sql_store.evaluate(LICENSE.number, rule, min(times) - timedelta(days=1),
+                               max(times) + timedelta(days=2))
+    findings = [explain(rule, v, LICENSE.zone()) for v in found.violations]
     keys = sorted({k for e in case.expect for k in e}) or ["package_label", "occurred_at"]
     assert sorted(project(f, keys) for f in findings) == expected(case.expect, keys)
     for finding in findings:
