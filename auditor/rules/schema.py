@@ -17,6 +17,7 @@ EVENT_TYPES = [t.value for t in EventType]
 OPERATORS = ["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "not_matches",
              "empty", "not_empty", "length_between", "is_true", "is_false"]
 NO_VALUE = {"empty", "not_empty", "is_true", "is_false"}
+COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
 COLUMNS = {"package_label", "reference", "occurred_at"}  # stored beside the payload
 
 
@@ -28,15 +29,21 @@ class Strict(Schema):
 
 
 class ConditionSchema(Strict):
-    """`field op value`: one test on an event's field."""
+    """`field op value`, or `field op other` to compare two fields of the same event."""
 
     field = fields.String(required=True)
     op = fields.String(required=True, validate=validate.OneOf(OPERATORS))
     value = fields.Raw(allow_none=True)
+    other = fields.String()
 
     @validates_schema
     def _value_fits_op(self, data: dict[str, Any], **_: Any) -> None:
         op, value = data["op"], data.get("value")
+        if "other" in data:
+            if op not in COMPARISONS or "value" in data:
+                raise ValidationError(f"other works with {', '.join(COMPARISONS)} and no value",
+                                      "other")
+            return
         if op in NO_VALUE and "value" in data:
             raise ValidationError(f"{op} takes no value", "value")
         if op not in NO_VALUE and "value" not in data:
@@ -113,10 +120,38 @@ class RequiresWithinParams(Strict):
     message = fields.String(required=True)
 
 
+class CompareSchema(Strict):
+    """Two fields that must agree, numbers within a tolerance."""
+
+    left = fields.String(required=True)
+    right = fields.String(required=True)
+    tolerance = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0))
+
+
+class SidesMatchSchema(Strict):
+    """A pair of fields that identify the same thing on both sides."""
+
+    left = fields.String(required=True)
+    right = fields.String(required=True)
+
+
+class ReconcileParams(Strict):
+    """Where both sides record the same thing (equal `match` fields), `compare` must agree."""
+
+    left = fields.Nested(EventRefSchema, required=True)
+    right = fields.Nested(EventRefSchema, required=True)
+    match = fields.List(fields.Nested(SidesMatchSchema), required=True,
+                        validate=validate.Length(min=1))
+    compare = fields.List(fields.Nested(CompareSchema), required=True,
+                          validate=validate.Length(min=1))
+    message = fields.String(required=True)
+
+
 PARAMS: dict[Template, type[Schema]] = {
     Template.FIELD_CHECK: FieldCheckParams,
     Template.REQUIRES_PRIOR: RequiresPriorParams,
     Template.REQUIRES_WITHIN: RequiresWithinParams,
+    Template.RECONCILE: ReconcileParams,
 }
 
 
@@ -168,7 +203,7 @@ class PackSchema(Strict):
 def check_fields(params: dict[str, Any]) -> list[str]:
     """Return problems with field names that no event of the referenced types carries."""
     problems = []
-    for ref_name in ("event", "prior", "follow_up"):
+    for ref_name in ("event", "prior", "follow_up", "left", "right"):
         ref = params.get(ref_name)
         if not ref:
             continue
@@ -179,8 +214,9 @@ def check_fields(params: dict[str, Any]) -> list[str]:
         conditions += params.get("require", []) if ref_name == "event" else []
         if ref_name == "follow_up":
             conditions += [c for group in params.get("each_of", []) for c in group]
-        names = [c["field"] for c in conditions]
+        names = [c["field"] for c in conditions] + [c["other"] for c in conditions if "other" in c]
         names += [m[ref_name] for m in params.get("match", [])]
+        names += [c[ref_name] for c in params.get("compare", [])]
         if ref_name == "follow_up":
             names.append(params["follow_up_time"])
         problems += [f"{ref_name}: {types} events have no field {name!r}"

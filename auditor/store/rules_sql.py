@@ -85,7 +85,7 @@ def instant(value: datetime, dialect: str) -> ColumnElement[Any]:
 def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
     """Compile one `field op value` condition; a missing field never satisfies it."""
     expr, op = fields[spec["field"]], spec["op"]
-    value: Any = spec.get("value")
+    value: Any = fields[spec["other"]] if "other" in spec else spec.get("value")
     text = func.trim(cast(expr, String))
     compiled: dict[str, Any] = {
         "eq": lambda: expr == value, "ne": lambda: expr != value,
@@ -180,8 +180,27 @@ def requires_within(rule: Rule, license_id: int, dialect: str, cutoff: datetime)
     return unmet.where(deadline <= end), unmet.where(deadline > end)
 
 
+def reconcile(rule: Rule, license_id: int, dialect: str, cutoff: datetime) -> Compiled:
+    """Select left events that a right event records too (equal `match`) but differently."""
+    params = rule.params
+    left, right = events.alias("l"), events.alias("r")
+    lf, rf = Fields(left, dialect), Fields(right, dialect)
+
+    def agrees(spec: dict[str, Any]) -> ColumnElement[bool]:
+        a, b = lf[spec["left"]], rf[spec["right"]]
+        close = (func.abs(a - b) <= spec["tolerance"]) if spec["tolerance"] is not None \
+            else a == b
+        return _holds(close)
+
+    differs = exists().where(
+        *_selects(right, rf, params["right"], license_id),
+        *(rf[m["right"]] == lf[m["left"]] for m in params["match"]),
+        or_(*(not_(agrees(c)) for c in params["compare"])))
+    return select(left).where(*_selects(left, lf, params["left"], license_id), differs), None
+
+
 COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
-             Template.REQUIRES_WITHIN: requires_within}
+             Template.REQUIRES_WITHIN: requires_within, Template.RECONCILE: reconcile}
 
 
 def evaluate(engine: Engine, rule: Rule, license_id: int, start: datetime,
