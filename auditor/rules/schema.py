@@ -18,7 +18,7 @@ OPERATORS = ["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "not
              "empty", "not_empty", "length_between", "is_true", "is_false"]
 NO_VALUE = {"empty", "not_empty", "is_true", "is_false"}
 COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
-COLUMNS = {"package_label", "reference", "occurred_at"}  # stored beside the payload
+COLUMNS = {"package_label", "reference", "occurred_at", "local_date"}  # beside the payload
 
 
 class Strict(Schema):
@@ -29,15 +29,27 @@ class Strict(Schema):
 
 
 class ConditionSchema(Strict):
-    """`field op value`, or `field op other` to compare two fields of the same event."""
+    """`field op value`; `field op other` compares two fields; `any: [...]` is an OR.
 
-    field = fields.String(required=True)
-    op = fields.String(required=True, validate=validate.OneOf(OPERATORS))
+    A value of the form "@license.NAME" is taken from the license being audited
+    (sales_floor_locations, vault_locations, state, timezone).
+    """
+
+    field = fields.String()
+    op = fields.String(validate=validate.OneOf(OPERATORS))
     value = fields.Raw(allow_none=True)
     other = fields.String()
+    any = fields.List(fields.Nested(lambda: ConditionSchema()), validate=validate.Length(min=2))
 
     @validates_schema
     def _value_fits_op(self, data: dict[str, Any], **_: Any) -> None:
+        if "any" in data:
+            if set(data) != {"any"}:
+                raise ValidationError("any stands alone: a list of conditions", "any")
+            return
+        for name in ("field", "op"):
+            if name not in data:
+                raise ValidationError("Missing data for required field.", name)
         op, value = data["op"], data.get("value")
         if "other" in data:
             if op not in COMPARISONS or "value" in data:
@@ -147,11 +159,25 @@ class ReconcileParams(Strict):
     message = fields.String(required=True)
 
 
+class StateAtTimeParams(Strict):
+    """Each matching event must satisfy `require`, where `state.X` is field X of the
+    latest `state_from` event of the same package at or before it. Events of packages
+    with no such state (unknown to METRC) are left to other rules."""
+
+    event = fields.Nested(EventRefSchema, required=True)
+    state_from = fields.List(fields.String(validate=validate.OneOf(EVENT_TYPES)),
+                             load_default=lambda: ["package_snapshot"])
+    require = fields.List(fields.Nested(ConditionSchema), required=True,
+                          validate=validate.Length(min=1))
+    message = fields.String(required=True)
+
+
 PARAMS: dict[Template, type[Schema]] = {
     Template.FIELD_CHECK: FieldCheckParams,
     Template.REQUIRES_PRIOR: RequiresPriorParams,
     Template.REQUIRES_WITHIN: RequiresWithinParams,
     Template.RECONCILE: ReconcileParams,
+    Template.STATE_AT_TIME: StateAtTimeParams,
 }
 
 
@@ -200,6 +226,10 @@ class PackSchema(Strict):
     parameters = fields.Dict(load_default=dict)
 
 
+def _flat(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [leaf for c in conditions for leaf in (_flat(c["any"]) if "any" in c else [c])]
+
+
 def check_fields(params: dict[str, Any]) -> list[str]:
     """Return problems with field names that no event of the referenced types carries."""
     problems = []
@@ -214,7 +244,13 @@ def check_fields(params: dict[str, Any]) -> list[str]:
         conditions += params.get("require", []) if ref_name == "event" else []
         if ref_name == "follow_up":
             conditions += [c for group in params.get("each_of", []) for c in group]
+        conditions = _flat(conditions)
         names = [c["field"] for c in conditions] + [c["other"] for c in conditions if "other" in c]
+        if params.get("state_from") and ref_name == "event":
+            state_fields = set().union(*(EVENT_FIELDS[EventType(t)] for t in params["state_from"]))
+            problems += [f"state: {params['state_from']} events have no field {n[6:]!r}"
+                         for n in names if n.startswith("state.") and n[6:] not in state_fields]
+            names = [n for n in names if not n.startswith("state.")]
         names += [m[ref_name] for m in params.get("match", [])]
         names += [c[ref_name] for c in params.get("compare", [])]
         if ref_name == "follow_up":

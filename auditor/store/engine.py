@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -19,6 +21,14 @@ SQLITE_PRAGMAS = {
     "cache_size": "-65536",  # 64 MiB: index inserts stay in memory as the store grows
 }
 WRITE = {"auditor_write": True}  # execution option: take SQLite's write lock at BEGIN
+
+
+def sqlite_local_date(stored: str | None, zone: str) -> str | None:
+    """Return the local calendar date of a stored UTC time: SQLite knows no time zones."""
+    if stored is None:
+        return None
+    utc = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return utc.astimezone(ZoneInfo(zone)).date().isoformat()
 
 
 def normalise_url(url: str) -> str:
@@ -60,6 +70,8 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         for name, value in SQLITE_PRAGMAS.items():
             cursor.execute(f"PRAGMA {name}={value}")
         cursor.close()
+        dbapi_connection.create_function("auditor_local_date", 2, sqlite_local_date,
+                                         deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

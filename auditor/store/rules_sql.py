@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Date,
     DateTime,
     Engine,
     Float,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select
 
 from auditor.domain.findings import Evaluation, Violation
+from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template, parse_duration
 from auditor.store.schema import events
 
@@ -39,17 +41,36 @@ COLUMNS = {"package_label", "reference", "occurred_at"}
 NUMBERS = {"quantity", "counted_quantity", "shipped_quantity", "received_quantity",
            "unit_price", "total_price", "unit_weight", "unit_thc_content", "package_count",
            "received_package_count", "line_count", "metrc_id", "line_index"}
+DATES = {"expiration_date", "sell_by_date", "use_by_date", "packaged_date", "finished_date",
+         "archived_date", "move_date", "actual_date"}
 KNOWN_PACKAGE_TYPES = ("manifest_package", "package_snapshot")
 UNIX_EPOCH_JULIAN_DAY = 2440587.5
 
 
 class Fields:
-    """Reads an event alias's fields in one dialect, typed by what the field holds."""
+    """Reads an event alias's fields in one dialect, typed by what the field holds.
 
-    def __init__(self, alias: Any, dialect: str) -> None:
-        self.alias, self.dialect = alias, dialect
+    `state.X` reads field X of the state alias (state_at_time); `local_date` is the
+    event's calendar date in the license's zone; "@license.NAME" values come from the
+    license being audited.
+    """
+
+    def __init__(self, alias: Any, dialect: str, license: License,
+                 state: Fields | None = None) -> None:
+        self.alias, self.dialect, self.license, self.state = alias, dialect, license, state
+
+    def value(self, raw: Any) -> Any:
+        """Return a condition's value, reading "@license.NAME" from the audited license."""
+        if isinstance(raw, str) and raw.startswith("@license."):
+            found = getattr(self.license, raw.removeprefix("@license."))
+            return list(found) if isinstance(found, tuple) else found
+        return raw
 
     def __getitem__(self, name: str) -> ColumnElement[Any]:
+        if name.startswith("state.") and self.state is not None:
+            return self.state[name.removeprefix("state.")]
+        if name == "local_date":
+            return self._local_date()
         if name in COLUMNS:
             return self.alias.c[name]
         boolean = name.startswith(("is_", "requires_")) or name == "voided"
@@ -57,8 +78,16 @@ class Fields:
             text = self.alias.c.payload.op("->>", return_type=String)(literal(name, String))
             if name in NUMBERS:
                 return cast(text, Float)
+            if name in DATES:
+                return cast(text, Date)
             return cast(text, Boolean) if boolean else text
         return func.json_extract(self.alias.c.payload, f"$.{name}")
+
+    def _local_date(self) -> ColumnElement[Any]:
+        zone = self.license.timezone
+        if self.dialect == "postgresql":
+            return cast(func.timezone(zone, self.alias.c.occurred_at), Date)
+        return func.auditor_local_date(self.alias.c.occurred_at, zone)  # see store.engine
 
     def time(self, name: str = "occurred_at") -> ColumnElement[Any]:
         """Return a time field (the event time by default) comparable across formats."""
@@ -84,8 +113,10 @@ def instant(value: datetime, dialect: str) -> ColumnElement[Any]:
 
 def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
     """Compile one `field op value` condition; a missing field never satisfies it."""
+    if "any" in spec:
+        return or_(*(_holds(condition(fields, c)) for c in spec["any"]))
     expr, op = fields[spec["field"]], spec["op"]
-    value: Any = fields[spec["other"]] if "other" in spec else spec.get("value")
+    value: Any = fields[spec["other"]] if "other" in spec else fields.value(spec.get("value"))
     text = func.trim(cast(expr, String))
     compiled: dict[str, Any] = {
         "eq": lambda: expr == value, "ne": lambda: expr != value,
@@ -122,20 +153,22 @@ def _holds(clause: ColumnElement[bool]) -> ColumnElement[bool]:
 Compiled = tuple[Select[Any], Select[Any] | None]  # (violations, pending obligations)
 
 
-def field_check(rule: Rule, license_id: int, dialect: str, cutoff: datetime) -> Compiled:
+def field_check(rule: Rule, license_id: int, license: License, dialect: str,
+                cutoff: datetime) -> Compiled:
     """Select events of the rule's type that fail any `require` condition."""
     e = events.alias("e")
-    fields = Fields(e, dialect)
+    fields = Fields(e, dialect, license)
     required = and_(*(condition(fields, c) for c in rule.params["require"]))
     return select(e).where(*_selects(e, fields, rule.params["event"], license_id),
                            not_(_holds(required))), None
 
 
-def requires_prior(rule: Rule, license_id: int, dialect: str, cutoff: datetime) -> Compiled:
+def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
+                cutoff: datetime) -> Compiled:
     """Select events with no counterpart (before them, or ever) whose match fields agree."""
     params = rule.params
     e, p = events.alias("e"), events.alias("p")
-    ef, pf = Fields(e, dialect), Fields(p, dialect)
+    ef, pf = Fields(e, dialect, license), Fields(p, dialect, license)
     counterpart = _selects(p, pf, params["prior"], license_id)
     counterpart += [pf[m["prior"]] == ef[m["event"]] for m in params["match"]]
     if params["when"] == "before":
@@ -152,7 +185,8 @@ def requires_prior(rule: Rule, license_id: int, dialect: str, cutoff: datetime) 
     return query, None
 
 
-def requires_within(rule: Rule, license_id: int, dialect: str, cutoff: datetime) -> Compiled:
+def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
+                cutoff: datetime) -> Compiled:
     """Select events whose follow-up did not come by the deadline, and those still pending.
 
     Judged in event time as of cutoff: a follow-up counts only if its time is at or
@@ -162,13 +196,13 @@ def requires_within(rule: Rule, license_id: int, dialect: str, cutoff: datetime)
     """
     params = rule.params
     e = events.alias("e")
-    ef = Fields(e, dialect)
+    ef = Fields(e, dialect, license)
     deadline = ef.shifted_time(parse_duration(params["deadline"]))
     end = instant(cutoff, dialect)
 
     def followed(extra: list[dict[str, Any]]) -> ColumnElement[bool]:
         f = events.alias("f")
-        ff = Fields(f, dialect)
+        ff = Fields(f, dialect, license)
         when = ff.time(params["follow_up_time"])
         return exists().where(
             *_selects(f, ff, params["follow_up"], license_id),
@@ -180,11 +214,12 @@ def requires_within(rule: Rule, license_id: int, dialect: str, cutoff: datetime)
     return unmet.where(deadline <= end), unmet.where(deadline > end)
 
 
-def reconcile(rule: Rule, license_id: int, dialect: str, cutoff: datetime) -> Compiled:
+def reconcile(rule: Rule, license_id: int, license: License, dialect: str,
+                cutoff: datetime) -> Compiled:
     """Select left events that a right event records too (equal `match`) but differently."""
     params = rule.params
     left, right = events.alias("l"), events.alias("r")
-    lf, rf = Fields(left, dialect), Fields(right, dialect)
+    lf, rf = Fields(left, dialect, license), Fields(right, dialect, license)
 
     def agrees(spec: dict[str, Any]) -> ColumnElement[bool]:
         a, b = lf[spec["left"]], rf[spec["right"]]
@@ -199,14 +234,39 @@ def reconcile(rule: Rule, license_id: int, dialect: str, cutoff: datetime) -> Co
     return select(left).where(*_selects(left, lf, params["left"], license_id), differs), None
 
 
+def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
+                  cutoff: datetime) -> Compiled:
+    """Select events whose package, as last known at that moment, breaks a `require`.
+
+    The state is the latest `state_from` event of the same package at or before the
+    event; events of packages with no state at all are left out.
+    """
+    params = rule.params
+    e, s, latest = events.alias("e"), events.alias("s"), events.alias("latest")
+    state_id = (select(latest.c.id)
+                .where(latest.c.license_id == license_id,
+                       latest.c.type.in_(params["state_from"]),
+                       latest.c.package_label == e.c.package_label,
+                       latest.c.occurred_at <= e.c.occurred_at)
+                .order_by(latest.c.occurred_at.desc(), latest.c.id.desc())
+                .limit(1).scalar_subquery())
+    fields = Fields(e, dialect, license, state=Fields(s, dialect, license))
+    required = and_(*(condition(fields, c) for c in params["require"]))
+    query = (select(e).select_from(e.join(s, s.c.id == state_id))
+             .where(*_selects(e, fields, params["event"], license_id), not_(_holds(required))))
+    return query, None
+
+
 COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
-             Template.REQUIRES_WITHIN: requires_within, Template.RECONCILE: reconcile}
+             Template.REQUIRES_WITHIN: requires_within, Template.RECONCILE: reconcile,
+             Template.STATE_AT_TIME: state_at_time}
 
 
-def evaluate(engine: Engine, rule: Rule, license_id: int, start: datetime,
+def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, start: datetime,
              end: datetime) -> Evaluation:
     """Evaluate a rule over a license's events that occurred in [start, end), as of end."""
-    query, pending_query = COMPILERS[rule.template](rule, license_id, engine.dialect.name, end)
+    query, pending_query = COMPILERS[rule.template](rule, license_id, license,
+                                                    engine.dialect.name, end)
     with engine.connect() as conn:
         rows: Sequence[Any] = conn.execute(_in_period(query, start, end).order_by(
             query.selected_columns.occurred_at, query.selected_columns.id)).all()

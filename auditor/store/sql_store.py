@@ -124,7 +124,7 @@ class SqlEventStore:
                  end: datetime) -> Evaluation:
         """Evaluate a rule over a license's events in [start, end), judged as of end."""
         return rules_sql.evaluate(self.engine, rule, self._license_id(license_number),
-                                  start, end)
+                                  self.get_license(license_number), start, end)
 
     def event_counts(self, license_number: str) -> dict[str, int]:
         """Return the number of stored events of each type for a license."""
