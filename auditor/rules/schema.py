@@ -18,7 +18,9 @@ OPERATORS = ["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "not
              "empty", "not_empty", "length_between", "is_true", "is_false"]
 NO_VALUE = {"empty", "not_empty", "is_true", "is_false"}
 COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
-COLUMNS = {"package_label", "reference", "occurred_at", "local_date"}  # beside the payload
+# Stored beside the payload, or derived: local_date (the event's date in the license's
+# zone) and on_hand (METRC's quantity of the package at the event's time).
+COLUMNS = {"package_label", "reference", "occurred_at", "local_date", "on_hand"}
 
 
 class Strict(Schema):
@@ -39,6 +41,7 @@ class ConditionSchema(Strict):
     op = fields.String(validate=validate.OneOf(OPERATORS))
     value = fields.Raw(allow_none=True)
     other = fields.String()
+    tolerance = fields.Float(validate=validate.Range(min=0))
     any = fields.List(fields.Nested(lambda: ConditionSchema()), validate=validate.Length(min=2))
 
     @validates_schema
@@ -51,6 +54,8 @@ class ConditionSchema(Strict):
             if name not in data:
                 raise ValidationError("Missing data for required field.", name)
         op, value = data["op"], data.get("value")
+        if "tolerance" in data and not ("other" in data and op in {"eq", "ne"}):
+            raise ValidationError("tolerance goes with eq or ne and another field", "tolerance")
         if "other" in data:
             if op not in COMPARISONS or "value" in data:
                 raise ValidationError(f"other works with {', '.join(COMPARISONS)} and no value",
@@ -73,6 +78,7 @@ class EventRefSchema(Strict):
                        required=True, validate=validate.Length(min=1))
     where = fields.List(fields.Nested(ConditionSchema), load_default=list)
     where_any = fields.List(fields.Nested(ConditionSchema), load_default=list)
+    only_known_packages = fields.Boolean(load_default=False)  # skip tags METRC never listed
 
 
 class MatchSchema(Strict):
@@ -104,7 +110,6 @@ class RequiresPriorParams(Strict):
                         validate=validate.Length(min=1))
     when = fields.String(load_default="before", validate=validate.OneOf(["before", "ever"]))
     within = fields.String(load_default=None, allow_none=True)
-    only_known_packages = fields.Boolean(load_default=False)
     message = fields.String(required=True)
 
 

@@ -71,6 +71,8 @@ class Fields:
             return self.state[name.removeprefix("state.")]
         if name == "local_date":
             return self._local_date()
+        if name == "on_hand":
+            return self._on_hand()
         if name in COLUMNS:
             return self.alias.c[name]
         boolean = name.startswith(("is_", "requires_")) or name == "voided"
@@ -82,6 +84,24 @@ class Fields:
                 return cast(text, Date)
             return cast(text, Boolean) if boolean else text
         return func.json_extract(self.alias.c.payload, f"$.{name}")
+
+    def _on_hand(self) -> ColumnElement[Any]:
+        """Return METRC's quantity of the package at the event's time.
+
+        Accepted quantity, plus adjustments, less METRC sales, up to the event.
+        """
+        def total(kind: str, field: str, where: list[Any]) -> ColumnElement[Any]:
+            other = events.alias(f"{kind}_sum")
+            of = Fields(other, self.dialect, self.license)
+            return func.coalesce(select(func.sum(of[field])).where(
+                other.c.license_id == self.alias.c.license_id, other.c.type == kind,
+                other.c.package_label == self.alias.c.package_label,
+                other.c.occurred_at <= self.alias.c.occurred_at,
+                *(condition(of, c) for c in where)).scalar_subquery(), 0)
+
+        accepted = [{"field": "shipment_state", "op": "eq", "value": "Accepted"}]
+        return (total("manifest_package", "received_quantity", accepted)
+                + total("adjustment", "quantity", []) - total("metrc_sale_line", "quantity", []))
 
     def _local_date(self) -> ColumnElement[Any]:
         zone = self.license.timezone
@@ -117,6 +137,9 @@ def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
         return or_(*(_holds(condition(fields, c)) for c in spec["any"]))
     expr, op = fields[spec["field"]], spec["op"]
     value: Any = fields[spec["other"]] if "other" in spec else fields.value(spec.get("value"))
+    if "tolerance" in spec:
+        apart = func.abs(expr - value)
+        return apart <= spec["tolerance"] if op == "eq" else apart > spec["tolerance"]
     text = func.trim(cast(expr, String))
     compiled: dict[str, Any] = {
         "eq": lambda: expr == value, "ne": lambda: expr != value,
@@ -142,6 +165,11 @@ def _selects(alias: Any, fields: Fields, ref: dict[str, Any], license_id: int) -
     clauses += [condition(fields, c) for c in ref["where"]]
     if ref["where_any"]:
         clauses.append(or_(*(_holds(condition(fields, c)) for c in ref["where_any"])))
+    if ref["only_known_packages"]:
+        known = events.alias("known")
+        clauses.append(exists().where(
+            known.c.license_id == license_id, known.c.package_label == alias.c.package_label,
+            known.c.type.in_(KNOWN_PACKAGE_TYPES)))
     return clauses
 
 
@@ -175,14 +203,8 @@ def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
         counterpart.append(pf.time() <= ef.time())
         if params["within"]:
             counterpart.append(pf.time() >= ef.shifted_time(-parse_duration(params["within"])))
-    query = select(e).where(*_selects(e, ef, params["event"], license_id),
-                            not_(exists().where(*counterpart)))
-    if params["only_known_packages"]:
-        k = events.alias("k")
-        query = query.where(exists().where(
-            k.c.license_id == license_id, k.c.package_label == e.c.package_label,
-            k.c.type.in_(KNOWN_PACKAGE_TYPES)))
-    return query, None
+    return select(e).where(*_selects(e, ef, params["event"], license_id),
+                           not_(exists().where(*counterpart))), None
 
 
 def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
