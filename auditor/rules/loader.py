@@ -66,6 +66,27 @@ def _resolve(value: Any, parameters: Mapping[str, Any], where: str) -> Any:
     return value
 
 
+def _check_shifts(params: dict[str, Any]) -> list[str]:
+    """Return problems with `shift` durations anywhere in the params."""
+    problems: list[str] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            if "shift" in value:
+                try:
+                    parse_duration(value["shift"])
+                except InvalidInput as exc:
+                    problems.append(f"shift: {exc}")
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(params)
+    return problems
+
+
 def load_rule(path: Path, parameters: Mapping[str, Any]) -> Rule:
     """Load and validate one rule file against its template and the pack's parameters."""
     data = _validate(RuleSchema(), _read_yaml(path), str(path))
@@ -76,6 +97,7 @@ def load_rule(path: Path, parameters: Mapping[str, Any]) -> Rule:
     resolved = _resolve(data["params"], parameters, f"{where}: params")
     params = _validate(PARAMS[template](), resolved, f"{where}: params")
     problems = check_fields(params)
+    problems += _check_shifts(params)
     for name in DURATION_PARAMS & set(params):
         if params[name] is not None:
             try:

@@ -42,6 +42,7 @@ class ConditionSchema(Strict):
     value = fields.Raw(allow_none=True)
     other = fields.String()
     tolerance = fields.Float(validate=validate.Range(min=0))
+    shift = fields.String()  # an ISO 8601 duration added to `other` (a time field)
     any = fields.List(fields.Nested(lambda: ConditionSchema()), validate=validate.Length(min=2))
 
     @validates_schema
@@ -54,6 +55,8 @@ class ConditionSchema(Strict):
             if name not in data:
                 raise ValidationError("Missing data for required field.", name)
         op, value = data["op"], data.get("value")
+        if "shift" in data and "other" not in data:
+            raise ValidationError("shift moves another field: give other", "shift")
         if "tolerance" in data and not ("other" in data and op in {"eq", "ne"}):
             raise ValidationError("tolerance goes with eq or ne and another field", "tolerance")
         if "other" in data:
@@ -89,11 +92,15 @@ class MatchSchema(Strict):
 
 
 class FieldCheckParams(Strict):
-    """Every matching event must satisfy every `require` condition on its own fields."""
+    """Every matching event must satisfy every `require` condition on its own fields.
+
+    `finding_time` names the time field a finding is dated by (default: the event's).
+    """
 
     event = fields.Nested(EventRefSchema, required=True)
     require = fields.List(fields.Nested(ConditionSchema), required=True,
                           validate=validate.Length(min=1))
+    finding_time = fields.String(load_default=None, allow_none=True)
     message = fields.String(required=True)
 
 
@@ -260,6 +267,8 @@ def check_fields(params: dict[str, Any]) -> list[str]:
         names += [c[ref_name] for c in params.get("compare", [])]
         if ref_name == "follow_up":
             names.append(params["follow_up_time"])
+        if ref_name == "event" and params.get("finding_time"):
+            names.append(params["finding_time"])
         problems += [f"{ref_name}: {types} events have no field {name!r}"
                      for name in names if name not in known]
     return problems

@@ -117,11 +117,11 @@ class Fields:
             return cast(self[name], DateTime(timezone=True))
         return func.julianday(self.alias.c.occurred_at if name == "occurred_at" else self[name])
 
-    def shifted_time(self, delta: timedelta) -> ColumnElement[Any]:
-        """Return the event time moved by delta (negative for earlier)."""
+    def shifted_time(self, delta: timedelta, name: str = "occurred_at") -> ColumnElement[Any]:
+        """Return a time field (the event time by default) moved by delta."""
         if self.dialect == "postgresql":
-            return self.alias.c.occurred_at + literal(delta)
-        return func.julianday(self.alias.c.occurred_at) + delta.total_seconds() / 86400
+            return self.time(name) + literal(delta)
+        return self.time(name) + delta.total_seconds() / 86400
 
 
 def instant(value: datetime, dialect: str) -> ColumnElement[Any]:
@@ -137,6 +137,9 @@ def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
         return or_(*(_holds(condition(fields, c)) for c in spec["any"]))
     expr, op = fields[spec["field"]], spec["op"]
     value: Any = fields[spec["other"]] if "other" in spec else fields.value(spec.get("value"))
+    if "shift" in spec:  # compare times: both sides as Fields.time() gives them
+        expr = fields.time(spec["field"])
+        value = fields.shifted_time(parse_duration(spec["shift"]), spec["other"])
     if "tolerance" in spec:
         apart = func.abs(expr - value)
         return apart <= spec["tolerance"] if op == "eq" else apart > spec["tolerance"]
@@ -294,9 +297,14 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
             query.selected_columns.occurred_at, query.selected_columns.id)).all()
         pending = 0 if pending_query is None else conn.scalar(
             select(func.count()).select_from(_in_period(pending_query, start, end).subquery()))
-    return Evaluation([Violation(row.id, row.type, row.occurred_at, row.package_label,
-                                 row.reference, _payload(row.payload)) for row in rows],
-                      pending or 0)
+    dated_by = rule.params.get("finding_time")
+    found = []
+    for row in rows:
+        payload = _payload(row.payload)
+        when = datetime.fromisoformat(payload[dated_by]) if dated_by else row.occurred_at
+        found.append(Violation(row.id, row.type, when, row.package_label, row.reference,
+                               payload))
+    return Evaluation(found, pending or 0)
 
 
 def _in_period(query: Select[Any], start: datetime, end: datetime) -> Select[Any]:
