@@ -109,6 +109,8 @@ class RequiresPriorParams(Strict):
 
     `when: before` wants the counterpart at or before the event (within `within`, if
     given); `when: ever` accepts one at any time, for "is known at all" rules.
+    `in_force_by: F` wants it from the version in force: the counterparts sharing F's
+    value with the latest one at or before the event (the earliest, if none is yet).
     """
 
     event = fields.Nested(EventRefSchema, required=True)
@@ -117,6 +119,7 @@ class RequiresPriorParams(Strict):
                         validate=validate.Length(min=1))
     when = fields.String(load_default="before", validate=validate.OneOf(["before", "ever"]))
     within = fields.String(load_default=None, allow_none=True)
+    in_force_by = fields.String(load_default=None, allow_none=True)
     message = fields.String(required=True)
 
 

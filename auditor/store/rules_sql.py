@@ -97,7 +97,7 @@ class Fields:
                 other.c.license_id == self.alias.c.license_id, other.c.type == kind,
                 other.c.package_label == self.alias.c.package_label,
                 other.c.occurred_at <= self.alias.c.occurred_at,
-                *(condition(of, c) for c in where)).scalar_subquery(), 0)
+                *(condition(of, c) for c in where)).correlate(self.alias).scalar_subquery(), 0)
 
         accepted = [{"field": "shipment_state", "op": "eq", "value": "Accepted"}]
         return (total("manifest_package", "received_quantity", accepted)
@@ -202,12 +202,32 @@ def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
     ef, pf = Fields(e, dialect, license), Fields(p, dialect, license)
     counterpart = _selects(p, pf, params["prior"], license_id)
     counterpart += [pf[m["prior"]] == ef[m["event"]] for m in params["match"]]
+    if params["in_force_by"]:
+        counterpart.append(pf[params["in_force_by"]] == _version_in_force(
+            params["prior"]["type"], params["in_force_by"], e, license_id, license, dialect))
     if params["when"] == "before":
         counterpart.append(pf.time() <= ef.time())
         if params["within"]:
             counterpart.append(pf.time() >= ef.shifted_time(-parse_duration(params["within"])))
     return select(e).where(*_selects(e, ef, params["event"], license_id),
                            not_(exists().where(*counterpart))), None
+
+
+def _version_in_force(types: list[str], version_field: str, event: Any, license_id: int,
+                      license: License, dialect: str) -> ColumnElement[Any]:
+    """Return the version (field value) in force at the event: the latest at or before it,
+    or the earliest of all when none is yet (a list imported after the activity it covers)."""
+    def pick(before: bool, newest: bool) -> Any:
+        v = events.alias("version")
+        vf = Fields(v, dialect, license)
+        order = (v.c.occurred_at.desc(), v.c.id.desc()) if newest else (v.c.occurred_at, v.c.id)
+        clauses = [v.c.license_id == license_id, v.c.type.in_(types)]
+        if before:
+            clauses.append(v.c.occurred_at <= event.c.occurred_at)
+        return (select(vf[version_field]).where(*clauses).order_by(*order).limit(1)
+                .correlate(event))
+
+    return func.coalesce(pick(True, True).scalar_subquery(), pick(False, False).scalar_subquery())
 
 
 def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
@@ -274,7 +294,7 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
                        latest.c.package_label == e.c.package_label,
                        latest.c.occurred_at <= e.c.occurred_at)
                 .order_by(latest.c.occurred_at.desc(), latest.c.id.desc())
-                .limit(1).scalar_subquery())
+                .limit(1).correlate(e).scalar_subquery())
     fields = Fields(e, dialect, license, state=Fields(s, dialect, license))
     required = and_(*(condition(fields, c) for c in params["require"]))
     query = (select(e).select_from(e.join(s, s.c.id == state_id))
