@@ -19,8 +19,11 @@ OPERATORS = ["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "not
 NO_VALUE = {"empty", "not_empty", "is_true", "is_false"}
 COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
 # Stored beside the payload, or derived: local_date (the event's date in the license's
-# zone) and on_hand (METRC's quantity of the package at the event's time).
-COLUMNS = {"package_label", "reference", "occurred_at", "local_date", "on_hand"}
+# zone), on_hand (METRC's quantity of the package at the event's time) and available
+# (the same, counting the accepted quantity whenever it was accepted); *_before
+# leaves out what happened at the event's own time.
+COLUMNS = {"package_label", "reference", "occurred_at", "local_date", "on_hand",
+           "on_hand_before", "available", "available_before"}
 
 
 class Strict(Schema):

@@ -29,6 +29,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
 )
 from sqlalchemy.sql import Select
 
@@ -41,6 +42,7 @@ COLUMNS = {"package_label", "reference", "occurred_at"}
 NUMBERS = {"quantity", "counted_quantity", "shipped_quantity", "received_quantity",
            "unit_price", "total_price", "unit_weight", "unit_thc_content", "package_count",
            "received_package_count", "line_count", "metrc_id", "line_index"}
+QUANTITIES = {"on_hand", "on_hand_before", "available", "available_before"}
 DATES = {"expiration_date", "sell_by_date", "use_by_date", "packaged_date", "finished_date",
          "archived_date", "move_date", "actual_date"}
 KNOWN_PACKAGE_TYPES = ("manifest_package", "package_snapshot")
@@ -71,8 +73,9 @@ class Fields:
             return self.state[name.removeprefix("state.")]
         if name == "local_date":
             return self._local_date()
-        if name == "on_hand":
-            return self._on_hand()
+        if name in QUANTITIES:
+            return self._on_hand(including_self=not name.endswith("_before"),
+                                 received_ever=name.startswith("available"))
         if name in COLUMNS:
             return self.alias.c[name]
         boolean = name.startswith(("is_", "requires_")) or name == "voided"
@@ -85,18 +88,27 @@ class Fields:
             return cast(text, Boolean) if boolean else text
         return func.json_extract(self.alias.c.payload, f"$.{name}")
 
-    def _on_hand(self) -> ColumnElement[Any]:
+    def _on_hand(self, including_self: bool, received_ever: bool) -> ColumnElement[Any]:
         """Return METRC's quantity of the package at the event's time.
 
-        Accepted quantity, plus adjustments, less METRC sales, up to the event.
+        Accepted quantity, plus adjustments, less METRC sales, up to the event: with
+        including_self, those at the event's own time count too (on_hand); without,
+        only earlier ones (on_hand_before). `available` counts the accepted quantity
+        whenever it was accepted: what the package holds over its life.
         """
+        def until(other: Any, kind: str) -> ColumnElement[bool]:
+            if received_ever and kind == "manifest_package":
+                return true()
+            if including_self:
+                return other.c.occurred_at <= self.alias.c.occurred_at
+            return other.c.occurred_at < self.alias.c.occurred_at
+
         def total(kind: str, field: str, where: list[Any]) -> ColumnElement[Any]:
             other = events.alias(f"{kind}_sum")
             of = Fields(other, self.dialect, self.license)
             return func.coalesce(select(func.sum(of[field])).where(
                 other.c.license_id == self.alias.c.license_id, other.c.type == kind,
-                other.c.package_label == self.alias.c.package_label,
-                other.c.occurred_at <= self.alias.c.occurred_at,
+                other.c.package_label == self.alias.c.package_label, until(other, kind),
                 *(condition(of, c) for c in where)).correlate(self.alias).scalar_subquery(), 0)
 
         accepted = [{"field": "shipment_state", "op": "eq", "value": "Accepted"}]
