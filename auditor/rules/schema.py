@@ -85,6 +85,7 @@ class EventRefSchema(Strict):
     where = fields.List(fields.Nested(ConditionSchema), load_default=list)
     where_any = fields.List(fields.Nested(ConditionSchema), load_default=list)
     only_known_packages = fields.Boolean(load_default=False)  # skip tags METRC never listed
+    first_per = fields.String(load_default=None, allow_none=True)  # one event per value
 
 
 class MatchSchema(Strict):
@@ -138,14 +139,16 @@ class RequiresWithinParams(Strict):
 
     The follow-up's time is `follow_up_time` (a time field; the event time by default).
     With `each_of`, every group of conditions needs its own follow-up.
-    """
+    """  # noqa: D205 - the schema's field comments say the rest
 
     event = fields.Nested(EventRefSchema, required=True)
     follow_up = fields.Nested(EventRefSchema, required=True)
-    match = fields.List(fields.Nested(FollowUpMatchSchema), required=True,
-                        validate=validate.Length(min=1))
+    match = fields.List(fields.Nested(FollowUpMatchSchema), load_default=list)
     deadline = fields.String(required=True)
     follow_up_time = fields.String(load_default="occurred_at")
+    strictly_after = fields.Boolean(load_default=False)  # the follow-up must be later
+    date_by_deadline = fields.Boolean(load_default=False)  # date findings by the deadline
+    license_level = fields.Boolean(load_default=False)  # findings concern no one package
     each_of = fields.List(fields.List(fields.Nested(ConditionSchema)), load_default=list)
     message = fields.String(required=True)
 

@@ -180,6 +180,14 @@ def _selects(alias: Any, fields: Fields, ref: dict[str, Any], license_id: int) -
     clauses += [condition(fields, c) for c in ref["where"]]
     if ref["where_any"]:
         clauses.append(or_(*(_holds(condition(fields, c)) for c in ref["where_any"])))
+    if ref["first_per"]:
+        first = events.alias("first")
+        ff = Fields(first, fields.dialect, fields.license)
+        clauses.append(alias.c.id == select(first.c.id).where(
+            first.c.license_id == license_id, first.c.type == alias.c.type,
+            ff[ref["first_per"]] == fields[ref["first_per"]])
+            .order_by(first.c.occurred_at, first.c.id).limit(1).correlate(alias)
+            .scalar_subquery())
     if ref["only_known_packages"]:
         known = events.alias("known")
         clauses.append(exists().where(
@@ -261,10 +269,11 @@ def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
         f = events.alias("f")
         ff = Fields(f, dialect, license)
         when = ff.time(params["follow_up_time"])
+        later = [when > ef.time()] if params["strictly_after"] else []
         return exists().where(
             *_selects(f, ff, params["follow_up"], license_id),
             *(ff[m["follow_up"]] == ef[m["event"]] for m in params["match"]),
-            *(condition(ff, c) for c in extra), when <= deadline, when <= end)
+            *(condition(ff, c) for c in extra), *later, when <= deadline, when <= end)
 
     met = and_(*(followed(group) for group in params["each_of"] or [[]]))
     unmet = select(e).where(*_selects(e, ef, params["event"], license_id), not_(met))
@@ -330,12 +339,14 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
         pending = 0 if pending_query is None else conn.scalar(
             select(func.count()).select_from(_in_period(pending_query, start, end).subquery()))
     dated_by = rule.params.get("finding_time")
+    shift = (parse_duration(rule.params["deadline"]) if rule.params.get("date_by_deadline")
+             else timedelta(0))
     found = []
     for row in rows:
         payload = _payload(row.payload)
-        when = datetime.fromisoformat(payload[dated_by]) if dated_by else row.occurred_at
-        found.append(Violation(row.id, row.type, when, row.package_label, row.reference,
-                               payload))
+        when = (datetime.fromisoformat(payload[dated_by]) if dated_by else row.occurred_at) + shift
+        label = None if rule.params.get("license_level") else row.package_label
+        found.append(Violation(row.id, row.type, when, label, row.reference, payload))
     return Evaluation(found, pending or 0)
 
 
