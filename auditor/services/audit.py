@@ -91,6 +91,7 @@ def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
     opens, closes = local_bounds(license, start, end)
     report = AuditReport(uuid.uuid4().hex, license, pack, start, end,
                          rules_in_force(pack, license, start, end))
+    store.refresh_statistics()
     for rule in report.rules:
         evaluation = store.evaluate(license.number, rule, opens, closes)
         report.findings += [explain(rule, v, license.zone()) for v in evaluation.violations]

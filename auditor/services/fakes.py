@@ -50,6 +50,9 @@ class InMemoryEventStore:
         self.events: dict[str, list[Event]] = {}
         self.runs = InMemoryAuditRuns()
 
+    def refresh_statistics(self) -> None:
+        """Nothing to do in memory."""
+
     def evaluate(self, license_number: str, rule: Rule, start: datetime,
                  end: datetime) -> Evaluation:
         """Refuse: the batch audit runs in SQL; use the SQL store on SQLite."""

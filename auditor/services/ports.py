@@ -110,6 +110,9 @@ class EventStore(Protocol):
     def event_counts(self, license_number: str) -> dict[str, int]:
         """Return the number of stored events of each type for a license."""
 
+    def refresh_statistics(self) -> None:
+        """Update the statistics rule queries are planned with."""
+
     def evaluate(self, license_number: str, rule: Rule, start: datetime,
                  end: datetime) -> Evaluation:
         """Evaluate a rule over a license's events in [start, end), judged as of end."""

@@ -130,8 +130,9 @@ events = Table(
     Column("payload", EventPayload, nullable=False),  # JSON (SQLite) / jsonb (PostgreSQL)
     UniqueConstraint("license_id", "natural_key", name="uq_events_license_key"),
     Index("ix_events_license_type_time", "license_id", "type", "occurred_at"),
-    Index("ix_events_license_label_time", "license_id", "package_label", "occurred_at"),
-    Index("ix_events_license_reference", "license_id", "reference"),
+    Index("ix_events_license_label_type_time", "license_id", "package_label", "type",
+          "occurred_at"),
+    Index("ix_events_license_reference_type", "license_id", "reference", "type"),
 )
 
 audit_runs = Table(

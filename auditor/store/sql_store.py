@@ -120,6 +120,12 @@ class SqlEventStore:
         if self.engine.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
 
+    def refresh_statistics(self) -> None:
+        """Let the query planner see the data as it is now (SQLite keeps no live statistics)."""
+        if self.engine.dialect.name == "sqlite":
+            with self._write() as conn, conn.begin():
+                conn.exec_driver_sql("ANALYZE")
+
     def evaluate(self, license_number: str, rule: Rule, start: datetime,
                  end: datetime) -> Evaluation:
         """Evaluate a rule over a license's events in [start, end), judged as of end."""
