@@ -31,12 +31,16 @@ class Severity(StrEnum):
 
 
 class Template(StrEnum):
-    """The shapes a rule can take (DESIGN §3)."""
+    """The shapes a rule can take (DESIGN §3).
+
+    "Every item of a group before the group closes" is a requires_prior rule whose
+    event is the item's closing (e.g. a manifest package accepted) and whose prior is
+    the item's check (its receiving scan): see manifest-package-unscanned.
+    """
 
     FIELD_CHECK = "field_check"
     REQUIRES_PRIOR = "requires_prior"
     REQUIRES_WITHIN = "requires_within"
-    ALL_ITEMS_BEFORE = "all_items_before"
     RECONCILE = "reconcile"
     STATE_AT_TIME = "state_at_time"
     AGGREGATE = "aggregate"

@@ -19,11 +19,8 @@ OPERATORS = ["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "not
 NO_VALUE = {"empty", "not_empty", "is_true", "is_false"}
 COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
 # Stored beside the payload, or derived: local_date (the event's date in the license's
-# zone), on_hand (METRC's quantity of the package at the event's time) and available
-# (the same, counting the accepted quantity whenever it was accepted); *_before
-# leaves out what happened at the event's own time.
-COLUMNS = {"package_label", "reference", "occurred_at", "local_date", "on_hand",
-           "on_hand_before", "available", "available_before"}
+# zone) and on_hand (METRC's quantity of the package at the event's time).
+COLUMNS = {"package_label", "reference", "occurred_at", "local_date", "on_hand"}
 
 
 class Strict(Schema):
@@ -193,12 +190,44 @@ class StateAtTimeParams(Strict):
     message = fields.String(required=True)
 
 
+class SourceSchema(Strict):
+    """Events that add to (or take from) a running total; `from_start` ones count first."""
+
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    where = fields.List(fields.Nested(ConditionSchema), load_default=list)
+    add = fields.String()
+    subtract = fields.String()
+    from_start = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _one_measure(self, data: dict[str, Any], **_: Any) -> None:
+        if ("add" in data) == ("subtract" in data):
+            raise ValidationError("give exactly one of add or subtract", "add")
+
+
+class AggregateParams(Strict):
+    """A running total per group (e.g. per package) must never fall below `minimum`.
+
+    The event whose contribution takes it below is the finding, if its type is in
+    `report`; `from_start` sources (e.g. the accepted quantity) count before all others.
+    """
+
+    sources = fields.List(fields.Nested(SourceSchema), required=True,
+                          validate=validate.Length(min=1))
+    group_by = fields.String(load_default="package_label",
+                             validate=validate.OneOf(["package_label", "reference"]))
+    minimum = fields.Float(required=True)
+    report = fields.List(fields.String(validate=validate.OneOf(EVENT_TYPES)), required=True)
+    message = fields.String(required=True)
+
+
 PARAMS: dict[Template, type[Schema]] = {
     Template.FIELD_CHECK: FieldCheckParams,
     Template.REQUIRES_PRIOR: RequiresPriorParams,
     Template.REQUIRES_WITHIN: RequiresWithinParams,
     Template.RECONCILE: ReconcileParams,
     Template.STATE_AT_TIME: StateAtTimeParams,
+    Template.AGGREGATE: AggregateParams,
 }
 
 
@@ -251,9 +280,20 @@ def _flat(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [leaf for c in conditions for leaf in (_flat(c["any"]) if "any" in c else [c])]
 
 
+def _check_sources(params: dict[str, Any]) -> list[str]:
+    problems = []
+    for source in params.get("sources", []):
+        known = COLUMNS | EVENT_FIELDS[EventType(source["type"])]
+        names = [c["field"] for c in _flat(source["where"])]
+        names += [source[k] for k in ("add", "subtract") if k in source]
+        problems += [f"sources: {source['type']} events have no field {n!r}"
+                     for n in names if n not in known]
+    return problems
+
+
 def check_fields(params: dict[str, Any]) -> list[str]:
     """Return problems with field names that no event of the referenced types carries."""
-    problems = []
+    problems = _check_sources(params)
     for ref_name in ("event", "prior", "follow_up", "left", "right"):
         ref = params.get(ref_name)
         if not ref:

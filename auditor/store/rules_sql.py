@@ -29,7 +29,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    true,
+    union_all,
 )
 from sqlalchemy.sql import Select
 
@@ -42,7 +42,6 @@ COLUMNS = {"package_label", "reference", "occurred_at"}
 NUMBERS = {"quantity", "counted_quantity", "shipped_quantity", "received_quantity",
            "unit_price", "total_price", "unit_weight", "unit_thc_content", "package_count",
            "received_package_count", "line_count", "metrc_id", "line_index"}
-QUANTITIES = {"on_hand", "on_hand_before", "available", "available_before"}
 DATES = {"expiration_date", "sell_by_date", "use_by_date", "packaged_date", "finished_date",
          "archived_date", "move_date", "actual_date"}
 KNOWN_PACKAGE_TYPES = ("manifest_package", "package_snapshot")
@@ -73,9 +72,8 @@ class Fields:
             return self.state[name.removeprefix("state.")]
         if name == "local_date":
             return self._local_date()
-        if name in QUANTITIES:
-            return self._on_hand(including_self=not name.endswith("_before"),
-                                 received_ever=name.startswith("available"))
+        if name == "on_hand":
+            return self._on_hand()
         if name in COLUMNS:
             return self.alias.c[name]
         boolean = name.startswith(("is_", "requires_")) or name == "voided"
@@ -88,27 +86,18 @@ class Fields:
             return cast(text, Boolean) if boolean else text
         return func.json_extract(self.alias.c.payload, f"$.{name}")
 
-    def _on_hand(self, including_self: bool, received_ever: bool) -> ColumnElement[Any]:
+    def _on_hand(self) -> ColumnElement[Any]:
         """Return METRC's quantity of the package at the event's time.
 
-        Accepted quantity, plus adjustments, less METRC sales, up to the event: with
-        including_self, those at the event's own time count too (on_hand); without,
-        only earlier ones (on_hand_before). `available` counts the accepted quantity
-        whenever it was accepted: what the package holds over its life.
+        Accepted quantity, plus adjustments, less METRC sales, up to and at the event.
         """
-        def until(other: Any, kind: str) -> ColumnElement[bool]:
-            if received_ever and kind == "manifest_package":
-                return true()
-            if including_self:
-                return other.c.occurred_at <= self.alias.c.occurred_at
-            return other.c.occurred_at < self.alias.c.occurred_at
-
         def total(kind: str, field: str, where: list[Any]) -> ColumnElement[Any]:
             other = events.alias(f"{kind}_sum")
             of = Fields(other, self.dialect, self.license)
             return func.coalesce(select(func.sum(of[field])).where(
                 other.c.license_id == self.alias.c.license_id, other.c.type == kind,
-                other.c.package_label == self.alias.c.package_label, until(other, kind),
+                other.c.package_label == self.alias.c.package_label,
+                other.c.occurred_at <= self.alias.c.occurred_at,
                 *(condition(of, c) for c in where)).correlate(self.alias).scalar_subquery(), 0)
 
         accepted = [{"field": "shipment_state", "op": "eq", "value": "Accepted"}]
@@ -323,9 +312,41 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
     return query, None
 
 
+def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
+              cutoff: datetime) -> Compiled:
+    """Select the events that take a running total per group below the minimum.
+
+    One pass with a window function: every source event contributes a signed amount,
+    `from_start` sources first, then all in event-time order.
+    """
+    params = rule.params
+    parts = []
+    for source in params["sources"]:
+        c = events.alias("c")
+        cf = Fields(c, dialect, license)
+        amount = cf[source["add"]] if "add" in source else -cf[source["subtract"]]
+        parts.append(select(c.c.id, c.c.type, c.c[params["group_by"]].label("grp"),
+                            c.c.occurred_at, func.coalesce(amount, 0).label("delta"),
+                            literal(0 if source["from_start"] else 1).label("phase"))
+                     .where(c.c.license_id == license_id, c.c.type == source["type"],
+                            c.c[params["group_by"]].is_not(None),
+                            *(condition(cf, w) for w in source["where"])))
+    contributions = union_all(*parts).subquery("contributions")
+    order = (contributions.c.phase, contributions.c.occurred_at, contributions.c.id)
+    running = select(contributions.c.id, contributions.c.type, contributions.c.delta,
+                     func.sum(contributions.c.delta).over(
+                         partition_by=contributions.c.grp, order_by=order).label("total")
+                     ).subquery("running")
+    crossing = select(running.c.id).where(
+        running.c.type.in_(params["report"]), running.c.total < params["minimum"],
+        running.c.total - running.c.delta >= params["minimum"])
+    e = events.alias("e")
+    return select(e).where(e.c.id.in_(crossing)), None
+
+
 COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
              Template.REQUIRES_WITHIN: requires_within, Template.RECONCILE: reconcile,
-             Template.STATE_AT_TIME: state_at_time}
+             Template.STATE_AT_TIME: state_at_time, Template.AGGREGATE: aggregate}
 
 
 def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, start: datetime,

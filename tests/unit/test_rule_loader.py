@@ -40,7 +40,7 @@ def test_pack_hash_changes_with_any_rule_content(rules_dir):
 
 @pytest.mark.parametrize("change, problem", [
     (lambda d: d.update(template="crystal_ball"), "template: Must be one of"),
-    (lambda d: d.update(template="aggregate"), "template aggregate has no evaluator yet"),
+    (lambda d: d.update(template="aggregate"), "sources: Missing data"),
     (lambda d: d.update(version="two"), "version: Not a valid integer"),
     (lambda d: d.update(severity="dire"), "severity: Must be one of"),
     (lambda d: d.update(colour="red"), "colour: Unknown field"),
