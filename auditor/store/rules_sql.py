@@ -1,8 +1,8 @@
 """Compile rule templates to SQL (SQLAlchemy Core) and run them over a license's events.
 
-The same rule runs on SQLite and PostgreSQL: payload fields are read with each
-dialect's JSON operator and cast by their kind, and time windows are computed in the
-database. A rule becomes one SELECT of the events that violate it.
+Each template becomes one SELECT of the events that violate the rule (and, for
+deadline rules, one of the obligations still pending at the cutoff). Field access
+and conditions live in sql_fields, so every template reads data the same way.
 """
 
 from __future__ import annotations
@@ -13,17 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
-    Date,
-    DateTime,
     Engine,
-    Float,
-    String,
     and_,
-    cast,
     exists,
-    false,
     func,
     literal,
     not_,
@@ -37,158 +30,7 @@ from auditor.domain.findings import Evaluation, Violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template, parse_duration
 from auditor.store.schema import events
-
-COLUMNS = {"package_label", "reference", "occurred_at"}
-NUMBERS = {"quantity", "counted_quantity", "shipped_quantity", "received_quantity",
-           "unit_price", "total_price", "unit_weight", "unit_thc_content", "package_count",
-           "received_package_count", "line_count", "metrc_id", "line_index"}
-DATES = {"expiration_date", "sell_by_date", "use_by_date", "packaged_date", "finished_date",
-         "archived_date", "move_date", "actual_date"}
-KNOWN_PACKAGE_TYPES = ("manifest_package", "package_snapshot")
-UNIX_EPOCH_JULIAN_DAY = 2440587.5
-
-
-class Fields:
-    """Reads an event alias's fields in one dialect, typed by what the field holds.
-
-    `state.X` reads field X of the state alias (state_at_time); `local_date` is the
-    event's calendar date in the license's zone; "@license.NAME" values come from the
-    license being audited.
-    """
-
-    def __init__(self, alias: Any, dialect: str, license: License,
-                 state: Fields | None = None) -> None:
-        self.alias, self.dialect, self.license, self.state = alias, dialect, license, state
-
-    def value(self, raw: Any) -> Any:
-        """Return a condition's value, reading "@license.NAME" from the audited license."""
-        if isinstance(raw, str) and raw.startswith("@license."):
-            found = getattr(self.license, raw.removeprefix("@license."))
-            return list(found) if isinstance(found, tuple) else found
-        return raw
-
-    def __getitem__(self, name: str) -> ColumnElement[Any]:
-        if name.startswith("state.") and self.state is not None:
-            return self.state[name.removeprefix("state.")]
-        if name == "local_date":
-            return self._local_date()
-        if name == "on_hand":
-            return self._on_hand()
-        if name in COLUMNS:
-            return self.alias.c[name]
-        boolean = name.startswith(("is_", "requires_")) or name == "voided"
-        if self.dialect == "postgresql":
-            text = self.alias.c.payload.op("->>", return_type=String)(literal(name, String))
-            if name in NUMBERS:
-                return cast(text, Float)
-            if name in DATES:
-                return cast(text, Date)
-            return cast(text, Boolean) if boolean else text
-        return func.json_extract(self.alias.c.payload, f"$.{name}")
-
-    def _on_hand(self) -> ColumnElement[Any]:
-        """Return METRC's quantity of the package at the event's time.
-
-        Accepted quantity, plus adjustments, less METRC sales, up to and at the event.
-        """
-        def total(kind: str, field: str, where: list[Any]) -> ColumnElement[Any]:
-            other = events.alias(f"{kind}_sum")
-            of = Fields(other, self.dialect, self.license)
-            return func.coalesce(select(func.sum(of[field])).where(
-                other.c.license_id == self.alias.c.license_id, other.c.type == kind,
-                other.c.package_label == self.alias.c.package_label,
-                other.c.occurred_at <= self.alias.c.occurred_at,
-                *(condition(of, c) for c in where)).correlate(self.alias).scalar_subquery(), 0)
-
-        accepted = [{"field": "shipment_state", "op": "eq", "value": "Accepted"}]
-        return (total("manifest_package", "received_quantity", accepted)
-                + total("adjustment", "quantity", []) - total("metrc_sale_line", "quantity", []))
-
-    def _local_date(self) -> ColumnElement[Any]:
-        zone = self.license.timezone
-        if self.dialect == "postgresql":
-            return cast(func.timezone(zone, self.alias.c.occurred_at), Date)
-        return func.auditor_local_date(self.alias.c.occurred_at, zone)  # see store.engine
-
-    def time(self, name: str = "occurred_at") -> ColumnElement[Any]:
-        """Return a time field (the event time by default) comparable across formats."""
-        if self.dialect == "postgresql":
-            if name == "occurred_at":
-                return self.alias.c.occurred_at
-            return cast(self[name], DateTime(timezone=True))
-        return func.julianday(self.alias.c.occurred_at if name == "occurred_at" else self[name])
-
-    def shifted_time(self, delta: timedelta, name: str = "occurred_at") -> ColumnElement[Any]:
-        """Return a time field (the event time by default) moved by delta."""
-        if self.dialect == "postgresql":
-            return self.time(name) + literal(delta)
-        return self.time(name) + delta.total_seconds() / 86400
-
-
-def instant(value: datetime, dialect: str) -> ColumnElement[Any]:
-    """Return a fixed instant comparable with Fields.time() in dialect."""
-    if dialect == "postgresql":
-        return literal(value, DateTime(timezone=True))
-    return literal(value.timestamp() / 86400 + UNIX_EPOCH_JULIAN_DAY)
-
-
-def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
-    """Compile one `field op value` condition; a missing field never satisfies it."""
-    if "any" in spec:
-        return or_(*(_holds(condition(fields, c)) for c in spec["any"]))
-    expr, op = fields[spec["field"]], spec["op"]
-    value: Any = fields[spec["other"]] if "other" in spec else fields.value(spec.get("value"))
-    if "shift" in spec:  # compare times: both sides as Fields.time() gives them
-        expr = fields.time(spec["field"])
-        value = fields.shifted_time(parse_duration(spec["shift"]), spec["other"])
-    if "tolerance" in spec:
-        apart = func.abs(expr - value)
-        return apart <= spec["tolerance"] if op == "eq" else apart > spec["tolerance"]
-    text = func.trim(cast(expr, String))
-    compiled: dict[str, Any] = {
-        "eq": lambda: expr == value, "ne": lambda: expr != value,
-        "lt": lambda: expr < value, "le": lambda: expr <= value,
-        "gt": lambda: expr > value, "ge": lambda: expr >= value,
-        "in": lambda: expr.in_(value), "not_in": lambda: expr.not_in(value),
-        "matches": lambda: expr.regexp_match(value),
-        "not_matches": lambda: not_(expr.regexp_match(value)),
-        "empty": lambda: or_(expr.is_(None), text == ""),
-        "not_empty": lambda: and_(expr.is_not(None), text != ""),
-        "length_between": lambda: func.length(text).between(value[0], value[1]),
-        "is_true": lambda: expr == True,  # noqa: E712 - SQL comparison, not Python
-        "is_false": lambda: expr == False,  # noqa: E712
-    }
-    return compiled[op]()
-
-
-def _selects(alias: Any, fields: Fields, ref: dict[str, Any], license_id: int) -> list[Any]:
-    types = ref["type"]
-    clauses = [alias.c.license_id == license_id]
-    clauses.append(alias.c.package_label.is_not(None) if "*" in types
-                   else alias.c.type.in_(types))
-    clauses += [condition(fields, c) for c in ref["where"]]
-    if ref["where_any"]:
-        clauses.append(or_(*(_holds(condition(fields, c)) for c in ref["where_any"])))
-    if ref["first_per"]:
-        first = events.alias("first")
-        ff = Fields(first, fields.dialect, fields.license)
-        clauses.append(alias.c.id == select(first.c.id).where(
-            first.c.license_id == license_id, first.c.type == alias.c.type,
-            ff[ref["first_per"]] == fields[ref["first_per"]])
-            .order_by(first.c.occurred_at, first.c.id).limit(1).correlate(alias)
-            .scalar_subquery())
-    if ref["only_known_packages"]:
-        known = events.alias("known")
-        clauses.append(exists().where(
-            known.c.license_id == license_id, known.c.package_label == alias.c.package_label,
-            known.c.type.in_(KNOWN_PACKAGE_TYPES)))
-    return clauses
-
-
-def _holds(clause: ColumnElement[bool]) -> ColumnElement[bool]:
-    """Return a clause that is false, never NULL, where the condition does not hold."""
-    return func.coalesce(clause, false())
-
+from auditor.store.sql_fields import Fields, condition, holds, instant, selects
 
 Compiled = tuple[Select[Any], Select[Any] | None]  # (violations, pending obligations)
 
@@ -199,8 +41,8 @@ def field_check(rule: Rule, license_id: int, license: License, dialect: str,
     e = events.alias("e")
     fields = Fields(e, dialect, license)
     required = and_(*(condition(fields, c) for c in rule.params["require"]))
-    return select(e).where(*_selects(e, fields, rule.params["event"], license_id),
-                           not_(_holds(required))), None
+    return select(e).where(*selects(e, fields, rule.params["event"], license_id),
+                           not_(holds(required))), None
 
 
 def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
@@ -209,7 +51,7 @@ def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
     params = rule.params
     e, p = events.alias("e"), events.alias("p")
     ef, pf = Fields(e, dialect, license), Fields(p, dialect, license)
-    counterpart = _selects(p, pf, params["prior"], license_id)
+    counterpart = selects(p, pf, params["prior"], license_id)
     counterpart += [pf[m["prior"]] == ef[m["event"]] for m in params["match"]]
     if params["in_force_by"]:
         counterpart.append(pf[params["in_force_by"]] == _version_in_force(
@@ -218,7 +60,7 @@ def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
         counterpart.append(pf.time() <= ef.time())
         if params["within"]:
             counterpart.append(pf.time() >= ef.shifted_time(-parse_duration(params["within"])))
-    return select(e).where(*_selects(e, ef, params["event"], license_id),
+    return select(e).where(*selects(e, ef, params["event"], license_id),
                            not_(exists().where(*counterpart))), None
 
 
@@ -260,12 +102,12 @@ def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
         when = ff.time(params["follow_up_time"])
         later = [when > ef.time()] if params["strictly_after"] else []
         return exists().where(
-            *_selects(f, ff, params["follow_up"], license_id),
+            *selects(f, ff, params["follow_up"], license_id),
             *(ff[m["follow_up"]] == ef[m["event"]] for m in params["match"]),
             *(condition(ff, c) for c in extra), *later, when <= deadline, when <= end)
 
     met = and_(*(followed(group) for group in params["each_of"] or [[]]))
-    unmet = select(e).where(*_selects(e, ef, params["event"], license_id), not_(met))
+    unmet = select(e).where(*selects(e, ef, params["event"], license_id), not_(met))
     return unmet.where(deadline <= end), unmet.where(deadline > end)
 
 
@@ -280,13 +122,13 @@ def reconcile(rule: Rule, license_id: int, license: License, dialect: str,
         a, b = lf[spec["left"]], rf[spec["right"]]
         close = (func.abs(a - b) <= spec["tolerance"]) if spec["tolerance"] is not None \
             else a == b
-        return _holds(close)
+        return holds(close)
 
     differs = exists().where(
-        *_selects(right, rf, params["right"], license_id),
+        *selects(right, rf, params["right"], license_id),
         *(rf[m["right"]] == lf[m["left"]] for m in params["match"]),
         or_(*(not_(agrees(c)) for c in params["compare"])))
-    return select(left).where(*_selects(left, lf, params["left"], license_id), differs), None
+    return select(left).where(*selects(left, lf, params["left"], license_id), differs), None
 
 
 def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
@@ -308,7 +150,7 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
     fields = Fields(e, dialect, license, state=Fields(s, dialect, license))
     required = and_(*(condition(fields, c) for c in params["require"]))
     query = (select(e).select_from(e.join(s, s.c.id == state_id))
-             .where(*_selects(e, fields, params["event"], license_id), not_(_holds(required))))
+             .where(*selects(e, fields, params["event"], license_id), not_(holds(required))))
     return query, None
 
 

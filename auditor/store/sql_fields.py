@@ -1,0 +1,185 @@
+"""Read event fields and build conditions in SQL, the same way on SQLite and PostgreSQL.
+
+Payload fields are read with each dialect's JSON operator and cast by their kind;
+times are compared as timestamps (PostgreSQL) or Julian days (SQLite, which stores
+text); derived fields (local_date, on_hand) and license values are resolved here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    Float,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
+
+from auditor.domain.license import License
+from auditor.domain.rules import parse_duration
+from auditor.store.schema import events
+
+COLUMNS = {"package_label", "reference", "occurred_at"}
+NUMBERS = {"quantity", "counted_quantity", "shipped_quantity", "received_quantity",
+           "unit_price", "total_price", "unit_weight", "unit_thc_content", "package_count",
+           "received_package_count", "line_count", "metrc_id", "line_index"}
+DATES = {"expiration_date", "sell_by_date", "use_by_date", "packaged_date", "finished_date",
+         "archived_date", "move_date", "actual_date"}
+KNOWN_PACKAGE_TYPES = ("manifest_package", "package_snapshot")
+UNIX_EPOCH_JULIAN_DAY = 2440587.5
+
+
+class Fields:
+    """Reads an event alias's fields in one dialect, typed by what the field holds.
+
+    `state.X` reads field X of the state alias (state_at_time); `local_date` is the
+    event's calendar date in the license's zone; "@license.NAME" values come from the
+    license being audited.
+    """
+
+    def __init__(self, alias: Any, dialect: str, license: License,
+                 state: Fields | None = None) -> None:
+        self.alias, self.dialect, self.license, self.state = alias, dialect, license, state
+
+    def value(self, raw: Any) -> Any:
+        """Return a condition's value, reading "@license.NAME" from the audited license."""
+        if isinstance(raw, str) and raw.startswith("@license."):
+            found = getattr(self.license, raw.removeprefix("@license."))
+            return list(found) if isinstance(found, tuple) else found
+        return raw
+
+    def __getitem__(self, name: str) -> ColumnElement[Any]:
+        if name.startswith("state.") and self.state is not None:
+            return self.state[name.removeprefix("state.")]
+        if name == "local_date":
+            return self._local_date()
+        if name == "on_hand":
+            return self._on_hand()
+        if name in COLUMNS:
+            return self.alias.c[name]
+        boolean = name.startswith(("is_", "requires_")) or name == "voided"
+        if self.dialect == "postgresql":
+            text = self.alias.c.payload.op("->>", return_type=String)(literal(name, String))
+            if name in NUMBERS:
+                return cast(text, Float)
+            if name in DATES:
+                return cast(text, Date)
+            return cast(text, Boolean) if boolean else text
+        return func.json_extract(self.alias.c.payload, f"$.{name}")
+
+    def _on_hand(self) -> ColumnElement[Any]:
+        """Return METRC's quantity of the package at the event's time.
+
+        Accepted quantity, plus adjustments, less METRC sales, up to and at the event.
+        """
+        def total(kind: str, field: str, where: list[Any]) -> ColumnElement[Any]:
+            other = events.alias(f"{kind}_sum")
+            of = Fields(other, self.dialect, self.license)
+            return func.coalesce(select(func.sum(of[field])).where(
+                other.c.license_id == self.alias.c.license_id, other.c.type == kind,
+                other.c.package_label == self.alias.c.package_label,
+                other.c.occurred_at <= self.alias.c.occurred_at,
+                *(condition(of, c) for c in where)).correlate(self.alias).scalar_subquery(), 0)
+
+        accepted = [{"field": "shipment_state", "op": "eq", "value": "Accepted"}]
+        return (total("manifest_package", "received_quantity", accepted)
+                + total("adjustment", "quantity", []) - total("metrc_sale_line", "quantity", []))
+
+    def _local_date(self) -> ColumnElement[Any]:
+        zone = self.license.timezone
+        if self.dialect == "postgresql":
+            return cast(func.timezone(zone, self.alias.c.occurred_at), Date)
+        return func.auditor_local_date(self.alias.c.occurred_at, zone)  # see store.engine
+
+    def time(self, name: str = "occurred_at") -> ColumnElement[Any]:
+        """Return a time field (the event time by default) comparable across formats."""
+        if self.dialect == "postgresql":
+            if name == "occurred_at":
+                return self.alias.c.occurred_at
+            return cast(self[name], DateTime(timezone=True))
+        return func.julianday(self.alias.c.occurred_at if name == "occurred_at" else self[name])
+
+    def shifted_time(self, delta: timedelta, name: str = "occurred_at") -> ColumnElement[Any]:
+        """Return a time field (the event time by default) moved by delta."""
+        if self.dialect == "postgresql":
+            return self.time(name) + literal(delta)
+        return self.time(name) + delta.total_seconds() / 86400
+
+
+def instant(value: datetime, dialect: str) -> ColumnElement[Any]:
+    """Return a fixed instant comparable with Fields.time() in dialect."""
+    if dialect == "postgresql":
+        return literal(value, DateTime(timezone=True))
+    return literal(value.timestamp() / 86400 + UNIX_EPOCH_JULIAN_DAY)
+
+
+def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
+    """Compile one `field op value` condition; a missing field never satisfies it."""
+    if "any" in spec:
+        return or_(*(holds(condition(fields, c)) for c in spec["any"]))
+    expr, op = fields[spec["field"]], spec["op"]
+    value: Any = fields[spec["other"]] if "other" in spec else fields.value(spec.get("value"))
+    if "shift" in spec:  # compare times: both sides as Fields.time() gives them
+        expr = fields.time(spec["field"])
+        value = fields.shifted_time(parse_duration(spec["shift"]), spec["other"])
+    if "tolerance" in spec:
+        apart = func.abs(expr - value)
+        return apart <= spec["tolerance"] if op == "eq" else apart > spec["tolerance"]
+    text = func.trim(cast(expr, String))
+    compiled: dict[str, Any] = {
+        "eq": lambda: expr == value, "ne": lambda: expr != value,
+        "lt": lambda: expr < value, "le": lambda: expr <= value,
+        "gt": lambda: expr > value, "ge": lambda: expr >= value,
+        "in": lambda: expr.in_(value), "not_in": lambda: expr.not_in(value),
+        "matches": lambda: expr.regexp_match(value),
+        "not_matches": lambda: not_(expr.regexp_match(value)),
+        "empty": lambda: or_(expr.is_(None), text == ""),
+        "not_empty": lambda: and_(expr.is_not(None), text != ""),
+        "length_between": lambda: func.length(text).between(value[0], value[1]),
+        "is_true": lambda: expr == True,  # noqa: E712 - SQL comparison, not Python
+        "is_false": lambda: expr == False,  # noqa: E712
+    }
+    return compiled[op]()
+
+
+def selects(alias: Any, fields: Fields, ref: dict[str, Any], license_id: int) -> list[Any]:
+    """Return the WHERE clauses that pick an event reference's events of the license."""
+    types = ref["type"]
+    clauses = [alias.c.license_id == license_id]
+    clauses.append(alias.c.package_label.is_not(None) if "*" in types
+                   else alias.c.type.in_(types))
+    clauses += [condition(fields, c) for c in ref["where"]]
+    if ref["where_any"]:
+        clauses.append(or_(*(holds(condition(fields, c)) for c in ref["where_any"])))
+    if ref["first_per"]:
+        first = events.alias("first")
+        ff = Fields(first, fields.dialect, fields.license)
+        clauses.append(alias.c.id == select(first.c.id).where(
+            first.c.license_id == license_id, first.c.type == alias.c.type,
+            ff[ref["first_per"]] == fields[ref["first_per"]])
+            .order_by(first.c.occurred_at, first.c.id).limit(1).correlate(alias)
+            .scalar_subquery())
+    if ref["only_known_packages"]:
+        known = events.alias("known")
+        clauses.append(exists().where(
+            known.c.license_id == license_id, known.c.package_label == alias.c.package_label,
+            known.c.type.in_(KNOWN_PACKAGE_TYPES)))
+    return clauses
+
+
+def holds(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Return a clause that is false, never NULL, where the condition does not hold."""
+    return func.coalesce(clause, false())
