@@ -121,9 +121,19 @@ class SqlEventStore:
             conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
 
     def refresh_statistics(self) -> None:
-        """Let the query planner see the data as it is now (SQLite keeps no live statistics)."""
-        if self.engine.dialect.name == "sqlite":
-            with self._write() as conn, conn.begin():
+        """Give SQLite's planner statistics once (PostgreSQL's autovacuum keeps its own).
+
+        Without them SQLite matches receipts through the package index and reads every
+        event of a package; the shape of the data, not its size, decides the plan, so
+        statistics gathered once stay good as the store grows.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self._write() as conn, conn.begin():
+            known = conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar()
+            if not known or not conn.exec_driver_sql(
+                    "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'").scalar():
                 conn.exec_driver_sql("ANALYZE")
 
     def evaluate(self, license_number: str, rule: Rule, start: datetime,
