@@ -197,6 +197,7 @@ class SourceSchema(Strict):
     where = fields.List(fields.Nested(ConditionSchema), load_default=list)
     add = fields.String()
     subtract = fields.String()
+    multiply_by = fields.String()  # e.g. state.unit_weight; a missing value counts as 1
     from_start = fields.Boolean(load_default=False)
 
     @validates_schema
@@ -205,19 +206,38 @@ class SourceSchema(Strict):
             raise ValidationError("give exactly one of add or subtract", "add")
 
 
-class AggregateParams(Strict):
-    """A running total per group (e.g. per package) must never fall below `minimum`.
+class LimitSchema(Strict):
+    """One running total: the sources' events narrowed by `where`, and its bound."""
 
-    The event whose contribution takes it below is the finding, if its type is in
-    `report`; `from_start` sources (e.g. the accepted quantity) count before all others.
+    name = fields.String(load_default="total")
+    where = fields.List(fields.Nested(ConditionSchema), load_default=list)
+    minimum = fields.Float(load_default=None, allow_none=True)
+    maximum = fields.Float(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _one_bound(self, data: dict[str, Any], **_: Any) -> None:
+        if (data.get("minimum") is None) == (data.get("maximum") is None):
+            raise ValidationError("give exactly one of minimum or maximum", "minimum")
+
+
+class AggregateParams(Strict):
+    """Running totals per group (e.g. per package, or per customer and day) stay in bounds.
+
+    Each of `limits` is one running total over the sources' events that match its
+    `where`; the event whose contribution takes it out of bounds is the finding, if its
+    type is in `report`. `from_start` sources (e.g. the accepted quantity) count before
+    all others; `state.X` in a source reads the package's latest snapshot.
     """
 
     sources = fields.List(fields.Nested(SourceSchema), required=True,
                           validate=validate.Length(min=1))
-    group_by = fields.String(load_default="package_label",
-                             validate=validate.OneOf(["package_label", "reference"]))
-    minimum = fields.Float(required=True)
+    group_by = fields.List(fields.String(), load_default=lambda: ["package_label"],
+                           validate=validate.Length(min=1))
+    limits = fields.List(fields.Nested(LimitSchema), required=True,
+                         validate=validate.Length(min=1))
     report = fields.List(fields.String(validate=validate.OneOf(EVENT_TYPES)), required=True)
+    subject = fields.String(load_default=None, allow_none=True)  # field naming the subject
+    license_level = fields.Boolean(load_default=False)  # findings concern no one package
     message = fields.String(required=True)
 
 
@@ -285,9 +305,13 @@ def _check_sources(params: dict[str, Any]) -> list[str]:
     for source in params.get("sources", []):
         known = COLUMNS | EVENT_FIELDS[EventType(source["type"])]
         names = [c["field"] for c in _flat(source["where"])]
-        names += [source[k] for k in ("add", "subtract") if k in source]
+        names += [c["field"] for limit in params["limits"] for c in _flat(limit["where"])]
+        names += [source[k] for k in ("add", "subtract", "multiply_by") if k in source]
+        names += params["group_by"]
+        state = EVENT_FIELDS[EventType.PACKAGE_SNAPSHOT]
         problems += [f"sources: {source['type']} events have no field {n!r}"
-                     for n in names if n not in known]
+                     for n in names if n not in known
+                     and not (n.startswith("state.") and n[6:] in state)]
     return problems
 
 

@@ -8,7 +8,7 @@ and conditions live in sql_fields, so every template reads data the same way.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -156,34 +156,57 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
 
 def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
               cutoff: datetime) -> Compiled:
-    """Select the events that take a running total per group below the minimum.
+    """Select the events that take a running total per group out of its bounds.
 
-    One pass with a window function: every source event contributes a signed amount,
-    `from_start` sources first, then all in event-time order.
+    One pass per limit with a window function: every source event contributes a signed
+    (optionally weighted) amount, `from_start` sources first, then in event-time order.
     """
     params = rule.params
-    parts = []
-    for source in params["sources"]:
-        c = events.alias("c")
-        cf = Fields(c, dialect, license)
-        amount = cf[source["add"]] if "add" in source else -cf[source["subtract"]]
-        parts.append(select(c.c.id, c.c.type, c.c[params["group_by"]].label("grp"),
-                            c.c.occurred_at, func.coalesce(amount, 0).label("delta"),
-                            literal(0 if source["from_start"] else 1).label("phase"))
-                     .where(c.c.license_id == license_id, c.c.type == source["type"],
-                            c.c[params["group_by"]].is_not(None),
-                            *(condition(cf, w) for w in source["where"])))
-    contributions = union_all(*parts).subquery("contributions")
-    order = (contributions.c.phase, contributions.c.occurred_at, contributions.c.id)
-    running = select(contributions.c.id, contributions.c.type, contributions.c.delta,
-                     func.sum(contributions.c.delta).over(
-                         partition_by=contributions.c.grp, order_by=order).label("total")
-                     ).subquery("running")
-    crossing = select(running.c.id).where(
-        running.c.type.in_(params["report"]), running.c.total < params["minimum"],
-        running.c.total - running.c.delta >= params["minimum"])
+    crossings = [_crossing(params, limit, license_id, license, dialect)
+                 for limit in params["limits"]]
     e = events.alias("e")
-    return select(e).where(e.c.id.in_(crossing)), None
+    return select(e).where(e.c.id.in_(union_all(*crossings))), None
+
+
+def _contribution(params: Mapping[str, Any], source: dict[str, Any], limit: dict[str, Any],
+                  license_id: int, license: License, dialect: str) -> Select[Any]:
+    c, s = events.alias("c"), events.alias("s")
+    cf = Fields(c, dialect, license, state=Fields(s, dialect, license))
+    amount = cf[source["add"]] if "add" in source else -cf[source["subtract"]]
+    if "multiply_by" in source:
+        amount = amount * func.coalesce(cf[source["multiply_by"]], 1)
+    groups = [cf[name].label(f"g{i}") for i, name in enumerate(params["group_by"])]
+    query = select(c.c.id, c.c.type, c.c.occurred_at, *groups,
+                   func.coalesce(amount, 0).label("delta"),
+                   literal(0 if source["from_start"] else 1).label("phase"))
+    if "multiply_by" in source and source["multiply_by"].startswith("state."):
+        latest = events.alias("latest")
+        query = query.select_from(c.outerjoin(s, s.c.id == select(latest.c.id).where(
+            latest.c.license_id == license_id, latest.c.type == "package_snapshot",
+            latest.c.package_label == c.c.package_label,
+            latest.c.occurred_at <= c.c.occurred_at)
+            .order_by(latest.c.occurred_at.desc(), latest.c.id.desc()).limit(1)
+            .correlate(c).scalar_subquery()))
+    return query.where(c.c.license_id == license_id, c.c.type == source["type"],
+                       *(cf[name].is_not(None) for name in params["group_by"]),
+                       *(condition(cf, w) for w in source["where"] + limit["where"]))
+
+
+def _crossing(params: Mapping[str, Any], limit: dict[str, Any], license_id: int,
+              license: License, dialect: str) -> Select[Any]:
+    parts = [_contribution(params, source, limit, license_id, license, dialect)
+             for source in params["sources"]]
+    both = union_all(*parts).subquery("contributions")
+    groups = [both.c[f"g{i}"] for i in range(len(params["group_by"]))]
+    running = select(both.c.id, both.c.type, both.c.delta, func.sum(both.c.delta).over(
+        partition_by=groups, order_by=(both.c.phase, both.c.occurred_at, both.c.id))
+        .label("total")).subquery("running")
+    before = running.c.total - running.c.delta
+    if limit["minimum"] is not None:
+        out = and_(running.c.total < limit["minimum"], before >= limit["minimum"])
+    else:
+        out = and_(running.c.total > limit["maximum"], before <= limit["maximum"])
+    return select(running.c.id).where(running.c.type.in_(params["report"]), out)
 
 
 COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
@@ -209,7 +232,9 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
         payload = _payload(row.payload)
         when = (datetime.fromisoformat(payload[dated_by]) if dated_by else row.occurred_at) + shift
         label = None if rule.params.get("license_level") else row.package_label
-        found.append(Violation(row.id, row.type, when, label, row.reference, payload))
+        subject = payload.get(rule.params["subject"]) if rule.params.get("subject") \
+            else row.reference
+        found.append(Violation(row.id, row.type, when, label, subject, payload))
     return Evaluation(found, pending or 0)
 
 
