@@ -63,7 +63,8 @@ class AuditReport:
                 "rule_id": f.rule_id, "rule_version": f.rule_version,
                 "severity": f.severity.value, "package_label": f.package_label,
                 "subject": f.subject, "occurred_at": f.occurred_at.isoformat(),
-                "message": f.message, "evidence": list(f.evidence)} for f in self.findings],
+                "message": f.message, "evidence": list(f.evidence),
+                "fields": dict(f.fields)} for f in self.findings],
         }
 
 

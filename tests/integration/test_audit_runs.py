@@ -51,8 +51,9 @@ def test_a_stored_run_reads_back_exactly(loaded):
     report = run_audit(loaded, pack, LICENSE.number, date(2026, 1, 1), date(2026, 1, 31))
     assert loaded.runs.get(report.run_id) == json.loads(json.dumps(report.as_json()))
     assert [r["id"] for r in loaded.runs.list(LICENSE.number)] == [report.run_id]
-    message = report.as_json()["findings"][0]["message"]
-    assert "was moved to Sales Floor at 2026-01-05 10:00 PST" in message
+    moved = report.as_json()["findings"][0]
+    assert "was moved to Sales Floor at 2026-01-05 10:00 PST" in moved["message"]
+    assert moved["fields"]["to_location"] == "Sales Floor"  # the facts frozen with the run
 
 
 def test_the_period_is_the_license_local_calendar(loaded):
