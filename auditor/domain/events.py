@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -34,16 +33,6 @@ class EventType(StrEnum):
 
 
 _TYPE_NAMES = {kind: kind.value for kind in EventType}  # enum .value is slow in hot loops
-
-# METRC tags are 24 uppercase alphanumerics. A tag that fails this is still stored
-# as it came: it is evidence, and the tag-invalid rule reports it.
-TAG_PATTERN = re.compile(r"[0-9A-Z]{24}")
-
-
-def is_valid_tag(label: str) -> bool:
-    """Return whether a package label has METRC's tag format."""
-    return TAG_PATTERN.fullmatch(label) is not None
-
 
 def require_aware(value: datetime, what: str = "time") -> datetime:
     """Return value in UTC, refusing a datetime that carries no zone."""

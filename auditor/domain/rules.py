@@ -102,13 +102,6 @@ class Pack:
         """Return the SHA-256 of the pack's rules and parameters in canonical form."""
         return hashlib.sha256(canonical_json(_content(self)).encode()).hexdigest()
 
-    def rule(self, rule_id: str) -> Rule:
-        """Return the rule with that id."""
-        for rule in self.rules:
-            if rule.id == rule_id:
-                return rule
-        raise InvalidInput(f"pack {self.id} has no rule {rule_id!r}")
-
 
 def _content(pack: Pack) -> dict[str, Any]:
     def plain(value: Any) -> Any:

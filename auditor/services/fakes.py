@@ -28,8 +28,8 @@ class InMemoryAuditRuns:
         self.reports[report["run_id"]] = copy.deepcopy(report)
 
     def list(self, license_number: str) -> list[dict[str, Any]]:
-        """Return a license's runs, newest last (insertion order)."""
-        return [r for r in self.reports.values() if r["license"] == license_number]
+        """Return a license's runs, newest first, like the SQL store."""
+        return [r for r in reversed(self.reports.values()) if r["license"] == license_number]
 
     def get(self, run_id: str) -> dict[str, Any]:
         """Return a run's report; NotFound if there is none."""

@@ -10,8 +10,9 @@ from auditor.bootstrap import open_store
 from auditor.config import Settings
 from auditor.domain.errors import Conflict, NaiveDateTime, StoreNotReady, UnknownLicense
 from auditor.domain.events import Event, EventType
+from auditor.importers.metrc import reason_list_digest
+from auditor.importers.sources import json_records
 from auditor.services.ingest import ingest
-from auditor.services.ports import Batch
 from auditor.store.schema import events
 from tests.conftest import LICENSE, METRC_EXAMPLES
 
@@ -111,17 +112,18 @@ def test_times_come_back_aware_and_naive_times_are_refused(sql_store):
     assert stored.utcoffset().total_seconds() == 0
     with pytest.raises(NaiveDateTime):
         Event(EventType.MOVE, datetime(2026, 1, 1), "k", {})
-    import_id = sql_store.start_import(LICENSE.number, "events", "x", "0" * 64,
-                                       datetime.now().astimezone())
-    with pytest.raises((NaiveDateTime, sa.exc.StatementError)):
-        sql_store.append(Batch(LICENSE.number, import_id, "events", [], datetime(2026, 1, 1)))
-        with sql_store.engine.begin() as conn:
-            conn.execute(events.insert(), {"occurred_at": datetime(2026, 1, 1)})
+    with pytest.raises(sa.exc.StatementError) as caught:  # the column type refuses it too
+        sql_store.start_import(LICENSE.number, "events", "x", "0" * 64, datetime(2026, 1, 1))
+    assert isinstance(caught.value.orig, NaiveDateTime)
 
 
 def test_event_counts_and_earliest(sql_store):
     reasons = (METRC_EXAMPLES / "Packages/GetAdjustReasons.response.json").read_bytes()
     summary = ingest(sql_store, LICENSE.number, "metrc-adjust-reasons", "r.json", reasons)
     assert sql_store.event_counts(LICENSE.number) == {"adjust_reason": 2}
+    first_effective = sql_store.earliest(LICENSE.number, EventType.ADJUST_REASON,
+                                         reason_list_digest(json_records(reasons)))
+    assert first_effective is not None and first_effective.utcoffset().total_seconds() == 0
     again = ingest(sql_store, LICENSE.number, "metrc-adjust-reasons", "r.json", reasons)
     assert (summary.accepted, again.duplicates) == (2, 2)
+    assert sql_store.earliest(LICENSE.number, EventType.ADJUST_REASON, "no-such-list") is None
