@@ -12,9 +12,10 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from auditor.domain.errors import InvalidInput
 from auditor.domain.events import canonical_json
@@ -96,6 +97,7 @@ class Pack:
     rules: tuple[Rule, ...]
     parameters: Mapping[str, Any] = field(default_factory=dict)
     state: str | None = None
+    excluded: Mapping[str, str] = field(default_factory=dict)  # rule id -> why not in force
 
     @property
     def content_hash(self) -> str:
@@ -116,6 +118,7 @@ def _content(pack: Pack) -> dict[str, Any]:
         return value
 
     return {"id": pack.id, "version": pack.version, "parameters": plain(pack.parameters),
+            "excluded": plain(pack.excluded),
             "rules": [plain(rule) for rule in sorted(pack.rules, key=lambda r: r.id)]}
 
 
@@ -130,3 +133,39 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidInput(f"{text!r} is not an ISO 8601 duration such as PT24H or P30D")
     parts = {name: int(value) for name, value in match.groupdict().items() if value}
     return timedelta(**parts)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When an obligation falls due after the event that creates it.
+
+    Either a plain duration ("PT24H": 24 hours later), or whole local days and a
+    local clock time ("P1D at 08:00": 8 a.m. on the license's next calendar day,
+    whatever the daylight-saving offset is that day).
+    """
+
+    after: timedelta
+    at: time | None = None
+
+    def due(self, when: datetime, zone: ZoneInfo) -> datetime:
+        """Return the instant the obligation of an event at `when` falls due."""
+        if self.at is None:
+            return when + self.after
+        day = when.astimezone(zone).date() + self.after
+        return datetime.combine(day, self.at, tzinfo=zone)
+
+
+_CLOCK = re.compile(r"(?P<days>P\d+D) at (?P<hour>[01]\d|2[0-3]):(?P<minute>[0-5]\d)")
+
+
+def parse_deadline(text: str) -> Deadline:
+    """Return a deadline: a duration ("PT24H") or local days at a clock time ("P1D at 08:00")."""
+    clock = _CLOCK.fullmatch(text) if isinstance(text, str) else None
+    if clock:
+        return Deadline(parse_duration(clock["days"]),
+                        time(int(clock["hour"]), int(clock["minute"])))
+    try:
+        return Deadline(parse_duration(text))
+    except InvalidInput:
+        raise InvalidInput(f"{text!r} is not a deadline: write a duration such as PT24H, "
+                           "or local days and a clock time such as 'P1D at 08:00'") from None

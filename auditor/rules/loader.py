@@ -16,10 +16,19 @@ import yaml
 from marshmallow import ValidationError
 
 from auditor.domain.errors import InvalidInput
-from auditor.domain.rules import Citation, Pack, Rule, RuleCase, Severity, Template, parse_duration
+from auditor.domain.rules import (
+    Citation,
+    Pack,
+    Rule,
+    RuleCase,
+    Severity,
+    Template,
+    parse_deadline,
+    parse_duration,
+)
 from auditor.rules.schema import PARAMS, PackSchema, RuleSchema, check_fields
 
-DURATION_PARAMS = {"within", "deadline", "window"}
+TIME_PARAMS = {"within": parse_duration, "deadline": parse_deadline}
 
 
 class RuleInvalid(InvalidInput):
@@ -96,10 +105,10 @@ def load_rule(path: Path, parameters: Mapping[str, Any]) -> Rule:
     params = _validate(PARAMS[template](), resolved, f"{where}: params")
     problems = check_fields(params)
     problems += _check_shifts(params)
-    for name in DURATION_PARAMS & set(params):
-        if params[name] is not None:
+    for name, parse in TIME_PARAMS.items():
+        if params.get(name) is not None:
             try:
-                parse_duration(params[name])
+                parse(params[name])
             except InvalidInput as exc:
                 problems.append(f"{name}: {exc}")
     if problems:
@@ -151,8 +160,13 @@ def load_pack(root: Path, state: str | None = None) -> Pack:
         raise RuleInvalid(f"{folder}/pack.yaml: must extend {core['id']}")
     parameters = {**core["parameters"], **pack["parameters"]}
     rules = {**_rules(root / "core", parameters), **_rules(folder, parameters)}
-    return Pack(pack["id"], pack["version"], pack["title"],
-                tuple(r for r in rules.values() if r.applies_to(state)), parameters, state)
+    unknown = sorted(set(pack["exclude"]) - set(rules))
+    if unknown:
+        raise RuleInvalid(f"{folder}/pack.yaml: exclude: no rule {', '.join(unknown)}")
+    in_force = tuple(r for r in rules.values()
+                     if r.applies_to(state) and r.id not in pack["exclude"])
+    return Pack(pack["id"], pack["version"], pack["title"], in_force, parameters, state,
+                pack["exclude"])
 
 
 def default_rules_dir() -> Path:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from auditor.domain.rules import Deadline
 
 # Committed transactions must survive a crash: WAL with synchronous=FULL on SQLite.
 # recursive_triggers makes INSERT OR REPLACE fire the append-only delete guards.
@@ -20,6 +22,7 @@ SQLITE_PRAGMAS = {
     "busy_timeout": "30000",
     "cache_size": "-65536",  # 64 MiB: index inserts stay in memory as the store grows
 }
+UNIX_EPOCH_JULIAN_DAY = 2440587.5  # SQLite compares times as Julian days
 WRITE = {"auditor_write": True}  # execution option: take SQLite's write lock at BEGIN
 
 
@@ -29,6 +32,15 @@ def sqlite_local_date(stored: str | None, zone: str) -> str | None:
         return None
     utc = datetime.fromisoformat(stored).replace(tzinfo=UTC)
     return utc.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
+def sqlite_local_deadline(stored: str | None, zone: str, days: int, clock: str) -> float | None:
+    """Return, as a Julian day, `clock` local time `days` local days after a stored UTC time."""
+    if stored is None:
+        return None
+    utc = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    due = Deadline(timedelta(days=days), time.fromisoformat(clock)).due(utc, ZoneInfo(zone))
+    return due.timestamp() / 86400 + UNIX_EPOCH_JULIAN_DAY
 
 
 def normalise_url(url: str) -> str:
@@ -71,6 +83,8 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
             cursor.execute(f"PRAGMA {name}={value}")
         cursor.close()
         dbapi_connection.create_function("auditor_local_date", 2, sqlite_local_date,
+                                         deterministic=True)
+        dbapi_connection.create_function("auditor_local_deadline", 4, sqlite_local_deadline,
                                          deterministic=True)
 
     @event.listens_for(engine, "begin")

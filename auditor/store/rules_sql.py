@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -28,7 +28,7 @@ from sqlalchemy.sql import Select
 
 from auditor.domain.findings import Evaluation, Violation
 from auditor.domain.license import License
-from auditor.domain.rules import Rule, Template, parse_duration
+from auditor.domain.rules import Rule, Template, parse_deadline, parse_duration
 from auditor.store.schema import events
 from auditor.store.sql_fields import Fields, condition, holds, instant, selects
 
@@ -93,7 +93,7 @@ def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
     params = rule.params
     e = events.alias("e")
     ef = Fields(e, dialect, license)
-    deadline = ef.shifted_time(parse_duration(params["deadline"]))
+    deadline = ef.due(parse_deadline(params["deadline"]))
     end = instant(cutoff, dialect)
 
     def followed(extra: list[dict[str, Any]]) -> ColumnElement[bool]:
@@ -169,17 +169,21 @@ def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
 
 
 def _contribution(params: Mapping[str, Any], source: dict[str, Any], limit: dict[str, Any],
-                  license_id: int, license: License, dialect: str) -> Select[Any]:
+                  term: dict[str, Any], license_id: int, license: License,
+                  dialect: str) -> Select[Any]:
+    """Select each source event's signed amount towards one limit, as `term` counts it."""
     c, s = events.alias("c"), events.alias("s")
     cf = Fields(c, dialect, license, state=Fields(s, dialect, license))
     amount = cf[source["add"]] if "add" in source else -cf[source["subtract"]]
-    if "multiply_by" in source:
-        amount = amount * func.coalesce(cf[source["multiply_by"]], 1)
+    multiply_by = term.get("multiply_by") or source.get("multiply_by")
+    if multiply_by:
+        amount = amount * func.coalesce(cf[multiply_by], 1)
+    amount = amount / term["per"]
     groups = [cf[name].label(f"g{i}") for i, name in enumerate(params["group_by"])]
     query = select(c.c.id, c.c.type, c.c.occurred_at, *groups,
                    func.coalesce(amount, 0).label("delta"),
                    literal(0 if source["from_start"] else 1).label("phase"))
-    if "multiply_by" in source and source["multiply_by"].startswith("state."):
+    if multiply_by and multiply_by.startswith("state."):
         latest = events.alias("latest")
         query = query.select_from(c.outerjoin(s, s.c.id == select(latest.c.id).where(
             latest.c.license_id == license_id, latest.c.type == "package_snapshot",
@@ -189,13 +193,18 @@ def _contribution(params: Mapping[str, Any], source: dict[str, Any], limit: dict
             .correlate(c).scalar_subquery()))
     return query.where(c.c.license_id == license_id, c.c.type == source["type"],
                        *(cf[name].is_not(None) for name in params["group_by"]),
-                       *(condition(cf, w) for w in source["where"] + limit["where"]))
+                       *(condition(cf, w) for w in source["where"] + limit["where"]
+                         + term["where"]))
+
+
+WHOLE = {"where": [], "per": 1}  # a limit without equivalents counts every amount as is
+EPSILON = 1e-9  # equivalents are fractions: 8 g / 8 must not read as above 1
 
 
 def _crossing(params: Mapping[str, Any], limit: dict[str, Any], license_id: int,
               license: License, dialect: str) -> Select[Any]:
-    parts = [_contribution(params, source, limit, license_id, license, dialect)
-             for source in params["sources"]]
+    parts = [_contribution(params, source, limit, term, license_id, license, dialect)
+             for source in params["sources"] for term in limit["equivalents"] or [WHOLE]]
     both = union_all(*parts).subquery("contributions")
     groups = [both.c[f"g{i}"] for i in range(len(params["group_by"]))]
     running = select(both.c.id, both.c.type, both.c.delta, func.sum(both.c.delta).over(
@@ -203,9 +212,11 @@ def _crossing(params: Mapping[str, Any], limit: dict[str, Any], license_id: int,
         .label("total")).subquery("running")
     before = running.c.total - running.c.delta
     if limit["minimum"] is not None:
-        out = and_(running.c.total < limit["minimum"], before >= limit["minimum"])
+        bound = limit["minimum"] - EPSILON
+        out = and_(running.c.total < bound, before >= bound)
     else:
-        out = and_(running.c.total > limit["maximum"], before <= limit["maximum"])
+        bound = limit["maximum"] + EPSILON
+        out = and_(running.c.total > bound, before <= bound)
     return select(running.c.id).where(running.c.type.in_(params["report"]), out)
 
 
@@ -225,12 +236,14 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
         pending = 0 if pending_query is None else conn.scalar(
             select(func.count()).select_from(_in_period(pending_query, start, end).subquery()))
     dated_by = rule.params.get("finding_time")
-    shift = (parse_duration(rule.params["deadline"]) if rule.params.get("date_by_deadline")
-             else timedelta(0))
+    by_deadline = (parse_deadline(rule.params["deadline"])
+                   if rule.params.get("date_by_deadline") else None)
     found = []
     for row in rows:
         payload = _payload(row.payload)
-        when = (datetime.fromisoformat(payload[dated_by]) if dated_by else row.occurred_at) + shift
+        when = datetime.fromisoformat(payload[dated_by]) if dated_by else row.occurred_at
+        if by_deadline:
+            when = by_deadline.due(when, license.zone())
         label = None if rule.params.get("license_level") else row.package_label
         subject = payload.get(rule.params["subject"]) if rule.params.get("subject") \
             else row.reference

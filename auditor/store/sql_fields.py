@@ -29,7 +29,8 @@ from sqlalchemy import (
 )
 
 from auditor.domain.license import License
-from auditor.domain.rules import parse_duration
+from auditor.domain.rules import Deadline, parse_duration
+from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
 from auditor.store.schema import events
 
 COLUMNS = {"package_label", "reference", "occurred_at"}
@@ -39,7 +40,6 @@ NUMBERS = {"quantity", "counted_quantity", "shipped_quantity", "received_quantit
 DATES = {"expiration_date", "sell_by_date", "use_by_date", "packaged_date", "finished_date",
          "archived_date", "move_date", "actual_date"}
 KNOWN_PACKAGE_TYPES = ("manifest_package", "package_snapshot")
-UNIX_EPOCH_JULIAN_DAY = 2440587.5
 
 
 class Fields:
@@ -117,6 +117,18 @@ class Fields:
         if self.dialect == "postgresql":
             return self.time(name) + literal(delta)
         return self.time(name) + delta.total_seconds() / 86400
+
+
+    def due(self, deadline: Deadline) -> ColumnElement[Any]:
+        """Return when an obligation created by this event falls due, like Fields.time()."""
+        if deadline.at is None:
+            return self.shifted_time(deadline.after)
+        zone, days = self.license.timezone, deadline.after.days
+        if self.dialect == "postgresql":
+            local_day = cast(func.timezone(zone, self.alias.c.occurred_at), Date) + days
+            return func.timezone(zone, local_day + literal(deadline.at))
+        return func.auditor_local_deadline(self.alias.c.occurred_at, zone, days,
+                                           deadline.at.isoformat("minutes"))
 
 
 def instant(value: datetime, dialect: str) -> ColumnElement[Any]:

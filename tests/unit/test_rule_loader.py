@@ -1,12 +1,14 @@
 """Rule packs load strictly: every problem names the file, the rule and the field."""
 
 import shutil
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
 from auditor.domain.errors import InvalidInput
-from auditor.domain.rules import parse_duration
+from auditor.domain.rules import parse_deadline, parse_duration
 from auditor.rules.loader import RuleInvalid, default_rules_dir, load_pack
 
 RULE = "transfer-before-move"
@@ -79,3 +81,46 @@ def test_durations(text, hours):
 def test_bad_durations_are_refused(text):
     with pytest.raises(InvalidInput, match="ISO 8601"):
         parse_duration(text)
+
+
+def test_a_state_pack_leaves_out_the_rules_it_excludes_and_says_why():
+    pack = load_pack(default_rules_dir(), "CO")
+    assert "reconciliation-overdue" not in {r.id for r in pack.rules}
+    assert "3-810(B)" in pack.excluded["reconciliation-overdue"]
+    assert "reconciliation-overdue" in {r.id for r in load_pack(default_rules_dir(), "CA").rules}
+
+
+def test_excluding_an_unknown_rule_is_refused(rules_dir):
+    path = rules_dir / "states" / "co" / "pack.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["exclude"] = {"teleport-check": "no such rule exists in the core pack"}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(RuleInvalid, match="exclude: no rule teleport-check"):
+        load_pack(rules_dir, "CO")
+
+
+def test_a_state_rule_replaces_the_core_rule_of_the_same_id():
+    rule = next(r for r in load_pack(default_rules_dir(), "CO").rules
+                if r.id == "purchase-limit-exceeded")
+    assert rule.jurisdictions == ("CO",) and rule.params["group_by"] == ["receipt_id"]
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize("text, event, due", [
+    ("PT24H", "2026-03-07T20:00:00-05:00", "2026-03-08T20:00:00-05:00"),
+    # The night clocks spring forward, 8 a.m. next day is 11 hours after 8 p.m., not 12.
+    ("P1D at 08:00", "2026-03-07T20:00:00-05:00", "2026-03-08T08:00:00-04:00"),
+    ("P1D at 08:00", "2026-03-08T00:30:00-05:00", "2026-03-09T08:00:00-04:00"),
+    ("P2D at 00:00", "2026-11-01T23:00:00-05:00", "2026-11-03T00:00:00-05:00"),
+])
+def test_deadlines_fall_on_local_clock_times_across_daylight_saving(text, event, due):
+    deadline = parse_deadline(text)
+    assert deadline.due(datetime.fromisoformat(event), NEW_YORK) == datetime.fromisoformat(due)
+
+
+@pytest.mark.parametrize("text", ["P1D at 8am", "PT12H at 08:00", "P1D at 24:00", "tomorrow"])
+def test_bad_deadlines_are_refused_with_both_forms_named(text):
+    with pytest.raises(InvalidInput, match="PT24H.*P1D at 08:00"):
+        parse_deadline(text)
