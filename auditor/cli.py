@@ -223,6 +223,8 @@ def rules_list(state: str | None) -> None:
     click.echo(f"{pack.id} v{pack.version} ({len(pack.rules)} rules) sha256 {pack.content_hash}")
     for rule in sorted(pack.rules, key=lambda r: r.id):
         click.echo(f"  {rule.id:30} v{rule.version} {rule.severity.value:8} {rule.template.value}")
+    for rule_id, reason in sorted(pack.excluded.items()):
+        click.echo(f"  not in force: {rule_id} ({reason})")
 
 
 @rules.command("validate")

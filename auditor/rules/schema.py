@@ -206,11 +206,27 @@ class SourceSchema(Strict):
             raise ValidationError("give exactly one of add or subtract", "add")
 
 
+class EquivalentSchema(Strict):
+    """How much of a limit one kind of product uses: its measure divided by `per`.
+
+    E.g. concentrate grams per 8, so 8 g of concentrate uses one whole ounce-equivalent.
+    """
+
+    where = fields.List(fields.Nested(ConditionSchema), load_default=list)
+    multiply_by = fields.String()  # overrides the source's, e.g. state.unit_thc_content
+    per = fields.Float(required=True, validate=validate.Range(min=0, min_inclusive=False))
+
+
 class LimitSchema(Strict):
-    """One running total: the sources' events narrowed by `where`, and its bound."""
+    """One running total: the sources' events narrowed by `where`, and its bound.
+
+    With `equivalents`, each event counts by the equivalent its product matches (keep
+    their `where`s disjoint), so unlike products share one limit.
+    """
 
     name = fields.String(load_default="total")
     where = fields.List(fields.Nested(ConditionSchema), load_default=list)
+    equivalents = fields.List(fields.Nested(EquivalentSchema), load_default=list)
     minimum = fields.Float(load_default=None, allow_none=True)
     maximum = fields.Float(load_default=None, allow_none=True)
 
@@ -294,6 +310,10 @@ class PackSchema(Strict):
     state = fields.String(load_default=None, allow_none=True)
     extends = fields.String(load_default=None, allow_none=True)
     parameters = fields.Dict(load_default=dict)
+    # Rules of the extended pack not in force here, each with the reason why.
+    exclude = fields.Dict(keys=fields.String(validate=ID),
+                          values=fields.String(validate=validate.Length(min=10)),
+                          load_default=dict)
 
 
 def _flat(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -305,7 +325,10 @@ def _check_sources(params: dict[str, Any]) -> list[str]:
     for source in params.get("sources", []):
         known = COLUMNS | EVENT_FIELDS[EventType(source["type"])]
         names = [c["field"] for c in _flat(source["where"])]
-        names += [c["field"] for limit in params["limits"] for c in _flat(limit["where"])]
+        for limit in params["limits"]:
+            conditions = limit["where"] + [c for e in limit["equivalents"] for c in e["where"]]
+            names += [c["field"] for c in _flat(conditions)]
+            names += [e["multiply_by"] for e in limit["equivalents"] if "multiply_by" in e]
         names += [source[k] for k in ("add", "subtract", "multiply_by") if k in source]
         names += params["group_by"]
         state = EVENT_FIELDS[EventType.PACKAGE_SNAPSHOT]

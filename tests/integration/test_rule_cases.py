@@ -1,4 +1,8 @@
-"""Every case of every rule, through the batch (SQL) backend, on SQLite and PostgreSQL."""
+"""Every case of every rule, through the batch (SQL) backend, on SQLite and PostgreSQL.
+
+Core rules run under the core pack's parameters for a California license; a state's own
+rules run under that state's pack for a license of that state, in its time zone.
+"""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -6,11 +10,27 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from auditor.domain.findings import explain
+from auditor.domain.license import License
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.services.ingest import ingest
 from tests.conftest import LICENSE
 
-CASES = [(rule, case) for rule in load_pack(default_rules_dir()).rules for case in rule.cases]
+ZONES = {"CO": "America/Denver", "MI": "America/Detroit", "OR": "America/Los_Angeles",
+         "MA": "America/New_York"}
+STATE_LICENSES = {state: License(f"{state}-TEST-1", state, zone, ("Sales Floor",), "Test",
+                                 ("Vault",)) for state, zone in ZONES.items()}
+
+
+def state_rules():
+    for state, license in STATE_LICENSES.items():
+        for rule in load_pack(default_rules_dir(), state).rules:
+            if rule.jurisdictions != ("*",):
+                yield license, rule
+
+
+CASES = [(LICENSE, rule, case) for rule in load_pack(default_rules_dir()).rules
+         for case in rule.cases]
+CASES += [(license, rule, case) for license, rule in state_rules() for case in rule.cases]
 
 
 def as_event(number, event):
@@ -30,15 +50,18 @@ def expected(expect, keys):
     return sorted(tuple(value(e, k) for k in keys) for e in expect)
 
 
-@pytest.mark.parametrize(("rule", "case"), CASES, ids=[f"{r.id}: {c.name}" for r, c in CASES])
-def test_rule_case(sql_store, rule, case):
+@pytest.mark.parametrize(("license", "rule", "case"), CASES,
+                         ids=[f"{lic.state} {r.id}: {c.name}" for lic, r, c in CASES])
+def test_rule_case(sql_store, license, rule, case):
+    if license != LICENSE:
+        sql_store.add_license(license)
     lines = "\n".join(json.dumps(as_event(i, e)) for i, e in enumerate(case.events))
-    summary = ingest(sql_store, LICENSE.number, "events", "case.ndjson", lines.encode())
+    summary = ingest(sql_store, license.number, "events", "case.ndjson", lines.encode())
     assert summary.rejected == 0, summary.rejections
     times = [datetime.fromisoformat(e["occurred_at"]) for e in case.events]
-    found = sql_store.evaluate(LICENSE.number, rule, min(times) - timedelta(days=1),
+    found = sql_store.evaluate(license.number, rule, min(times) - timedelta(days=1),
                                max(times) + timedelta(days=2))
-    findings = [explain(rule, v, LICENSE.zone()) for v in found.violations]
+    findings = [explain(rule, v, license.zone()) for v in found.violations]
     keys = sorted({k for e in case.expect for k in e}) or ["package_label", "occurred_at"]
     assert sorted(project(f, keys) for f in findings) == expected(case.expect, keys)
     for finding in findings:
@@ -46,6 +69,7 @@ def test_rule_case(sql_store, rule, case):
 
 
 def test_every_rule_has_a_passing_and_a_failing_case():
-    for rule in load_pack(default_rules_dir()).rules:
+    state_specific = [rule for _, rule in state_rules()]
+    for rule in [*load_pack(default_rules_dir()).rules, *state_specific]:
         assert any(not c.expect for c in rule.cases), f"{rule.id} has no passing case"
         assert any(c.expect for c in rule.cases), f"{rule.id} has no failing case"
