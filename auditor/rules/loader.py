@@ -160,13 +160,13 @@ def load_pack(root: Path, state: str | None = None) -> Pack:
         raise RuleInvalid(f"{folder}/pack.yaml: must extend {core['id']}")
     parameters = {**core["parameters"], **pack["parameters"]}
     rules = {**_rules(root / "core", parameters), **_rules(folder, parameters)}
-    unknown = sorted(set(pack["exclude"]) - set(rules))
+    unknown = sorted(set(pack["excluded"]) - set(rules))
     if unknown:
         raise RuleInvalid(f"{folder}/pack.yaml: exclude: no rule {', '.join(unknown)}")
     in_force = tuple(r for r in rules.values()
-                     if r.applies_to(state) and r.id not in pack["exclude"])
+                     if r.applies_to(state) and r.id not in pack["excluded"])
     return Pack(pack["id"], pack["version"], pack["title"], in_force, parameters, state,
-                pack["exclude"])
+                pack["excluded"])
 
 
 def default_rules_dir() -> Path:

@@ -311,9 +311,9 @@ class PackSchema(Strict):
     extends = fields.String(load_default=None, allow_none=True)
     parameters = fields.Dict(load_default=dict)
     # Rules of the extended pack not in force here, each with the reason why.
-    exclude = fields.Dict(keys=fields.String(validate=ID),
-                          values=fields.String(validate=validate.Length(min=10)),
-                          load_default=dict)
+    excluded = fields.Dict(keys=fields.String(validate=ID),
+                           values=fields.String(validate=validate.Length(min=10)),
+                           load_default=dict, data_key="exclude")
 
 
 def _flat(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,8 +31,26 @@ def sqlite_local_date(stored: str | None, zone: str) -> str | None:
     """Return the local calendar date of a stored UTC time: SQLite knows no time zones."""
     if stored is None:
         return None
+    # Audits call this once per event; most UTC hours fall on one local date, so the
+    # answer is cached per hour and only an hour that straddles a change is worked out.
+    whole_hour = _hour_local_date(stored[:13], zone)
+    if whole_hour is not None:
+        return whole_hour
     utc = datetime.fromisoformat(stored).replace(tzinfo=UTC)
     return utc.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
+@lru_cache(maxsize=1 << 16)
+def _hour_local_date(hour: str, zone: str) -> str | None:
+    """Return the local date of every instant of a UTC hour, or None if it has two."""
+    try:
+        first = datetime.fromisoformat(f"{hour}:00").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    last = first + timedelta(hours=1) - timedelta(microseconds=1)
+    start, end = first.astimezone(ZoneInfo(zone)), last.astimezone(ZoneInfo(zone))
+    same = start.date() == end.date() and start.utcoffset() == end.utcoffset()
+    return start.date().isoformat() if same else None
 
 
 def sqlite_local_deadline(stored: str | None, zone: str, days: int, clock: str) -> float | None:

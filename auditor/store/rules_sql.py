@@ -16,12 +16,14 @@ from sqlalchemy import (
     ColumnElement,
     Engine,
     and_,
+    case,
     exists,
     func,
     literal,
     not_,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.sql import Select
@@ -136,80 +138,104 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
     """Select events whose package, as last known at that moment, breaks a `require`.
 
     The state is the latest `state_from` event of the same package at or before the
-    event; events of packages with no state at all are left out.
+    event; events of packages with no state at all are left out. Conditions on the
+    state alone are judged once per state event (a CTE), not once per event reading it:
+    states are few and their payloads large.
     """
     params = rule.params
-    e, s, latest = events.alias("e"), events.alias("s"), events.alias("latest")
-    state_id = (select(latest.c.id)
-                .where(latest.c.license_id == license_id,
-                       latest.c.type.in_(params["state_from"]),
-                       latest.c.package_label == e.c.package_label,
-                       latest.c.occurred_at <= e.c.occurred_at)
-                .order_by(latest.c.occurred_at.desc(), latest.c.id.desc())
-                .limit(1).correlate(e).scalar_subquery())
+    on_state = [c for c in params["require"] if _reads_only_state(c)]
+    on_both = [c for c in params["require"] if not _reads_only_state(c)]
+    e, s, state = events.alias("e"), events.alias("s"), events.alias("state")
+    itself = Fields(state, dialect, license)
+    meets = and_(true(), *(condition(Fields(state, dialect, license, state=itself), c)
+                           for c in on_state))
+    verdicts = (select(state.c.id, case((meets, 1), else_=0).label("ok"))
+                .where(state.c.license_id == license_id,
+                       state.c.type.in_(params["state_from"])).cte("verdicts"))
+    latest = _latest_of(e, params["state_from"], license_id)
     fields = Fields(e, dialect, license, state=Fields(s, dialect, license))
-    required = and_(*(condition(fields, c) for c in params["require"]))
-    query = (select(e).select_from(e.join(s, s.c.id == state_id))
-             .where(*selects(e, fields, params["event"], license_id), not_(holds(required))))
-    return query, None
+    required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
+    joined = e.join(verdicts, verdicts.c.id == latest)
+    if on_both:
+        joined = joined.join(s, s.c.id == verdicts.c.id)
+    return (select(e).select_from(joined)
+            .where(*selects(e, fields, params["event"], license_id), not_(holds(required)))), None
+
+
+def _reads_only_state(spec: dict[str, Any]) -> bool:
+    if "any" in spec:
+        return all(_reads_only_state(c) for c in spec["any"])
+    return all(name.startswith("state.") for name in (spec["field"], spec.get("other", "state.")))
+
+
+def _latest_of(event: Any, types: Sequence[str], license_id: int) -> ColumnElement[Any]:
+    """Return the id of the package's latest event of `types` at or before the event."""
+    latest = events.alias("latest")
+    return (select(latest.c.id).where(
+        latest.c.license_id == license_id, latest.c.type.in_(types),
+        latest.c.package_label == event.c.package_label,
+        latest.c.occurred_at <= event.c.occurred_at)
+        .order_by(latest.c.occurred_at.desc(), latest.c.id.desc()).limit(1)
+        .correlate(event).scalar_subquery())
 
 
 def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
               cutoff: datetime) -> Compiled:
     """Select the events that take a running total per group out of its bounds.
 
-    One pass per limit with a window function: every source event contributes a signed
-    (optionally weighted) amount, `from_start` sources first, then in event-time order.
+    Every source event's amount towards each limit is worked out once (a CTE with one
+    column per limit); then one window pass per limit keeps a running total per group,
+    `from_start` sources first, then in event-time order.
     """
     params = rule.params
-    crossings = [_crossing(params, limit, license_id, license, dialect)
-                 for limit in params["limits"]]
+    parts = [_contributions(params, source, license_id, license, dialect)
+             for source in params["sources"]]
+    amounts = union_all(*parts).cte("contributions")
+    crossings = [_crossing(amounts, params, index, limit)
+                 for index, limit in enumerate(params["limits"])]
     e = events.alias("e")
     return select(e).where(e.c.id.in_(union_all(*crossings))), None
-
-
-def _contribution(params: Mapping[str, Any], source: dict[str, Any], limit: dict[str, Any],
-                  term: dict[str, Any], license_id: int, license: License,
-                  dialect: str) -> Select[Any]:
-    """Select each source event's signed amount towards one limit, as `term` counts it."""
-    c, s = events.alias("c"), events.alias("s")
-    cf = Fields(c, dialect, license, state=Fields(s, dialect, license))
-    amount = cf[source["add"]] if "add" in source else -cf[source["subtract"]]
-    multiply_by = term.get("multiply_by") or source.get("multiply_by")
-    if multiply_by:
-        amount = amount * func.coalesce(cf[multiply_by], 1)
-    amount = amount / term["per"]
-    groups = [cf[name].label(f"g{i}") for i, name in enumerate(params["group_by"])]
-    query = select(c.c.id, c.c.type, c.c.occurred_at, *groups,
-                   func.coalesce(amount, 0).label("delta"),
-                   literal(0 if source["from_start"] else 1).label("phase"))
-    if multiply_by and multiply_by.startswith("state."):
-        latest = events.alias("latest")
-        query = query.select_from(c.outerjoin(s, s.c.id == select(latest.c.id).where(
-            latest.c.license_id == license_id, latest.c.type == "package_snapshot",
-            latest.c.package_label == c.c.package_label,
-            latest.c.occurred_at <= c.c.occurred_at)
-            .order_by(latest.c.occurred_at.desc(), latest.c.id.desc()).limit(1)
-            .correlate(c).scalar_subquery()))
-    return query.where(c.c.license_id == license_id, c.c.type == source["type"],
-                       *(cf[name].is_not(None) for name in params["group_by"]),
-                       *(condition(cf, w) for w in source["where"] + limit["where"]
-                         + term["where"]))
 
 
 WHOLE = {"where": [], "per": 1}  # a limit without equivalents counts every amount as is
 EPSILON = 1e-9  # equivalents are fractions: 8 g / 8 must not read as above 1
 
 
-def _crossing(params: Mapping[str, Any], limit: dict[str, Any], license_id: int,
-              license: License, dialect: str) -> Select[Any]:
-    parts = [_contribution(params, source, limit, term, license_id, license, dialect)
-             for source in params["sources"] for term in limit["equivalents"] or [WHOLE]]
-    both = union_all(*parts).subquery("contributions")
-    groups = [both.c[f"g{i}"] for i in range(len(params["group_by"]))]
-    running = select(both.c.id, both.c.type, both.c.delta, func.sum(both.c.delta).over(
-        partition_by=groups, order_by=(both.c.phase, both.c.occurred_at, both.c.id))
-        .label("total")).subquery("running")
+def _contributions(params: Mapping[str, Any], source: dict[str, Any], license_id: int,
+                   license: License, dialect: str) -> Select[Any]:
+    """Select a source's events with their amount towards each limit (NULL: not counted)."""
+    c, s = events.alias("c"), events.alias("s")
+    cf = Fields(c, dialect, license, state=Fields(s, dialect, license))
+    measure = cf[source["add"]] if "add" in source else -cf[source["subtract"]]
+    columns, reads_state = [], False
+    for index, limit in enumerate(params["limits"]):
+        whens = []
+        for term in limit["equivalents"] or [WHOLE]:
+            multiply_by = term.get("multiply_by") or source.get("multiply_by")
+            amount = measure * func.coalesce(cf[multiply_by], 1) if multiply_by else measure
+            reads_state = reads_state or bool(multiply_by and multiply_by.startswith("state."))
+            counted = and_(true(), *(condition(cf, w) for w in limit["where"] + term["where"]))
+            whens.append((counted, func.coalesce(amount / term["per"], 0)))
+        columns.append(case(*whens, else_=None).label(f"d{index}"))
+    groups = [cf[name].label(f"g{i}") for i, name in enumerate(params["group_by"])]
+    query = select(c.c.id, c.c.type, c.c.occurred_at, *groups, *columns,
+                   literal(0 if source["from_start"] else 1).label("phase"))
+    if reads_state:
+        latest = _latest_of(c, ["package_snapshot"], license_id)
+        query = query.select_from(c.outerjoin(s, s.c.id == latest))
+    return query.where(c.c.license_id == license_id, c.c.type == source["type"],
+                       *(cf[name].is_not(None) for name in params["group_by"]),
+                       *(condition(cf, w) for w in source["where"]))
+
+
+def _crossing(amounts: Any, params: Mapping[str, Any], index: int,
+              limit: dict[str, Any]) -> Select[Any]:
+    """Select the events whose amount takes limit number `index` out of its bounds."""
+    delta = amounts.c[f"d{index}"]
+    groups = [amounts.c[f"g{i}"] for i in range(len(params["group_by"]))]
+    running = select(amounts.c.id, amounts.c.type, delta.label("delta"), func.sum(delta).over(
+        partition_by=groups, order_by=(amounts.c.phase, amounts.c.occurred_at, amounts.c.id))
+        .label("total")).where(delta.is_not(None)).subquery(f"running{index}")
     before = running.c.total - running.c.delta
     if limit["minimum"] is not None:
         bound = limit["minimum"] - EPSILON
