@@ -10,7 +10,7 @@ from .catalog import EACH
 from .clock import DAY, MINUTE, hm
 from .inventory import SALES_FLOOR, VAULT, Package
 from .operations import change_location, move, notify, pick, snapshot
-from .receiving import Manifest, Scan
+from .receiving import SCAN_GAP, UNLOAD, Manifest, Scan
 from .sales import emit_receipt, report_to_metrc
 
 if TYPE_CHECKING:
@@ -78,8 +78,9 @@ def acceptance_late(sim: Sim, day: int, i: int) -> None:
 def _accept_late(i: int, sim: Sim, manifest: Manifest) -> None:
     manifest.accept_not_before = (manifest.arrival + DAY + hm(1, 30)
                                   + sim.rng.randrange(30 * MINUTE))
-    sim.violation("manifest-acceptance-late", None, manifest.number, manifest.arrival,
-                  "accepted in METRC more than 24 h after arrival")
+    first_scan = manifest.arrival + UNLOAD + SCAN_GAP
+    sim.violation("manifest-acceptance-late", None, manifest.number, first_scan,
+                  "accepted in METRC more than 24 h after the delivery was scanned in")
 
 
 def activity_before_acceptance(sim: Sim, day: int, i: int) -> None:

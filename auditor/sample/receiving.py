@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 STOCK_DAYS = 12  # weekly deliveries top each product up to this many days of demand
 OPENING_DAYS = 10
 SCAN_GAP = 12
+UNLOAD = 5 * MINUTE  # from the truck's arrival to the first scan
 REJECT_RATE = 0.03
 
 
@@ -101,7 +102,7 @@ def arrive(sim: Sim, t: int, supplier: Supplier, opening: bool) -> None:
     if not (opening or hooks) and len(packages) > 3 and sim.rng.random() < REJECT_RATE:
         manifest.rejected.append(packages[-1].label)  # damaged in transit, refused at the door
     employee = sim.rng.choice(ASSOCIATES)
-    scan_t = t + 5 * MINUTE
+    scan_t = t + UNLOAD
     for scan in manifest.scans:
         scan_t += SCAN_GAP
         sim.out.add("receiving-scans", scan_t, [
