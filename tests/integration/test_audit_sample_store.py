@@ -10,7 +10,7 @@ from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import run_audit
 from auditor.services.demo import load_sample_store
 
-DAYS = 45
+DAYS = 90  # the issue asks for a 90-day store
 
 
 def audited(settings, folder, plant):
