@@ -4,7 +4,8 @@
         [--state CA] [--backends sqlite,postgres]
 
 The store is generated and ingested once per backend (kept under bench/out/); each run
-audits it in a child process, so peak memory is the audit's own. Prints each run,
+audits it in a child process through `run_audit` (rules on parallel threads, the run
+stored), so peak memory is the audit's own. Prints each run,
 the slowest rules of the last run, and the medians. Targets: <= 20 s and <= 1 GB on
 SQLite.
 """
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from auditor.bootstrap import open_store
 from auditor.config import Settings
 from auditor.rules.loader import default_rules_dir, load_pack
-from auditor.services.audit import local_bounds, rules_in_force
+from auditor.services.audit import run_audit
 from auditor.services.demo import load_sample_store, sample_license
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -60,23 +61,18 @@ def ensure_ingested(settings: Settings, folder: Path) -> None:
 
 
 def child(settings_json: str, folder: Path, state: str) -> None:
-    """Run every rule once and print the timings as JSON."""
+    """Run the readiness audit once, as `auditor audit` does, and print timings as JSON."""
     settings = Settings(**json.loads(settings_json))
     store = open_store(settings)
     license = sample_license(folder)
     truth = json.loads((folder / "ground-truth.json").read_text())
     start = date.fromisoformat(truth["spec"]["start"])
     end = start + timedelta(days=truth["spec"]["days"] - 1)
-    opens, closes = local_bounds(license, start, end)
+    pack = load_pack(default_rules_dir(), state)
     started = time.perf_counter()
-    store.refresh_statistics()
-    per_rule, findings = {}, 0
-    for rule in rules_in_force(load_pack(default_rules_dir(), state), license, start, end):
-        begun = time.perf_counter()
-        findings += len(store.evaluate(license.number, rule, opens, closes).violations)
-        per_rule[rule.id] = time.perf_counter() - begun
-    print(json.dumps({"seconds": time.perf_counter() - started, "findings": findings,
-                      "per_rule": per_rule,
+    report = run_audit(store, pack, license.number, start, end)
+    print(json.dumps({"seconds": time.perf_counter() - started,
+                      "findings": len(report.findings), "per_rule": report.seconds,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from auditor.bootstrap import open_store
+from auditor.config import Settings
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import run_audit
@@ -13,7 +14,7 @@ from auditor.services.demo import load_sample_store
 DAYS = 90  # the issue asks for a 90-day store
 
 
-def audited(settings, folder, plant):
+def audited(settings, folder, plant, threads=2):
     truth = generate_store(folder, StoreSpec(days=DAYS, receipts_per_day=30, seed=3,
                                              plant=plant))
     store = open_store(settings, migrate=True)
@@ -22,7 +23,8 @@ def audited(settings, folder, plant):
         license = store.get_license(truth["spec"]["license_number"])
         pack = load_pack(default_rules_dir(), license.state)
         start = date.fromisoformat(truth["spec"]["start"])
-        report = run_audit(store, pack, license.number, start, start + timedelta(days=DAYS))
+        report = run_audit(store, pack, license.number, start, start + timedelta(days=DAYS),
+                           threads=threads)
     finally:
         store.engine.dispose()
     return truth, report
@@ -47,3 +49,12 @@ def test_audit_finds_exactly_the_planted_violations(sql_settings, tmp_path):
 def test_audit_of_a_clean_store_finds_nothing(sql_settings, tmp_path):
     _, report = audited(sql_settings, tmp_path / "store", plant=False)
     assert report.findings == [] and report.readiness_score == 100
+
+
+@pytest.mark.slow
+def test_rules_run_side_by_side_give_what_one_at_a_time_gives(sqlite_url, tmp_path):
+    _, parallel = audited(Settings(database_url=sqlite_url), tmp_path / "a", True, threads=4)
+    _, serial = audited(Settings(database_url=f"{sqlite_url}.serial"), tmp_path / "b", True,
+                        threads=1)
+    assert [f.identity for f in parallel.findings] == [f.identity for f in serial.findings]
+    assert parallel.pending == serial.pending and parallel.findings
