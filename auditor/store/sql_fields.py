@@ -17,7 +17,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     String,
-    and_,
     cast,
     exists,
     false,
@@ -159,7 +158,7 @@ def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
         "matches": lambda: expr.regexp_match(value),
         "not_matches": lambda: not_(expr.regexp_match(value)),
         "empty": lambda: or_(expr.is_(None), text == ""),
-        "not_empty": lambda: and_(expr.is_not(None), text != ""),
+        "not_empty": lambda: text != "",  # NULL when missing: never satisfied
         "length_between": lambda: func.length(text).between(value[0], value[1]),
         "is_true": lambda: expr == True,  # noqa: E712 - SQL comparison, not Python
         "is_false": lambda: expr == False,  # noqa: E712
