@@ -164,3 +164,38 @@ findings = Table(
     Column("evidence", Json, nullable=False),
     UniqueConstraint("run_id", "identity", name="uq_findings_run_identity"),
 )
+
+continuous_findings = Table(
+    "continuous_findings", metadata,
+    Column("id", Id, primary_key=True),
+    Column("license_id", Integer, ForeignKey("licenses.id"), nullable=False),
+    Column("identity", String(32), nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("pack_id", String(64), nullable=False),
+    Column("pack_hash", String(64), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("package_label", String(64)),
+    Column("subject", String(200)),
+    Column("message", Text, nullable=False),
+    Column("evidence", Json, nullable=False),
+    Column("status", String(16), nullable=False),  # open, remedied
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime),  # deadline of a requires_within obligation
+    Column("remedied_at", UTCDateTime),  # event time of the late fulfilment
+    Column("remedy_event_id", Id),
+    UniqueConstraint("license_id", "identity", name="uq_continuous_findings_identity"),
+    Index("ix_continuous_findings_license_status", "license_id", "status"),
+)
+
+worker_checkpoints = Table(
+    "worker_checkpoints", metadata,
+    Column("partition", String(200), primary_key=True),
+    Column("last_event_id", Id, nullable=False),
+    Column("watermark", UTCDateTime),
+    Column("pack_hash", String(64), nullable=False),
+    Column("events_processed", Id, nullable=False),
+    Column("working_memory", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
