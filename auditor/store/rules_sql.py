@@ -151,7 +151,8 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
                            for c in on_state))
     verdicts = (select(state.c.id, case((meets, 1), else_=0).label("ok"))
                 .where(state.c.license_id == license_id,
-                       state.c.type.in_(params["state_from"])).cte("verdicts"))
+                       state.c.type.in_(params["state_from"])).cte("verdicts")
+                .prefix_with("MATERIALIZED"))  # else SQLite inlines it into every sale
     latest = _latest_of(e, params["state_from"], license_id)
     fields = Fields(e, dialect, license, state=Fields(s, dialect, license))
     required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
