@@ -306,3 +306,8 @@ def _print_demo(result: DemoResult) -> None:
         raise InvalidInput("the stored events do not match the sample store's ground truth")
     click.echo(f"all {sum(result.counts.values())} events match the ground truth; "
                f"{len(result.truth['violations'])} violations were planted")
+
+
+from auditor.cli_packets import packet  # noqa: E402  (registered last)
+
+main.add_command(packet)

@@ -1,0 +1,121 @@
+"""What a packet shows: the PDF's sections and the Excel sheets, from its content."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from auditor.domain.events import canonical_json
+from auditor.services.report_ports import PacketVersion
+from auditor.services.tables import Column, Table
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+def pdf_context(packet: PacketVersion) -> dict[str, Any]:
+    """Return the template context of the PDF: cover, summary, findings, waivers, logs."""
+    content = packet.content
+    run = content["run"]
+    return {"packet": packet, "run": run, "license": content["license"],
+            "generated_at": packet.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "summary": summary_rows(content),
+            "severity_counts": [(s, run["counts"]["by_severity"].get(s, 0))
+                                for s in SEVERITIES],
+            "groups": finding_groups(content), "trend": content["trend"],
+            "waivers": content["waivers"],
+            "logs": [Table.from_json(t) for t in content["logs"]],
+            "amendment": content.get("amendment"), "cover": cover_items(packet),
+            "rules_from_run_pack": content["rules_from_run_pack"]}
+
+
+def summary_rows(content: dict[str, Any]) -> list[list[Any]]:
+    """Return per rule in force: id, title, severity, findings, pending; failing first."""
+    counts = content["run"]["counts"]
+    rows = [[r["id"], r["title"], r["severity"], counts["by_rule"].get(r["id"], 0),
+             counts.get("pending", {}).get(r["id"], 0)] for r in content["rules"]]
+    known = {r["id"] for r in content["rules"]}
+    # A finding of a rule missing from today's pack still counts: the run is the record.
+    rows += [[rule, "(not in the current pack)", "", n, 0]
+             for rule, n in counts["by_rule"].items() if rule not in known]
+    return sorted(rows, key=lambda r: (-r[3], SEVERITIES.index(r[2]) if r[2] else 9, r[0]))
+
+
+def finding_groups(content: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the findings grouped by rule, each group with the rule's text and citations."""
+    rules = {r["id"]: r for r in content["rules"]}
+    order = Counter(f["rule_id"] for f in content["run"]["findings"])
+    groups = []
+    for rule_id in sorted(order, key=lambda r: (-order[r], r)):
+        rule = rules.get(rule_id, {"id": rule_id, "title": rule_id, "citations": [],
+                                   "description": "", "remediation": ""})
+        found = [f for f in content["run"]["findings"] if f["rule_id"] == rule_id]
+        groups.append({"rule": rule, "findings": found})
+    return groups
+
+
+FINDING_COLUMNS = [Column("occurred at", "datetime"), Column("severity"),
+                   Column("rule version", "int"), Column("package"), Column("subject"),
+                   Column("explanation", width=80), Column("evidence events"),
+                   Column("evidence fields", width=80)]
+
+
+def finding_row(finding: dict[str, Any]) -> list[Any]:
+    """Return a finding as a table row (evidence fields as canonical JSON text)."""
+    return [finding["occurred_at"], finding["severity"], finding["rule_version"],
+            finding["package_label"], finding["subject"], finding["message"],
+            ", ".join(map(str, finding["evidence"])), canonical_json(finding["fields"])]
+
+
+def packet_tables(packet: PacketVersion) -> list[Table]:
+    """Return the Excel sheets: cover, summary, trend, waivers, one per rule and per log."""
+    content, run = packet.content, packet.content["run"]
+    cover = Table("cover", "Cover", [Column("item"), Column("value", width=70)],
+                  [[k, "" if v is None else str(v)] for k, v in cover_items(packet)])
+    summary = Table("summary", "Summary", [Column("rule"), Column("title"), Column("severity"),
+                                            Column("findings", "int"),
+                                            Column("pending", "int")], summary_rows(content))
+    trend = Table("trend", "Trend", [Column("run"), Column("audited at", "datetime"),
+                                     Column("from", "date"), Column("to", "date"),
+                                     Column("pack version", "int"), Column("score", "int")],
+                  [[t["run_id"], t["created_at"], t["from"], t["to"], t["pack_version"],
+                    t["score"]] for t in content["trend"]])
+    waivers = Table("waivers", "Waivers", [Column("rule"), Column("subject"),
+                                           Column("justification", width=60),
+                                           Column("approver"), Column("expires")],
+                    [[w["rule_id"], w["subject"], w["justification"], w["approver"],
+                      w["expires_at"]] for w in content["waivers"]])
+    rules = [Table(f"rule:{g['rule']['id']}", g["rule"]["id"], FINDING_COLUMNS,
+                   [finding_row(f) for f in g["findings"]]) for g in finding_groups(content)]
+    logs = [Table.from_json(t) for t in content["logs"]]
+    assert len(run["findings"]) == sum(len(t.rows) for t in rules)
+    return [cover, summary, trend, waivers, *rules, *logs]
+
+
+def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
+    """Return the cover's facts, in order, shared by the PDF and the Excel cover sheet."""
+    content, run = packet.content, packet.content["run"]
+    license = content["license"]
+    items: list[tuple[str, Any]] = [
+        ("business", license["business_name"]), ("license", license["number"]),
+        ("state", license["state"]),
+        ("period", f"{run['period']['from']} to {run['period']['to']}"),
+        ("audit run", run["run_id"]), ("audited at", content["run_created_at"]),
+        ("rule pack", f"{run['pack']['id']} v{run['pack']['version']}"),
+        ("rule pack SHA-256", run["pack"]["hash"]),
+        ("readiness score", f"{run['readiness_score']}/100"),
+        ("findings", len(run["findings"])),
+        ("packet version", packet.version),
+        ("status", "final" if packet.finalized_at else "draft"),
+        ("generated at", packet.created_at.isoformat(timespec="seconds")),
+        ("generated by", packet.created_by),
+        ("packet SHA-256", packet.sha256),
+        ("what the SHA-256 covers", "the packet's canonical JSON content (`auditor packet RUN "
+         "--format json`): run, license, rules, trend, waivers, logs; not this page's "
+         "generation time, author or the hash itself"),
+    ]
+    if content.get("amendment"):
+        amendment = content["amendment"]
+        items += [("amends SHA-256", amendment["previous_sha256"]),
+                  ("amendment reason", amendment["reason"]),
+                  ("amendment changes", "; ".join(amendment["changes"]))]
+    return items

@@ -1,0 +1,190 @@
+"""The packet's supporting logs, worked out from the stored events of a period.
+
+Each log is a plain table: METRC adjustments, manifests received, METRC location
+changes against physical moves, POS-to-METRC sales reconciliation (a daily summary and
+the lines that do not agree), and cycle counts against METRC's on-hand.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from auditor.domain.events import EventType as T
+from auditor.services.report_ports import ActivityLog, LoggedEvent
+from auditor.services.tables import Column, Table
+
+QUANTITY_TOLERANCE = 1e-6
+
+
+def local(value: datetime | str | None, zone: ZoneInfo) -> str | None:
+    """Return a time (aware datetime or ISO text) as ISO text in the license's zone."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(zone).isoformat(timespec="seconds")
+
+
+def supporting_logs(log: ActivityLog, license_number: str, zone: ZoneInfo,
+                    opens: datetime, closes: datetime) -> list[Table]:
+    """Return every supporting log of a license's period [opens, closes)."""
+    def period(*types: T) -> list[LoggedEvent]:
+        return log.events(license_number, types, opens, closes)
+
+    def history(*types: T) -> list[LoggedEvent]:
+        return log.events(license_number, types, None, closes)
+
+    sales = sales_reconciliation(period(T.POS_SALE_LINE, T.METRC_SALE_LINE), zone)
+    return [adjustments(period(T.ADJUSTMENT), zone),
+            manifests(period(T.MANIFEST, T.RECEIVING_SCAN), zone),
+            location_changes(history(T.LOCATION_CHANGE, T.MOVE), opens, zone),
+            *sales,
+            counts_on_hand(history(T.MANIFEST_PACKAGE, T.ADJUSTMENT, T.METRC_SALE_LINE,
+                                   T.COUNT_LINE), opens, zone)]
+
+
+def adjustments(found: Iterable[LoggedEvent], zone: ZoneInfo) -> Table:
+    """Return the METRC adjustments with reason and note, oldest first."""
+    columns = [Column("adjusted at", "datetime"), Column("package"), Column("item"),
+               Column("category"), Column("quantity", "number"), Column("unit"),
+               Column("reason"), Column("note"), Column("adjusted by")]
+    rows = [[local(e.occurred_at, zone), e.package_label, p.get("item_name"),
+             p.get("category"), p.get("quantity"), p.get("unit"), p.get("reason"),
+             p.get("note"), p.get("adjusted_by")]
+            for e in found for p in [e.payload]]
+    return Table("adjustments", "METRC adjustments", columns, rows)
+
+
+def manifests(found: Iterable[LoggedEvent], zone: ZoneInfo) -> Table:
+    """Return each manifest received: arrival, receiving scans and METRC acceptance."""
+    scans: dict[str, list[LoggedEvent]] = defaultdict(list)
+    received: list[LoggedEvent] = []
+    for event in found:
+        if event.type is T.RECEIVING_SCAN:
+            scans[event.payload.get("manifest_number") or ""].append(event)
+        else:
+            received.append(event)
+    columns = [Column("manifest"), Column("shipper"), Column("shipper license"),
+               Column("packages", "int"), Column("arrived", "datetime"),
+               Column("first scan", "datetime"), Column("last scan", "datetime"),
+               Column("packages scanned", "int"), Column("accepted", "datetime"),
+               Column("all scanned before acceptance")]
+    rows = []
+    for event in received:
+        p = event.payload
+        mine = scans.get(p.get("manifest_number") or "", [])
+        accepted = p.get("received_at")
+        before = [s for s in mine if accepted and s.occurred_at <= datetime.fromisoformat(accepted)]
+        labels = {s.package_label for s in mine}
+        complete = len({s.package_label for s in before}) >= (p.get("package_count") or 0)
+        rows.append([p.get("manifest_number"), p.get("shipper_name"), p.get("shipper_license"),
+                     p.get("package_count"), local(p.get("actual_arrival_at"), zone),
+                     local(mine[0].occurred_at, zone) if mine else None,
+                     local(mine[-1].occurred_at, zone) if mine else None, len(labels),
+                     local(accepted, zone), "yes" if complete and accepted else "no"])
+    return Table("manifests", "Manifests received", columns, rows)
+
+
+def location_changes(found: Iterable[LoggedEvent], opens: datetime, zone: ZoneInfo) -> Table:
+    """Return each physical move in the period with the METRC location change before it."""
+    last_change: dict[str | None, LoggedEvent] = {}
+    columns = [Column("moved at", "datetime"), Column("package"), Column("from"),
+               Column("to"), Column("quantity", "number"), Column("unit"),
+               Column("moved by"), Column("METRC change at", "datetime"),
+               Column("METRC location"), Column("status")]
+    rows = []
+    for event in found:  # oldest first: a change is seen before the moves after it
+        if event.type is T.LOCATION_CHANGE:
+            last_change[event.package_label] = event
+            continue
+        if event.occurred_at < opens:
+            continue
+        p, change = event.payload, last_change.get(event.package_label)
+        where = change.payload.get("location") if change else None
+        status = ("no METRC change before the move" if change is None
+                  else "METRC location differs" if where != p.get("to_location")
+                  else "recorded before the move")
+        rows.append([local(event.occurred_at, zone), event.package_label,
+                     p.get("from_location"), p.get("to_location"), p.get("quantity"),
+                     p.get("unit"), p.get("employee"),
+                     local(change.occurred_at, zone) if change else None, where, status])
+    return Table("locations", "METRC location changes against physical moves", columns, rows)
+
+
+def sales_reconciliation(found: Iterable[LoggedEvent], zone: ZoneInfo) -> list[Table]:
+    """Return the daily POS-to-METRC sales summary and the lines that do not agree."""
+    pos: dict[tuple[str, str], list[Any]] = {}
+    metrc: dict[tuple[str, str], list[Any]] = {}
+    for event in found:
+        p = event.payload
+        if event.type is T.POS_SALE_LINE and not p.get("voided"):
+            key, side = (p.get("receipt_id") or "", event.package_label or ""), pos
+        elif event.type is T.METRC_SALE_LINE:
+            key, side = (p.get("external_receipt_number") or "", event.package_label or ""), metrc
+        else:
+            continue
+        entry = side.setdefault(key, [event.occurred_at, 0.0, p.get("unit"), 0])
+        entry[1] += p.get("quantity") or 0.0
+        entry[3] += 1
+    days: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    exceptions = []
+    for key in sorted(set(pos) | set(metrc), key=lambda k: ((pos.get(k) or metrc[k])[0], k)):
+        mine, theirs = pos.get(key), metrc.get(key)
+        when = (mine or theirs or [None])[0]
+        day = days[when.astimezone(zone).date().isoformat()]
+        day[0] += mine[3] if mine else 0
+        day[1] += theirs[3] if theirs else 0
+        if mine and theirs and abs(mine[1] - theirs[1]) <= QUANTITY_TOLERANCE:
+            day[2] += 1
+            continue
+        status = ("quantity mismatch" if mine and theirs
+                  else "POS only: not in METRC" if mine else "METRC only: no POS line")
+        day[{"quantity mismatch": 3, "POS only: not in METRC": 4}.get(status, 5)] += 1
+        exceptions.append([local(when, zone), key[0], key[1], mine[1] if mine else None,
+                           theirs[1] if theirs else None, (mine or theirs or [0, 0, ""])[2],
+                           status])
+    summary = Table("sales_daily", "POS-to-METRC sales reconciliation by day", [
+        Column("date", "date"), Column("POS lines", "int"), Column("METRC lines", "int"),
+        Column("matched", "int"), Column("quantity mismatches", "int"),
+        Column("POS only", "int"), Column("METRC only", "int")],
+        [[d, *counts] for d, counts in sorted(days.items())])
+    detail = Table("sales_exceptions", "POS-to-METRC sales lines that do not agree", [
+        Column("sold at", "datetime"), Column("receipt"), Column("package"),
+        Column("POS quantity", "number"), Column("METRC quantity", "number"), Column("unit"),
+        Column("status")], exceptions)
+    return [summary, detail]
+
+
+def counts_on_hand(found: Iterable[LoggedEvent], opens: datetime, zone: ZoneInfo) -> Table:
+    """Return each count line in the period against METRC's on-hand at that moment.
+
+    On-hand is what METRC knows: accepted quantity, plus adjustments, less METRC sales.
+    """
+    on_hand: dict[str | None, float] = defaultdict(float)
+    items: dict[str | None, tuple[Any, Any]] = {}
+    columns = [Column("counted at", "datetime"), Column("count"), Column("location"),
+               Column("package"), Column("item"), Column("category"),
+               Column("counted", "number"), Column("METRC on hand", "number"),
+               Column("variance", "number"), Column("unit"), Column("counted by")]
+    rows = []
+    for event in found:
+        p, label = event.payload, event.package_label
+        if event.type is T.MANIFEST_PACKAGE:
+            if p.get("shipment_state") == "Accepted":
+                on_hand[label] += p.get("received_quantity") or 0.0
+            items[label] = (p.get("item_name"), p.get("category"))
+        elif event.type is T.ADJUSTMENT:
+            on_hand[label] += p.get("quantity") or 0.0
+        elif event.type is T.METRC_SALE_LINE:
+            on_hand[label] -= p.get("quantity") or 0.0
+        elif event.occurred_at >= opens:
+            counted, known = p.get("counted_quantity"), round(on_hand[label], 6)
+            item, category = items.get(label, (None, None))
+            variance = round(counted - known, 6) if isinstance(counted, int | float) else None
+            rows.append([local(event.occurred_at, zone), p.get("count_id"), p.get("location"),
+                         label, item, category, counted, known, variance, p.get("unit"),
+                         p.get("employee")])
+    return Table("counts", "Cycle counts against METRC on hand", columns, rows)

@@ -1,0 +1,166 @@
+"""Packets of a short sample store's audit, with hostile text planted in every free field."""
+
+import io
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import openpyxl
+import pypdf
+import pytest
+
+from auditor.domain.errors import Conflict, InvalidInput
+from auditor.domain.events import Event, EventType
+from auditor.packets import PacketDocuments
+from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.sample import StoreSpec, generate_store
+from auditor.services.audit import run_audit
+from auditor.services.demo import load_sample_store
+from auditor.services.packet_view import packet_tables
+from auditor.services.packets import (
+    PacketSources,
+    amend_packet,
+    content_sha256,
+    current_packet,
+    finalize_packet,
+    render_packet,
+)
+from auditor.services.ports import Batch
+from auditor.services.report_fakes import InMemoryPacketRecords
+from auditor.store.report_queries import SqlActivityLog
+
+HOSTILE = ["<script>alert(1)</script><img src='file:///etc/passwd'>",
+           "<style>@import url('http://127.0.0.1:9/x.css');</style>",
+           "=HYPERLINK(\"file:///etc/passwd\")", "@SUM(1)", "+1", "-1"]
+LICENSE = "C10-0000123-LIC"
+
+
+def _plant(store, when: datetime) -> None:
+    """Add an adjustment, a move and a count whose free text is hostile."""
+    import_id = store.start_import(LICENSE, "events", "hostile", "0" * 64, when)
+    label = "1A4HOSTILE00000000000001"
+    text = " ".join(HOSTILE)
+    events = [
+        Event(EventType.ADJUSTMENT, when, "hostile-adj", {
+            "label": label, "item_name": HOSTILE[0], "category": HOSTILE[1], "quantity": -1.0,
+            "unit": "Each", "reason": HOSTILE[2], "note": text, "adjusted_at": when.isoformat(),
+            "adjusted_by": HOSTILE[3], "time_precision": "time"}, package_label=label),
+        Event(EventType.MOVE, when, "hostile-move", {
+            "label": label, "from_location": HOSTILE[4], "to_location": HOSTILE[5],
+            "quantity": 1.0, "unit": "Each", "employee": HOSTILE[0],
+            "moved_at": when.isoformat()}, package_label=label),
+    ]
+    store.append(Batch(LICENSE, import_id, "events", [[e] for e in events], when))
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory: pytest.TempPathFactory):
+    from auditor.bootstrap import open_store
+    from auditor.config import Settings
+    root = tmp_path_factory.mktemp("packet")
+    generate_store(root / "store", StoreSpec(days=7, receipts_per_day=8))
+    store = open_store(Settings(database_url=f"sqlite:///{root / 'a.db'}"), migrate=True)
+    load_sample_store(store, root / "store")
+    _plant(store, datetime(2026, 1, 3, 20, tzinfo=UTC))
+    pack = load_pack(default_rules_dir(), "CA")
+    report = run_audit(store, pack, LICENSE, date(2026, 1, 1), date(2026, 1, 7))
+    sources = PacketSources(store, SqlActivityLog(store.engine), InMemoryPacketRecords())
+    yield sources, pack, report.as_json()
+    store.engine.dispose()
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.mark.slow
+def test_the_pdf_holds_every_finding_and_log_row_and_the_hostile_text_as_text(audited):
+    sources, pack, run = audited
+    packet = current_packet(sources, run["run_id"], pack, "tester")
+    renderer = PacketDocuments()
+    pdf = pypdf.PdfReader(io.BytesIO(render_packet(packet, "pdf", renderer)))
+    text = _squash("".join(page.extract_text() for page in pdf.pages))
+    assert renderer.fetcher.served == ["asset:packet.css"] and renderer.fetcher.refused == []
+    assert packet.sha256 in text and run["pack"]["hash"] in text
+    for finding in run["findings"]:
+        assert _squash(finding["message"]) in text
+    for table in packet.content["logs"]:
+        assert _squash(f"{len(table['rows'])}rows.") in text
+        for row in table["rows"]:
+            for value in row:
+                if isinstance(value, str) and not value[:4].isdigit():
+                    assert _squash(value) in text, (table["key"], value)
+    for payload in HOSTILE:
+        assert _squash(payload) in text  # printed, not interpreted
+    pages = len(pdf.pages)
+    assert f"page{pages}of{pages}" in text
+    assert _squash(f"{LICENSE} · 2026-01-01 to 2026-01-07") in _squash(pdf.pages[1].extract_text())
+
+
+def test_the_excel_packet_holds_the_same_data_cell_by_cell(audited):
+    sources, pack, run = audited
+    packet = current_packet(sources, run["run_id"], pack, "tester")
+    book = openpyxl.load_workbook(io.BytesIO(render_packet(packet, "xlsx", PacketDocuments())))
+    tables = packet_tables(packet)
+    assert len(book.sheetnames) == len(tables)
+    rule_rows = 0
+    for name, table in zip(book.sheetnames, tables, strict=True):
+        sheet = book[name]
+        assert [c.value for c in sheet[1]] == [c.name for c in table.columns]
+        assert sheet.max_row == len(table.rows) + 1
+        for row, cells in zip(table.rows, sheet.iter_rows(min_row=2), strict=True):
+            for value, column, cell in zip(row, table.columns, cells, strict=True):
+                assert cell.data_type != "f"
+                if column.kind == "datetime" and value:
+                    assert cell.value == datetime.fromisoformat(value).replace(tzinfo=None)
+                elif column.kind == "text" and value:
+                    assert cell.value == str(value) and cell.data_type == "s"
+                    assert cell.quotePrefix == str(value).startswith(("=", "+", "-", "@"))
+                elif value not in (None, ""):
+                    assert cell.value == value or str(cell.value)[:10] == value
+        rule_rows += len(table.rows) if table.key.startswith("rule:") else 0
+    assert rule_rows == len(run["findings"])
+    notes = [c.value for c in book["METRC adjustments"]["H"]]
+    assert " ".join(HOSTILE) in notes
+
+
+def test_generating_again_gives_the_same_content_and_hash(audited):
+    sources, pack, run = audited
+    first = current_packet(sources, run["run_id"], pack, "a")
+    second = current_packet(sources, run["run_id"], pack, "b")
+    assert first.sha256 == second.sha256 == content_sha256(second.content)
+    as_json = render_packet(second, "json", PacketDocuments())
+    import hashlib
+    assert hashlib.sha256(as_json).hexdigest() == second.sha256
+
+
+def test_a_final_packet_never_changes_and_an_amendment_names_what_changed(audited):
+    sources, pack, run = audited
+    store = sources.store
+    packet = finalize_packet(sources, run["run_id"], pack, "officer")
+    with pytest.raises(Conflict):
+        finalize_packet(sources, run["run_id"], pack, "officer")
+    with pytest.raises(InvalidInput):
+        amend_packet(sources, run["run_id"], pack, "officer", "no reason to")
+    late = datetime(2026, 1, 4, 20, tzinfo=UTC)
+    import_id = store.start_import(LICENSE, "events", "late", "1" * 64, late)
+    store.append(Batch(LICENSE, import_id, "events", [[Event(
+        EventType.ADJUSTMENT, late, "late-adj", {"label": "1A4LATE", "quantity": -2.0,
+                                                 "reason": "Theft", "note": "found later"},
+        package_label="1A4LATE")]], late + timedelta(days=30)))
+    assert current_packet(sources, run["run_id"], pack, "x").sha256 == packet.sha256
+    amended = amend_packet(sources, run["run_id"], pack, "officer", "late import")
+    assert amended.version == 2 and amended.finalized_at is not None
+    before = len(packet.content["logs"][0]["rows"])
+    assert amended.changes == [f"METRC adjustments: {before} rows before, {before + 1} now"]
+    assert amended.content["amendment"]["previous_sha256"] == packet.sha256
+    assert [v.sha256 for v in sources.records.versions(run["run_id"])][0] == packet.sha256
+
+
+def test_the_activity_log_reads_the_same_on_each_database(sql_store):
+    when = datetime(2026, 1, 3, 20, tzinfo=UTC)
+    _plant(sql_store, when)
+    log = SqlActivityLog(sql_store.engine)
+    found = log.events(LICENSE, [EventType.ADJUSTMENT, EventType.MOVE], when, when + timedelta(1))
+    assert [e.type for e in found] == [EventType.ADJUSTMENT, EventType.MOVE]
+    assert found[0].payload["note"] == " ".join(HOSTILE)
+    assert log.events(LICENSE, [EventType.MOVE], None, when) == []
