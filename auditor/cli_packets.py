@@ -1,42 +1,109 @@
-"""The `auditor packet` command: a stored run's audit packet as PDF, Excel or JSON."""
+"""The `auditor packet` commands: write, finalize and amend a stored run's audit packet."""
 
 from __future__ import annotations
 
 import getpass
-import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from auditor.bootstrap import open_store
 from auditor.config import Settings
+from auditor.domain.errors import StoreNotReady
+from auditor.domain.rules import Pack
 from auditor.packets import PacketDocuments
 from auditor.rules.loader import default_rules_dir, load_pack
-from auditor.services.packets import PacketSources, current_packet, render_packet
+from auditor.services.packets import (
+    PacketSources,
+    amend_packet,
+    current_packet,
+    finalize_packet,
+    render_packet,
+)
 from auditor.services.report_fakes import InMemoryPacketRecords
+from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
 
+BY = click.option("--by", default=getpass.getuser, show_default="the current user",
+                  help="Who does it (recorded with the packet version).")
 
-@click.command("packet")
+
+class DefaultToWrite(click.Group):
+    """`auditor packet RUN ...` means `auditor packet write RUN ...`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Insert `write` when the first argument is not a subcommand or an option."""
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["write", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("packet", cls=DefaultToWrite)
+def packet() -> None:
+    """Audit packets of stored runs: `auditor packet RUN --format pdf|xlsx|json`."""
+
+
+def _sources(run_id: str, *, keep: bool = False) -> tuple[PacketSources, Pack]:
+    settings = Settings.from_env()
+    store = open_store(settings)
+    records: Any = SqlPacketRecords(store.engine)
+    if not records.available():
+        if keep:
+            raise StoreNotReady("packet versions need migration 0006 (not yet in this "
+                                "version): packets can be written but not finalized")
+        records = InMemoryPacketRecords()  # a draft that is not kept: same content, same hash
+    sources = PacketSources(store, SqlActivityLog(store.engine), records)
+    license = store.get_license(store.runs.get(run_id)["license"])
+    return sources, load_pack(settings.rules_dir or default_rules_dir(), license.state)
+
+
+@packet.command("write")
 @click.argument("run_id")
 @click.option("--format", "fmt", type=click.Choice(["pdf", "xlsx", "json"]), default="pdf",
               show_default=True, help="json writes the canonical content the SHA-256 covers.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write it (default: packet-RUN.FORMAT in the current folder).")
-@click.option("--by", default=getpass.getuser, show_default="the current user",
-              help="Who generates the packet.")
-def packet(run_id: str, fmt: str, out: Path | None, by: str) -> None:
-    """Write the audit packet of a stored run and print its SHA-256."""
-    settings = Settings.from_env()
-    store = open_store(settings)
-    # Packet versions are not yet kept in the database (its migration waits on 0005),
-    # so each generation is a fresh draft: same run and events, same content and hash.
-    sources = PacketSources(store, SqlActivityLog(store.engine), InMemoryPacketRecords())
-    license = store.get_license(store.runs.get(run_id)["license"])
-    pack = load_pack(settings.rules_dir or default_rules_dir(), license.state)
+@BY
+def write(run_id: str, fmt: str, out: Path | None, by: str) -> None:
+    """Write a run's packet (its latest final version, or a draft) and print its SHA-256."""
+    sources, pack = _sources(run_id)
     version = current_packet(sources, run_id, pack, by)
     target = out or Path(f"packet-{run_id}.{fmt}")
     target.write_bytes(render_packet(version, fmt, PacketDocuments()))
     click.echo(f"wrote {target} (packet v{version.version}, "
                f"{'final' if version.finalized_at else 'draft'}); "
-               f"content sha256 {version.sha256}", file=sys.stdout)
+               f"content sha256 {version.sha256}")
+
+
+@packet.command("finalize")
+@click.argument("run_id")
+@BY
+def finalize(run_id: str, by: str) -> None:
+    """Make a run's packet final: it can then only be amended, never changed."""
+    sources, pack = _sources(run_id, keep=True)
+    version = finalize_packet(sources, run_id, pack, by)
+    click.echo(f"packet v{version.version} of run {run_id} is final; "
+               f"content sha256 {version.sha256}")
+
+
+@packet.command("amend")
+@click.argument("run_id")
+@click.option("--reason", required=True, help="Why the packet is amended.")
+@BY
+def amend(run_id: str, reason: str, by: str) -> None:
+    """Add a new final version of a final packet from the events as they stand now."""
+    sources, pack = _sources(run_id, keep=True)
+    version = amend_packet(sources, run_id, pack, by, reason)
+    click.echo(f"packet v{version.version} of run {run_id}: " + "; ".join(version.changes))
+    click.echo(f"content sha256 {version.sha256}")
+
+
+@packet.command("versions")
+@click.argument("run_id")
+def versions(run_id: str) -> None:
+    """List a run's packet versions with their SHA-256, who made them and why."""
+    sources, _ = _sources(run_id, keep=True)
+    for v in sources.records.versions(run_id):
+        state = f"final {v.finalized_at:%Y-%m-%d %H:%M}Z" if v.finalized_at else "draft"
+        click.echo(f"v{v.version}  {v.sha256}  {state}  by {v.created_by}: {v.reason}")

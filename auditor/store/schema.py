@@ -199,3 +199,18 @@ worker_checkpoints = Table(
     Column("working_memory", Integer, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+packet_versions = Table(
+    "packet_versions", metadata,
+    Column("id", Id, primary_key=True),
+    Column("run_id", String(32), ForeignKey("audit_runs.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the canonical content
+    Column("content", Json, nullable=False),  # the packet's canonical content
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("changes", Json, nullable=False),
+    Column("finalized_at", UTCDateTime),  # set once; a final version never changes
+    UniqueConstraint("run_id", "version", name="uq_packet_versions_run_version"),
+)
