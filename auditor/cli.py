@@ -308,6 +308,7 @@ def _print_demo(result: DemoResult) -> None:
                f"{len(result.truth['violations'])} violations were planted")
 
 
-from auditor.cli_packets import packet  # noqa: E402  (registered last)
+from auditor.cli_packets import packet, report  # noqa: E402  (registered last)
 
 main.add_command(packet)
+main.add_command(report)

@@ -1,8 +1,9 @@
-"""The `auditor packet` commands: write, finalize and amend a stored run's audit packet."""
+"""The `auditor packet` commands (write, finalize, amend a run's packet) and `auditor report`."""
 
 from __future__ import annotations
 
 import getpass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import click
 from auditor.bootstrap import open_store
 from auditor.config import Settings
 from auditor.domain.errors import StoreNotReady
+from auditor.domain.events import canonical_json
 from auditor.domain.rules import Pack
 from auditor.packets import PacketDocuments
 from auditor.rules.loader import default_rules_dir, load_pack
@@ -22,6 +24,7 @@ from auditor.services.packets import (
     render_packet,
 )
 from auditor.services.report_fakes import InMemoryPacketRecords
+from auditor.services.reports import REPORTS, build_report, report_tables
 from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
 
@@ -107,3 +110,28 @@ def versions(run_id: str) -> None:
     for v in sources.records.versions(run_id):
         state = f"final {v.finalized_at:%Y-%m-%d %H:%M}Z" if v.finalized_at else "draft"
         click.echo(f"v{v.version}  {v.sha256}  {state}  by {v.created_by}: {v.reason}")
+
+
+@click.command("report")
+@click.argument("name", type=click.Choice(list(REPORTS)))
+@click.option("--license", "license_number", required=True)
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="First day of the period (license-local).")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day of the period, inclusive.")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "json"]), default="xlsx",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write it (default: NAME-LICENSE-FROM-TO.FORMAT).")
+def report(name: str, license_number: str, start: datetime, end: datetime, fmt: str,
+           out: Path | None) -> None:
+    """Write one of the inventory associate's reports as Excel or JSON."""
+    store = open_store(Settings.from_env())
+    built = build_report(name, SqlActivityLog(store.engine), store.get_license(license_number),
+                         start.date(), end.date())
+    target = out or Path(f"{name}-{license_number}-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}")
+    data = (canonical_json(built).encode() if fmt == "json"
+            else PacketDocuments().xlsx(report_tables(built)))
+    target.write_bytes(data)
+    rows = ", ".join(f"{t['title']} {len(t['rows'])}" for t in built["tables"])
+    click.echo(f"wrote {target}: {rows} rows")

@@ -1,12 +1,14 @@
-"""In-memory packet records, the test double of the PacketRecords port."""
+"""In-memory packet records and activity log, the test doubles of the report ports."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
 from auditor.domain.errors import Conflict
-from auditor.services.report_ports import PacketVersion
+from auditor.domain.events import EventType
+from auditor.services.report_ports import LoggedEvent, PacketVersion
 
 
 class InMemoryPacketRecords:
@@ -39,3 +41,18 @@ class InMemoryPacketRecords:
         if len(versions) != packet.version - 1:
             raise Conflict(f"packet version {packet.version} of run {packet.run_id} exists")
         versions.append(packet)
+
+
+class InMemoryActivityLog:
+    """An activity log over a list of events, for unit tests of logs and reports."""
+
+    def __init__(self, license_number: str, events: list[LoggedEvent]) -> None:
+        self.license_number = license_number
+        self.stored = sorted(events, key=lambda e: (e.occurred_at, e.id))
+
+    def events(self, license_number: str, types: Collection[EventType],
+               start: datetime | None, end: datetime) -> list[LoggedEvent]:
+        """Return the license's events of those types in [start, end), oldest first."""
+        return [e for e in self.stored if license_number == self.license_number
+                and e.type in types and e.occurred_at < end
+                and (start is None or e.occurred_at >= start)]

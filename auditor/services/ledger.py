@@ -1,0 +1,92 @@
+"""A package ledger replayed from the events: what METRC, the POS and the floor hold.
+
+METRC's on-hand is accepted quantity, plus adjustments, less METRC sales; the POS's is
+accepted quantity, plus adjustments, less POS sales (voided lines aside). The location
+is the last physical move's destination, or the METRC location until a move is seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from auditor.domain.events import EventType as T
+from auditor.services.report_ports import LoggedEvent
+
+LEDGER_TYPES = (T.MANIFEST_PACKAGE, T.PACKAGE_SNAPSHOT, T.ADJUSTMENT, T.METRC_SALE_LINE,
+                T.POS_SALE_LINE, T.MOVE, T.LOCATION_CHANGE)
+
+
+@dataclass
+class PackageState:
+    """One package as the ledger knows it at a moment."""
+
+    label: str
+    item: str | None = None
+    category: str | None = None
+    unit: str | None = None
+    metrc: float = 0.0
+    pos: float = 0.0
+    location: str | None = None
+    received_at: datetime | None = None
+    expires: str | None = None  # the earliest of expiration, sell-by and use-by dates
+
+
+class Ledger:
+    """Replays events in time order; `apply` one at a time to read states in between."""
+
+    def __init__(self) -> None:
+        self.packages: dict[str, PackageState] = {}
+
+    def state(self, label: str | None) -> PackageState:
+        """Return the package's state, creating it on first sight."""
+        key = label or ""
+        if key not in self.packages:
+            self.packages[key] = PackageState(key)
+        return self.packages[key]
+
+    def apply(self, event: LoggedEvent) -> None:
+        """Update the package the event is about."""
+        p, package = event.payload, self.state(event.package_label)
+        quantity = _number(p.get("quantity"))
+        if event.type is T.MANIFEST_PACKAGE:
+            _describe(package, p)
+            if p.get("shipment_state") == "Accepted":
+                received = _number(p.get("received_quantity"))
+                package.metrc += received
+                package.pos += received
+                package.received_at = event.occurred_at
+                package.unit = p.get("received_unit") or package.unit
+        elif event.type is T.PACKAGE_SNAPSHOT:
+            _describe(package, p)
+            dates = [p.get(k) for k in ("expiration_date", "sell_by_date", "use_by_date")]
+            package.expires = min((d for d in dates if d), default=package.expires)
+            package.location = package.location or p.get("location")
+        elif event.type is T.ADJUSTMENT:
+            package.metrc += quantity
+            package.pos += quantity
+        elif event.type is T.METRC_SALE_LINE:
+            package.metrc -= quantity
+        elif event.type is T.POS_SALE_LINE and not p.get("voided"):
+            package.pos -= quantity
+            _describe(package, {"item_name": p.get("product_name"), **p})
+        elif event.type is T.MOVE:
+            package.location = p.get("to_location") or package.location
+
+    def replay(self, events: Iterable[LoggedEvent]) -> Ledger:
+        """Apply every event and return self."""
+        for event in events:
+            self.apply(event)
+        return self
+
+
+def _describe(package: PackageState, payload: dict[str, Any]) -> None:
+    package.item = package.item or payload.get("item_name")
+    package.category = package.category or payload.get("category")
+    package.unit = package.unit or payload.get("unit")
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0

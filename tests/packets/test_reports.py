@@ -1,0 +1,87 @@
+"""The associate's reports over small event sets in an in-memory activity log."""
+
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+
+from auditor.domain.events import EventType as T
+from auditor.domain.license import License
+from auditor.services.report_fakes import InMemoryActivityLog
+from auditor.services.report_ports import LoggedEvent
+from auditor.services.reports import build_report
+
+LICENSE = License("C10-0000123-LIC", "CA", "America/Los_Angeles", ("Sales Floor",),
+                  "Test", ("Vault",))
+DAY = date(2026, 1, 5)
+NOON = datetime(2026, 1, 5, 20, tzinfo=UTC)  # noon in Los Angeles
+ids = count(1)
+
+
+def ev(kind: T, at: datetime, label: str, reference: str | None = None, **payload) -> LoggedEvent:
+    return LoggedEvent(next(ids), kind, at, label, reference, {"label": label, **payload})
+
+
+def received(label: str, qty: float, item: str = "Gelato Flower", at: datetime = NOON,
+             **extra) -> list[LoggedEvent]:
+    return [ev(T.MANIFEST_PACKAGE, at - timedelta(days=2), label, "M1", item_name=item,
+               category="Flower", shipment_state="Accepted", received_quantity=qty,
+               received_unit="Grams"),
+            ev(T.PACKAGE_SNAPSHOT, at - timedelta(days=2), label, item_name=item,
+               category="Flower", location="Vault", **extra)]
+
+
+def pos(label: str, receipt: str, qty: float, at: datetime = NOON, **extra) -> LoggedEvent:
+    return ev(T.POS_SALE_LINE, at, label, receipt, receipt_id=receipt, quantity=qty,
+              unit="Grams", product_name="Gelato Flower", category="Flower", **extra)
+
+
+def metrc(label: str, receipt: str, qty: float, at: datetime = NOON) -> LoggedEvent:
+    return ev(T.METRC_SALE_LINE, at, label, receipt, external_receipt_number=receipt,
+              quantity=qty, unit="Grams")
+
+
+def build(name: str, events: list[LoggedEvent], start: date = DAY, end: date = DAY) -> dict:
+    return build_report(name, InMemoryActivityLog(LICENSE.number, events), LICENSE, start, end)
+
+
+def test_reconciliation_names_pos_only_metrc_only_and_quantity_mismatches() -> None:
+    events = [pos("A", "R1", 3.5), metrc("A", "R1", 3.5), pos("A", "R2", 2), metrc("A", "R2", 1),
+              pos("A", "R3", 1), metrc("A", "R4", 1), pos("A", "R5", 1, voided=True)]
+    daily, exceptions = build("reconciliation", events)["tables"]
+    assert daily["rows"] == [["2026-01-05", 3, 3, 1, 1, 1, 1]]
+    assert [(r[1], r[6]) for r in exceptions["rows"]] == [
+        ("R2", "quantity mismatch"), ("R3", "POS only: not in METRC"),
+        ("R4", "METRC only: no POS line")]
+
+
+def test_cycle_counts_compare_the_shelf_with_pos_and_metrc() -> None:
+    events = [*received("A", 10), pos("A", "R1", 2), metrc("A", "R1", 1),
+              ev(T.COUNT_LINE, NOON + timedelta(hours=1), "A", "C1", counted_quantity=9.0,
+                 location="Vault")]
+    summary, lines = build("cycle-counts", events)["tables"]
+    assert summary["rows"] == [["Vault", "Flower", 1, 9.0, 8.0, 9.0, 1, 0]]
+    assert lines["rows"][0][5:8] == [9.0, 8.0, 9.0]
+    accuracy = build("accuracy", events)["tables"][0]
+    assert accuracy["rows"] == [["2026-01-05", "Flower", 1, 1, 100.0]]
+
+
+def test_replenishment_lists_products_low_on_the_floor_with_vault_stock() -> None:
+    move = ev(T.MOVE, NOON - timedelta(days=1), "A", to_location="Sales Floor")
+    events = [*received("A", 12), *received("B", 20), move, pos("A", "R1", 10),
+              metrc("A", "R1", 10)]
+    rows = build("replenishment", events)["tables"][0]["rows"]
+    assert rows == [["Flower", "Gelato Flower", "Grams", 2.0, 20.0, 10.0, 0.2, "B"]]
+
+
+def test_velocity_gives_weeks_of_supply_from_sales_per_week() -> None:
+    events = [*received("A", 100), pos("A", "R1", 10), metrc("A", "R1", 10)]
+    rows = build("velocity", events, DAY, DAY + timedelta(days=6))["tables"][0]["rows"]
+    assert rows == [["Flower", "Gelato Flower", "Grams", 10.0, 10.0, 90.0, 9.0]]
+
+
+def test_sell_soon_puts_the_nearest_expiry_first_and_marks_new_arrivals() -> None:
+    events = [*received("LATE", 5, expiration_date="2026-06-01"),
+              *received("SOON", 5, expiration_date="2026-02-01"),
+              *received("OLD", 5, at=NOON - timedelta(days=30))]
+    rows = build("sell-soon", events)["tables"][0]["rows"]
+    assert [(r[3], r[0], r[8]) for r in rows] == [
+        ("SOON", "2026-02-01", "new"), ("LATE", "2026-06-01", "new"), ("OLD", None, "")]
