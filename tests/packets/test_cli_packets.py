@@ -1,0 +1,66 @@
+"""`auditor packet` and `auditor report` as a user runs them, on a short sample store."""
+
+import hashlib
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from auditor.bootstrap import open_store
+from auditor.cli import main
+from auditor.config import Settings
+from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.sample import StoreSpec, generate_store
+from auditor.services.audit import run_audit
+from auditor.services.demo import load_sample_store
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    generate_store(root / "store", StoreSpec(days=7, receipts_per_day=5, seed=3))
+    url = f"sqlite:///{root / 'a.db'}"
+    store = open_store(Settings(database_url=url), migrate=True)
+    load_sample_store(store, root / "store")
+    run = run_audit(store, load_pack(default_rules_dir(), "CA"), "C10-0000123-LIC",
+                    date(2026, 1, 1), date(2026, 1, 7))
+    store.engine.dispose()
+    return url, run.run_id, root
+
+
+def test_packet_json_is_the_content_whose_sha256_the_command_prints(database) -> None:
+    url, run_id, root = database
+    out = root / "p.json"
+    result = CliRunner().invoke(main, ["packet", run_id, "--format", "json", "--out", str(out)],
+                                env={"AUDITOR_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert hashlib.sha256(out.read_bytes()).hexdigest() in result.output
+    assert json.loads(out.read_bytes())["run"]["run_id"] == run_id
+
+
+def test_packet_xlsx_and_a_report_are_written(database) -> None:
+    url, run_id, root = database
+    env = {"AUDITOR_DATABASE_URL": url}
+    out = root / "p.xlsx"
+    result = CliRunner().invoke(main, ["packet", run_id, "--format", "xlsx", "--out", str(out)],
+                                env=env)
+    assert result.exit_code == 0, result.output
+    assert openpyxl.load_workbook(io.BytesIO(out.read_bytes())).sheetnames[:2] == \
+        ["Cover", "Summary"]
+    report = root / "r.json"
+    result = CliRunner().invoke(main, ["report", "sell-soon", "--license", "C10-0000123-LIC",
+                                       "--from", "2026-01-01", "--to", "2026-01-07",
+                                       "--format", "json", "--out", str(report)], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["tables"][0]["rows"]
+
+
+def test_finalizing_without_the_packet_table_says_what_is_missing(database) -> None:
+    url, run_id, _ = database
+    result = CliRunner().invoke(main, ["packet", "finalize", run_id],
+                                env={"AUDITOR_DATABASE_URL": url})
+    assert result.exit_code == 2 and "migration 0006" in result.output
