@@ -1,0 +1,305 @@
+"""Rule templates as durable-rules rulesets plus the typed facts the host feeds them.
+
+What runs where: the host reads and types every field and judges each event's own
+conditions (`fields`, SQL's three-valued logic); the engine correlates events with
+the facts they need by key (one ruleset per rule, sessions per license). Time windows
+are judged by the host on the pairs the engine matched, because `$lte`/`$gt` against
+another alias's float crashes durable-rules' C core here at random (see `engine`).
+
+Supported: field_check (not on `on_hand`) and requires_prior (not `in_force_by`).
+Other templates raise Unsupported and stay with the batch audit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.continuous.engine import Match, RulesEngine
+from auditor.continuous.fields import Reader, StreamEvent, all_hold, condition
+from auditor.domain.findings import Violation
+from auditor.domain.license import License
+from auditor.domain.rules import Rule, Template, parse_duration
+from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
+
+ROTATE_AFTER = 20_000  # triggers held in a session before it is rebuilt
+_serial = itertools.count(1)  # ruleset names are process global: never reuse one
+
+
+class Unsupported(Exception):
+    """A rule the continuous evaluator cannot run (it stays with the batch audit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a program decided about an event: a violation found, or one withdrawn."""
+
+    kind: str  # "found" or "withdrawn"
+    violation: Violation
+
+
+def violation(rule: Rule, event: StreamEvent) -> Violation:
+    """Return the violation an event triggers, shaped exactly as the batch backend's."""
+    label = None if rule.params.get("license_level") else event.package_label
+    subject = (event.payload.get(rule.params["subject"]) if rule.params.get("subject")
+               else event.reference)
+    return Violation(event.id, event.type, event.occurred_at, label, subject,
+                     dict(event.payload))
+
+
+class Selection:
+    """Judges whether an event is one a rule's event reference picks (type, where, ...)."""
+
+    def __init__(self, ref: Mapping[str, Any], license: License) -> None:
+        """Keep the reference and the license its `@license` values come from."""
+        self.ref, self.license = ref, license
+        self.first_seen: set[tuple[str, Any]] = set()
+
+    def picks(self, event: StreamEvent) -> bool:
+        """Return whether the event is selected (first_per is judged in arrival order)."""
+        ref = self.ref
+        if "*" in ref["type"]:
+            if event.package_label is None:
+                return False
+        elif event.type not in ref["type"]:
+            return False
+        reader = Reader(event, self.license)
+        if not all_hold(reader, ref["where"]):
+            return False
+        if ref["where_any"] and not any(condition(reader, c) is True for c in ref["where_any"]):
+            return False
+        if ref["first_per"]:
+            value = reader[ref["first_per"]]
+            if value is None or (event.type, value) in self.first_seen:
+                return False
+            self.first_seen.add((event.type, value))
+        return True
+
+
+def key_of(reader: Reader, names: list[str]) -> str | None:
+    """Return the typed match key of an event (None if a field is missing: SQL NULL)."""
+    values = [reader[name] for name in names]
+    if any(v is None for v in values):
+        return None
+    return json.dumps([v if isinstance(v, str | int | float) else str(v) for v in values])
+
+
+class Program:
+    """A rule's ruleset and the facts the host keeps asserted in it."""
+
+    template: Template
+
+    def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
+        """Register the rule's ruleset under a versioned, process-unique name."""
+        self.rule, self.license, self.engine = rule, license, engine
+        self.name = f"{rule.id}.v{rule.version}.{next(_serial)}"
+        self.sid = license.number
+        engine.register(self.name, self.definition())
+
+    def definition(self) -> dict[str, Any]:
+        """Return the ruleset's rules in durable-rules' JSON form."""
+        raise NotImplementedError
+
+    def observe(self, event: StreamEvent) -> list[Outcome]:
+        """Take in an event as a fact other events may need (phase 1 of a time step)."""
+        return []
+
+    def judge(self, event: StreamEvent) -> list[Outcome]:
+        """Judge an event as a trigger (phase 2, after every fact of its time)."""
+        return []
+
+    def expire(self, watermark: float) -> None:
+        """Retract facts no later event can need (the template's retention horizon)."""
+
+    def waiting(self) -> int:
+        """Return the events the engine holds waiting for a join (bounded by rotate)."""
+        return 0
+
+
+class FieldCheck(Program):
+    """field_check: the engine flags typed events whose own conditions do not all hold."""
+
+    template = Template.FIELD_CHECK
+
+    def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
+        """Refuse conditions on METRC's on-hand, which needs the package's history."""
+        if "on_hand" in json.dumps(rule.params["require"]):
+            raise Unsupported(f"{rule.id} reads on_hand")
+        if rule.params["event"]["only_known_packages"]:
+            raise Unsupported(f"{rule.id} needs only_known_packages on a field check")
+        super().__init__(rule, license, engine)
+        self.selection = Selection(rule.params["event"], license)
+
+    def definition(self) -> dict[str, Any]:
+        """Flag every trigger whose `ok` is 0."""
+        return {"bad": {"all": [{"e": {"$and": [{"k": "trig"}, {"ok": 0}]}}]}}
+
+    def judge(self, event: StreamEvent) -> list[Outcome]:
+        """Post the event with its verdict typed as 0/1; report what the engine flags."""
+        if not self.selection.picks(event):
+            return []
+        ok = all_hold(Reader(event, self.license), self.rule.params["require"])
+        self.engine.post(self.name, self.sid, {"k": "trig", "ok": int(ok), "eid": event.id})
+        flagged = {m.messages["e"]["eid"] for m in self.engine.drain() if m.ruleset == self.name}
+        return [Outcome("found", violation(self.rule, event))] if event.id in flagged else []
+
+
+class RequiresPrior(Program):
+    """requires_prior: the engine joins each trigger with the priors of its key.
+
+    A trigger none of whose joined priors is early enough is a violation. With
+    `when: ever` a prior arriving later withdraws it: the trigger waits in the
+    engine and the join fires when the prior is asserted.
+    """
+
+    template = Template.REQUIRES_PRIOR
+
+    def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
+        """Refuse `in_force_by`, whose version in force depends on later lists."""
+        if rule.params["in_force_by"]:
+            raise Unsupported(f"{rule.id} uses in_force_by")
+        super().__init__(rule, license, engine)
+        params = rule.params
+        self.event_sel = Selection(params["event"], license)
+        self.prior_sel = Selection(params["prior"], license)
+        self.ever = params["when"] != "before"
+        self.within = (parse_duration(params["within"]).total_seconds()
+                       if params.get("within") and not self.ever else None)
+        self.priors: dict[str, list[dict[str, Any]]] = {}  # key -> asserted facts
+        self.judged: dict[int, tuple[StreamEvent, bool]] = {}  # ever: trigger -> violated
+        self.known: set[str] = set()
+        self.parked: dict[str, list[StreamEvent]] = {}  # unknown package -> triggers
+        self.posted = 0  # triggers the engine holds since the last rotation
+
+    def definition(self) -> dict[str, Any]:
+        """Join a trigger with each prior of the same key (key equality only)."""
+        return {"joined": {"all": [{"e": {"k": "trig"}},
+                                   {"p": {"$and": [{"k": "prior"}, {"key": {"e": "key"}}]}}]}}
+
+    def observe(self, event: StreamEvent) -> list[Outcome]:
+        """Assert a prior (the earliest per key suffices without a look-back window)."""
+        outcomes: list[Outcome] = []
+        if self.prior_sel.picks(event):
+            names = [m["prior"] for m in self.rule.params["match"]]
+            key = key_of(Reader(event, self.license), names)
+            if key is not None and (self.within is not None or self.ever
+                                    or key not in self.priors):
+                fact = self.engine.assert_fact(self.name, self.sid,
+                                               {"k": "prior", "key": key, "t": event.t})
+                self.priors.setdefault(key, []).append(fact)
+                outcomes += self._withdrawals(self.engine.drain())
+        if event.type in KNOWN_PACKAGE_TYPES and event.package_label not in self.known:
+            self.known.add(event.package_label or "")
+            for parked in self.parked.pop(event.package_label or "", []):
+                outcomes += self._judge_known(parked)
+        return outcomes
+
+    def judge(self, event: StreamEvent) -> list[Outcome]:
+        """Judge a trigger now, or park it until its package is known."""
+        if not self.event_sel.picks(event):
+            return []
+        if self.rule.params["event"]["only_known_packages"] and \
+                event.package_label not in self.known:
+            self.parked.setdefault(event.package_label or "", []).append(event)
+            return []
+        return self._judge_known(event)
+
+    def _judge_known(self, event: StreamEvent) -> list[Outcome]:
+        names = [m["event"] for m in self.rule.params["match"]]
+        key = key_of(Reader(event, self.license), names)
+        times: list[float] = []
+        if key is not None:
+            self._post(key, event)
+            for match in self.engine.drain():
+                if match.ruleset == self.name and match.messages["e"]["eid"] == event.id:
+                    times.append(float(match.messages["p"]["t"]))
+        violated = not any(self._early_enough(t, event.t) for t in times)
+        if self.ever:
+            self.judged[event.id] = (event, violated)
+        return [Outcome("found", violation(self.rule, event))] if violated else []
+
+    def _send(self, key: str, event: StreamEvent) -> None:
+        self.engine.post(self.name, self.sid, {"k": "trig", "key": key, "t": event.t,
+                                               "eid": event.id})
+        self.posted += 1
+
+    def _post(self, key: str, event: StreamEvent) -> None:
+        if self.posted >= ROTATE_AFTER:
+            self.rotate()
+        self._send(key, event)
+
+    def waiting(self) -> int:
+        """Return the triggers the engine holds since the last rotation."""
+        return self.posted
+
+    def rotate(self) -> None:
+        """Bound working memory: drop the session, keep the priors and open `ever` triggers.
+
+        A posted trigger stays in the engine waiting for a prior to join; past its
+        judgement only an `ever` violation still needs that join (to be withdrawn).
+        """
+        self.engine.delete_sessions(self.name)
+        self.posted = 0
+        for key, facts in self.priors.items():
+            self.priors[key] = [self.engine.assert_fact(self.name, self.sid, {
+                k: v for k, v in fact.items() if k not in ("id", "sid")}) for fact in facts]
+        self.judged = {eid: (event, True) for eid, (event, violated) in self.judged.items()
+                       if violated}
+        names = [m["event"] for m in self.rule.params["match"]]
+        for event, _ in list(self.judged.values()):
+            waiting_key = key_of(Reader(event, self.license), names)
+            if waiting_key is not None:
+                self._send(waiting_key, event)
+        self.engine.drain()
+
+    def _early_enough(self, prior: float, trigger: float) -> bool:
+        if self.ever:
+            return True
+        if prior > trigger:
+            return False
+        return self.within is None or prior >= trigger - self.within
+
+    def _withdrawals(self, matches: list[Match]) -> list[Outcome]:
+        """A prior arriving after an `ever` trigger was judged withdraws its violation."""
+        outcomes = []
+        for match in matches:
+            eid = match.messages["e"].get("eid")
+            if match.ruleset != self.name or eid not in self.judged:
+                continue
+            event, violated = self.judged.pop(eid)
+            if violated:
+                outcomes.append(Outcome("withdrawn", violation(self.rule, event)))
+        return outcomes
+
+    def expire(self, watermark: float) -> None:
+        """Retract priors older than the look-back window: no later trigger can use them."""
+        if self.within is None:
+            return
+        horizon = watermark - self.within
+        for key in list(self.priors):
+            keep = []
+            for fact in self.priors[key]:
+                if fact["t"] < horizon:
+                    self.engine.retract_fact(self.name, fact)
+                else:
+                    keep.append(fact)
+            if keep:
+                self.priors[key] = keep
+            else:
+                del self.priors[key]
+
+
+PROGRAMS: dict[Template, type[Program]] = {Template.FIELD_CHECK: FieldCheck,
+                                           Template.REQUIRES_PRIOR: RequiresPrior}
+
+
+def compile_rule(rule: Rule, license: License, engine: RulesEngine) -> Program:
+    """Return the running program of a rule, or raise Unsupported."""
+    if rule.template not in PROGRAMS:
+        raise Unsupported(f"{rule.id}: template {rule.template.value} runs in batch only")
+    return PROGRAMS[rule.template](rule, license, engine)
+
+

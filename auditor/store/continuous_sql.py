@@ -1,0 +1,141 @@
+"""The continuous worker's tables: events read in id order, findings and checkpoints.
+
+A worker's findings and its checkpoint are written in one transaction; findings are
+inserted only when their (license, identity) is new, so a replay after a crash adds
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from auditor.continuous.fields import StreamEvent
+from auditor.domain.findings import Finding
+from auditor.store.schema import continuous_findings, events, licenses, worker_checkpoints
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a partition's worker got to: last event id read, watermark, progress."""
+
+    partition: str
+    last_event_id: int
+    watermark: datetime | None
+    pack_hash: str
+    events_processed: int
+    working_memory: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Written:
+    """A finding to write: its license, the finding, open or withdrawn, when detected."""
+
+    license_id: int
+    status: str
+    finding: Finding
+    pack_id: str
+    pack_hash: str
+
+
+class ContinuousStore:
+    """Reads events for the worker and writes its findings and checkpoints."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Use the event store's SQLAlchemy engine."""
+        self.engine = engine
+
+    def license_ids(self, numbers: Sequence[str]) -> dict[str, int]:
+        """Return the ids of the given license numbers."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(licenses.c.number, licenses.c.id)
+                                .where(licenses.c.number.in_(list(numbers)))).all()
+        return {row.number: row.id for row in rows}
+
+    def read_events(self, license_ids: Sequence[int], after: int,
+                    limit: int) -> list[tuple[int, StreamEvent]]:
+        """Return up to limit events of the licenses with id > after, in id order."""
+        query = (select(events.c.id, events.c.license_id, events.c.type, events.c.occurred_at,
+                        events.c.package_label, events.c.reference, events.c.payload)
+                 .where(events.c.license_id.in_(list(license_ids)), events.c.id > after)
+                 .order_by(events.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(row.license_id, StreamEvent(
+            row.id, row.type, row.occurred_at, row.package_label, row.reference,
+            json.loads(row.payload) if isinstance(row.payload, str) else row.payload))
+            for row in rows]
+
+    def commit(self, found: Sequence[Written], checkpoint: Checkpoint) -> int:
+        """Write findings (new identities only) and the checkpoint in one transaction."""
+        added = 0
+        with self.engine.begin() as conn:
+            for item in found:
+                if item.status == "withdrawn":
+                    conn.execute(update(continuous_findings).where(
+                        continuous_findings.c.license_id == item.license_id,
+                        continuous_findings.c.identity == item.finding.identity)
+                        .values(status="withdrawn"))
+                    continue
+                added += _insert_new(conn, item, checkpoint.updated_at)
+            _save_checkpoint(conn, checkpoint)
+        return added
+
+    def checkpoint(self, partition: str) -> Checkpoint | None:
+        """Return the partition's last checkpoint, or None before its first commit."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(worker_checkpoints).where(
+                worker_checkpoints.c.partition == partition)).first()
+        return None if row is None else Checkpoint(**row._mapping)
+
+    def findings(self, license_id: int, status: str | None = None) -> list[dict[str, Any]]:
+        """Return a license's continuous findings (optionally of one status), oldest first."""
+        query = select(continuous_findings).where(continuous_findings.c.license_id == license_id)
+        if status:
+            query = query.where(continuous_findings.c.status == status)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(continuous_findings.c.occurred_at,
+                                               continuous_findings.c.id)).all()
+        return [dict(row._mapping) for row in rows]
+
+    def count(self, license_id: int) -> int:
+        """Return how many findings a license has (every status)."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).where(
+                continuous_findings.c.license_id == license_id)) or 0)
+
+
+def _insert_new(conn: Any, item: Written, now: datetime) -> int:
+    exists = conn.scalar(select(continuous_findings.c.id).where(and_(
+        continuous_findings.c.license_id == item.license_id,
+        continuous_findings.c.identity == item.finding.identity)))
+    if exists is not None:
+        return 0
+    f = item.finding
+    try:
+        with conn.begin_nested():  # a concurrent writer may win the unique key
+            conn.execute(continuous_findings.insert(), {
+                "license_id": item.license_id, "identity": f.identity, "rule_id": f.rule_id,
+                "rule_version": f.rule_version, "pack_id": item.pack_id,
+                "pack_hash": item.pack_hash, "severity": f.severity.value,
+                "occurred_at": f.occurred_at, "package_label": f.package_label,
+                "subject": f.subject, "message": f.message, "evidence": list(f.evidence),
+                "status": item.status, "detected_at": now})
+    except IntegrityError:
+        return 0
+    return 1
+
+
+def _save_checkpoint(conn: Any, checkpoint: Checkpoint) -> None:
+    values = {k: getattr(checkpoint, k) for k in Checkpoint.__dataclass_fields__}
+    changed = conn.execute(update(worker_checkpoints).where(
+        worker_checkpoints.c.partition == checkpoint.partition).values(**values)).rowcount
+    if not changed:
+        conn.execute(worker_checkpoints.insert(), values)

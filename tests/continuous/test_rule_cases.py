@@ -1,0 +1,66 @@
+"""Every case of every continuously run rule: continuous findings equal the batch audit's.
+
+Each case's events are ingested, audited in batch (SQL), and streamed through the
+worker with the same cut-off; the two sets of finding identities must be equal.
+"""
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from auditor.continuous.engine import RulesEngine
+from auditor.continuous.programs import Unsupported, compile_rule
+from auditor.domain.findings import explain
+from auditor.domain.rules import Pack
+from auditor.services.ingest import ingest
+from auditor.services.worker import Worker, run_once
+from auditor.store.continuous_sql import ContinuousStore
+from tests.conftest import LICENSE
+from tests.integration.test_rule_cases import CASES, as_event
+
+BATCH_ONLY = {"adjustment-reason-valid", "count-variance", "count-variance-unadjusted",
+              "loss-not-notified", "manifest-acceptance-late", "manifest-quantity-mismatch",
+              "package-oversold", "pos-sale-unreported", "purchase-limit-exceeded",
+              "reconciliation-overdue", "sale-outside-sales-floor", "sale-quantity-mismatch",
+              "sale-unsellable-package"}
+
+
+def supported(license, rule):
+    try:
+        compile_rule(rule, license, RulesEngine())
+    except Unsupported:
+        return False
+    return True
+
+
+RUN = [(lic, rule, case) for lic, rule, case in CASES if supported(lic, rule)]
+
+
+def test_the_batch_only_rules_are_exactly_the_documented_ones():
+    skipped = {rule.id for lic, rule, _ in CASES if not supported(lic, rule)}
+    assert skipped == BATCH_ONLY
+
+
+def continuous_identities(store, license, rule, end):
+    pack = Pack("case", 1, "case", (rule,))
+    worker = Worker(ContinuousStore(store.engine), [license], lambda _: pack,
+                    lateness=timedelta(0))
+    run_once(worker, until=end)
+    rows = ContinuousStore(store.engine).findings(worker.ids[license.number], "open")
+    return sorted(row["identity"] for row in rows)
+
+
+@pytest.mark.parametrize(("license", "rule", "case"), RUN,
+                         ids=[f"{lic.state} {r.id}: {c.name}" for lic, r, c in RUN])
+def test_continuous_findings_equal_the_batch_findings(sql_store, license, rule, case):
+    if license != LICENSE:
+        sql_store.add_license(license)
+    lines = "\n".join(json.dumps(as_event(i, e)) for i, e in enumerate(case.events))
+    assert ingest(sql_store, license.number, "events", "case.ndjson", lines.encode()).rejected == 0
+    times = [datetime.fromisoformat(e["occurred_at"]) for e in case.events]
+    start, end = min(times) - timedelta(days=1), max(times) + timedelta(days=2)
+    batch = sql_store.evaluate(license.number, rule, start, end)
+    expected = sorted(explain(rule, v, license.zone()).identity for v in batch.violations)
+    assert continuous_identities(sql_store, license, rule, end) == expected
+    assert len(expected) == len(case.expect)
