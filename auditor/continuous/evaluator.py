@@ -21,6 +21,8 @@ from auditor.domain.findings import Finding, explain
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule
 
+REFERENCE_TYPES = {"adjust_reason"}
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -55,15 +57,21 @@ class LicenseEvaluator:
             except Unsupported as why:
                 self.batch_only[rule.id] = str(why)
 
-    def feed(self, events: Iterable[StreamEvent]) -> list[Decision]:
-        """Take new events; return what became decidable as the watermark moved."""
+    def feed(self, events: Iterable[StreamEvent], advance: bool = True) -> list[Decision]:
+        """Take new events; return what became decidable as the watermark moved.
+
+        While catching up on a backlog (advance=False) the events only wait in the heap:
+        a backlog is read in import order, which is not event-time order.
+        """
         for event in events:
             if self.watermark is not None and event.occurred_at <= self.watermark:
                 self.late += 1
             heapq.heappush(self._heap, (event.occurred_at, event.id, event))
+            if event.type in REFERENCE_TYPES:
+                continue  # a list's effective time, often "now": not a point in the activity
             if self._latest is None or event.occurred_at > self._latest:
                 self._latest = event.occurred_at
-        if self._latest is None:
+        if self._latest is None or not advance:
             return []
         return self.advance(self._latest - self.lateness)
 
@@ -95,6 +103,10 @@ class LicenseEvaluator:
         zone = self.license.zone()
         return [Decision("open" if o.kind == "found" else "withdrawn",
                          explain(rule, o.violation, zone)) for o in outcomes]
+
+    def buffered(self) -> int:
+        """Return the events waiting for the watermark."""
+        return len(self._heap)
 
     def working_memory(self) -> int:
         """Return facts and waiting events held in the engine, and events in the heap."""

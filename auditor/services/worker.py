@@ -24,6 +24,7 @@ from auditor.domain.rules import Pack
 from auditor.store.continuous_sql import Checkpoint, ContinuousStore, Written
 
 BATCH = 5_000
+MAX_BACKLOG = 500_000  # events held in event-time order while catching up, at most
 
 
 @dataclass
@@ -78,9 +79,17 @@ class Worker:
         by_license: dict[int, list[StreamEvent]] = {}
         for license_id, event in rows:
             by_license.setdefault(license_id, []).append(event)
+        # A full batch means a backlog: hold it until caught up, so that events imported
+        # out of time order (one file type after another) still run in time order.
+        caught_up = len(rows) < self.batch or sum(
+            ev.buffered() for ev in self.evaluators.values()) > MAX_BACKLOG
         written = [w for license_id, batch in by_license.items()
                    for w in self._written(license_id,
-                                          self.evaluators[license_id].feed(batch))]
+                                          self.evaluators[license_id].feed(batch, caught_up))]
+        if caught_up:
+            written += [w for license_id, ev in self.evaluators.items()
+                        if license_id not in by_license
+                        for w in self._written(license_id, ev.feed([], True))]
         self.progress.last_event_id = rows[-1][1].id
         self.progress.events_processed += len(rows)
         self._commit(written)

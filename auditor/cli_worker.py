@@ -1,0 +1,75 @@
+"""`auditor worker` (continuous evaluation, supervised) and `auditor findings`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+
+import click
+
+from auditor.bootstrap import open_store
+from auditor.config import Settings
+from auditor.domain.license import License
+from auditor.domain.rules import Pack
+from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.services.supervise import supervise
+from auditor.services.worker import Progress, Worker, run_once
+from auditor.store.continuous_sql import ContinuousStore
+
+
+def _pack(license: License) -> Pack:
+    return load_pack(default_rules_dir(), license.state)
+
+
+def _show(progress: Progress) -> None:
+    mark = progress.watermark.isoformat() if progress.watermark else "-"
+    click.echo(f"\rlast event {progress.last_event_id}  processed {progress.events_processed}"
+               f"  watermark {mark}  working memory {progress.working_memory}"
+               f"  findings {progress.findings_written}", nl=False, err=True)
+
+
+@click.command("worker")
+@click.option("--license", "numbers", multiple=True, help="A license of the partition "
+              "(repeat; default: every license).")
+@click.option("--partition", default="default", show_default=True,
+              help="The checkpoint's name: one worker per partition.")
+@click.option("--lateness", default=300, show_default=True,
+              help="Allowed lateness in seconds behind the latest event time.")
+@click.option("--once", is_flag=True, help="Process what is stored now, then exit.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z"]), default=None,
+              help="With --once: move the event-time clock to this cut-off.")
+@click.option("--batch", default=5000, show_default=True,
+              help="Events per transaction (findings and checkpoint commit together).")
+@click.option("--supervise/--no-supervise", "supervised", default=True, show_default=True,
+              help="Run the worker in a child process and restart it if it crashes.")
+def worker(numbers: tuple[str, ...], partition: str, lateness: int, once: bool,
+           until: datetime | None, batch: int, supervised: bool) -> None:
+    """Evaluate the rules continuously on new events, in event time."""
+    if supervised:
+        argv = [a for a in sys.argv[1:] if a != "--supervise"]
+        record = supervise([sys.executable, "-m", "auditor", *argv, "--no-supervise"])
+        click.echo(f"worker exited {record.exits[-1]} after {record.restarts} restarts",
+                   err=True)
+        sys.exit(0 if record.exits[-1] == 0 else 1)
+    store = open_store(Settings.from_env())
+    chosen = [store.get_license(n) for n in numbers] or store.list_licenses()
+    work = Worker(ContinuousStore(store.engine), chosen, _pack, partition,
+                  timedelta(seconds=lateness), batch)
+    if once:
+        _show(run_once(work, until))
+        click.echo("", err=True)
+        return
+    work.run(lambda: False, on_progress=_show)
+
+
+@click.command("findings")
+@click.option("--license", "number", required=True, help="The license.")
+@click.option("--open", "only_open", is_flag=True, help="Only findings still open.")
+def findings(number: str, only_open: bool) -> None:
+    """List the continuous evaluation's findings for a license."""
+    store = open_store(Settings.from_env())
+    found = ContinuousStore(store.engine)
+    ids = found.license_ids([store.get_license(number).number])
+    for row in found.findings(ids[number], "open" if only_open else None):
+        click.echo(f"{row['occurred_at'].isoformat()}  {row['rule_id']} v{row['rule_version']}"
+                   f"  {row['severity']}  {row['status']}  {row['message']}")
