@@ -312,3 +312,8 @@ from auditor.cli_packets import packet, report  # noqa: E402  (registered last)
 
 main.add_command(packet)
 main.add_command(report)
+
+from auditor.cli_worker import findings, worker  # noqa: E402  (registered last)
+
+main.add_command(worker)
+main.add_command(findings)
