@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 from auditor.domain.errors import Conflict, InvalidInput
 from auditor.domain.events import canonical_json
-from auditor.domain.rules import Pack
+from auditor.domain.findings import Finding
+from auditor.domain.rules import Pack, Severity
 from auditor.services.audit import local_bounds, rules_in_force
 from auditor.services.packet_view import packet_tables, pdf_context
 from auditor.services.ports import EventStore
@@ -83,8 +84,7 @@ def build_content(sources: PacketSources, run_id: str, pack: Pack) -> dict[str, 
                    "from": r["period_start"].isoformat(), "to": r["period_end"].isoformat(),
                    "pack_version": r["pack_version"], "score": r["readiness_score"]}
                   for r in sorted(earlier, key=lambda r: r["created_at"])],
-        "waivers": [{k: _text(w.get(k)) for k in WAIVER_FIELDS}
-                    for w in sources.waivers.in_force(license.number, closes)],
+        "waivers": _waivers(sources.waivers, run, license.number, closes),
         "logs": [t.as_json() for t in supporting_logs(sources.activity, license.number,
                                                       license.zone(), opens, closes)],
     }
@@ -172,6 +172,24 @@ def _rule(rule: Any) -> dict[str, Any]:
             "severity": rule.severity.value, "description": rule.description,
             "remediation": rule.remediation,
             "citations": [{"regulation": c.regulation, "url": c.url} for c in rule.citations]}
+
+
+def _waivers(source: WaiverSource, run: dict[str, Any], license_number: str,
+             at: datetime) -> list[dict[str, Any]]:
+    """Return the waivers in force at the period's end on the run's findings."""
+    by_identity = {_identity(f): f for f in run["findings"]}
+    waived = source.in_force(license_number, list(by_identity), at)
+    rows = [{"rule_id": by_identity[i]["rule_id"], "subject": by_identity[i]["subject"],
+             **{k: _text(w.get(k)) for k in WAIVER_FIELDS[2:]}}
+            for i, w in waived.items() if i in by_identity]
+    return sorted(rows, key=lambda w: (w["rule_id"], w["subject"] or ""))
+
+
+def _identity(finding: dict[str, Any]) -> str:
+    """Return a stored finding's identity, as the domain defines it."""
+    return Finding(finding["rule_id"], finding["rule_version"], Severity(finding["severity"]),
+                   datetime.fromisoformat(finding["occurred_at"]), finding["package_label"],
+                   finding["subject"], finding["message"], tuple(finding["evidence"])).identity
 
 
 def _text(value: Any) -> Any:

@@ -36,16 +36,44 @@ class ActivityLog(Protocol):
 class WaiverSource(Protocol):
     """Waivers granted on findings; the packet lists those in force."""
 
-    def in_force(self, license_number: str, at: datetime) -> list[dict[str, Any]]:
-        """Return waivers in force at `at`: rule, subject, justification, approver, expiry."""
+    def in_force(self, license_number: str, identities: Collection[str],
+                 at: datetime) -> dict[str, dict[str, Any]]:
+        """Return {finding identity: waiver} for waivers in force at `at`.
+
+        A waiver carries its justification, approver and expiry.
+        """
 
 
 class NoWaivers:
-    """A waiver source that has none (used until a waiver service is wired in)."""
+    """A waiver source that has none (when no waiver store is wired in)."""
 
-    def in_force(self, license_number: str, at: datetime) -> list[dict[str, Any]]:
+    def in_force(self, license_number: str, identities: Collection[str],
+                 at: datetime) -> dict[str, dict[str, Any]]:
         """Return no waivers."""
-        return []
+        return {}
+
+
+class FindingStates(Protocol):
+    """The finding-status store of the API (its `finding_states`)."""
+
+    def finding_states(self, license_number: str, identities: list[str]) -> dict[str, Any]:
+        """Return {identity: state with status, actor, waiver justification and expiry}."""
+
+
+class StatusWaivers:
+    """Waivers read from the findings' recorded statuses: waived and not yet expired."""
+
+    def __init__(self, states: FindingStates) -> None:
+        self.states = states
+
+    def in_force(self, license_number: str, identities: Collection[str],
+                 at: datetime) -> dict[str, dict[str, Any]]:
+        """Return the waivers in force at `at` on those findings."""
+        found = self.states.finding_states(license_number, sorted(identities))
+        return {identity: {"justification": s.waiver_justification, "approver": s.actor,
+                           "expires_at": s.waiver_expires_at}
+                for identity, s in found.items() if s.status == "waived"
+                and (s.waiver_expires_at is None or s.waiver_expires_at > at)}
 
 
 @dataclass(frozen=True)

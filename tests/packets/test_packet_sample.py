@@ -164,3 +164,42 @@ def test_the_activity_log_reads_the_same_on_each_database(sql_store):
     assert [e.type for e in found] == [EventType.ADJUSTMENT, EventType.MOVE]
     assert found[0].payload["note"] == " ".join(HOSTILE)
     assert log.events(LICENSE, [EventType.MOVE], None, when) == []
+
+
+class _States:
+    """Finding statuses as the API's store records them."""
+
+    def __init__(self, states: dict) -> None:
+        self.states = states
+
+    def finding_states(self, license_number: str, identities: list[str]) -> dict:
+        return {i: s for i, s in self.states.items() if i in identities}
+
+
+def test_the_packet_lists_the_waivers_in_force_at_the_period_end(audited):
+    from types import SimpleNamespace
+
+    from auditor.services.packets import _identity
+    from auditor.services.report_ports import StatusWaivers
+
+    sources, pack, run = audited
+    first, second, third = (_identity(f) for f in run["findings"][:3])
+    end = datetime(2026, 1, 8, 8, tzinfo=UTC)
+
+    def state(status, expires, who="Alex <b>Officer</b>"):
+        return SimpleNamespace(status=status, actor=who, waiver_justification="=cmd|calc",
+                               waiver_expires_at=expires)
+
+    waivers = StatusWaivers(_States({first: state("waived", end + timedelta(days=30)),
+                                     second: state("waived", end - timedelta(days=1)),
+                                     third: state("acknowledged", None)}))
+    with_waivers = PacketSources(sources.store, sources.activity, InMemoryPacketRecords(),
+                                 waivers)
+    packet = current_packet(with_waivers, run["run_id"], pack, "tester")
+    assert packet.content["waivers"] == [{
+        "rule_id": run["findings"][0]["rule_id"], "subject": run["findings"][0]["subject"],
+        "justification": "=cmd|calc", "approver": "Alex <b>Officer</b>",
+        "expires_at": (end + timedelta(days=30)).isoformat()}]
+    book = openpyxl.load_workbook(io.BytesIO(render_packet(packet, "xlsx", PacketDocuments())))
+    cell = book["Waivers"]["C2"]
+    assert (cell.value, cell.data_type, cell.quotePrefix) == ("=cmd|calc", "s", True)
