@@ -1,1 +1,40 @@
-"""The HTTP API (Flask, flask-smorest); it calls the services in auditor.services."""
+"""The HTTP API: a Flask app factory wiring flask-smorest blueprints to the services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from api.auth import init_auth
+from api.errors import AuditorApi
+from api.resources import BLUEPRINTS
+from auditor.bootstrap import open_store
+from auditor.config import Settings
+from auditor.store.api_sql import SqlApiStore
+
+DEFAULTS: dict[str, Any] = {
+    "API_TITLE": "auditor", "API_VERSION": "1", "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/", "OPENAPI_JSON_PATH": "openapi.json",
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # Flask's default is unlimited
+    "ETAG_DISABLED": False,
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the app; config may carry AUDITOR_SETTINGS (else the environment's)."""
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    settings = app.config.get("AUDITOR_SETTINGS") or Settings.from_env()
+    store = open_store(settings)
+    app.extensions["auditor"] = {"settings": settings, "store": store,
+                                 "api": SqlApiStore(store.engine)}
+    api = AuditorApi(app, spec_kwargs={"security": [{"bearer": []}]})
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "an `auditor token`"})
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    init_auth(app)
+    return app

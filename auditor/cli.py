@@ -317,3 +317,8 @@ from auditor.cli_worker import findings, worker  # noqa: E402  (registered last)
 
 main.add_command(worker)
 main.add_command(findings)
+
+from auditor.cli_api import serve, token  # noqa: E402  (registered last)
+
+main.add_command(serve)
+main.add_command(token)

@@ -214,3 +214,52 @@ packet_versions = Table(
     Column("finalized_at", UTCDateTime),  # set once; a final version never changes
     UniqueConstraint("run_id", "version", name="uq_packet_versions_run_version"),
 )
+
+# The HTTP API (migration 0005): tokens, finding lifecycle, idempotent uploads.
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Id, primary_key=True),
+    Column("secret_sha256", String(64), nullable=False, unique=True),  # never the secret
+    Column("role", String(32), nullable=False),
+    Column("licenses", Json, nullable=False),  # license numbers the token may see
+    Column("label", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+finding_states = Table(
+    "finding_states", metadata,
+    Column("license_id", Integer, ForeignKey("licenses.id"), primary_key=True),
+    Column("identity", String(32), primary_key=True),  # stable across reruns
+    Column("status", String(16), nullable=False),  # open, acknowledged, resolved, waived
+    Column("revision", Integer, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("waiver_justification", Text),
+    Column("waiver_expires_at", UTCDateTime),
+)
+
+finding_changes = Table(
+    "finding_changes", metadata,
+    Column("id", Id, primary_key=True),
+    Column("license_id", Integer, ForeignKey("licenses.id"), nullable=False),
+    Column("identity", String(32), nullable=False),
+    Column("old_status", String(16), nullable=False),
+    Column("new_status", String(16), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("waiver_justification", Text),
+    Column("waiver_expires_at", UTCDateTime),
+    Index("ix_finding_changes_identity", "license_id", "identity"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("license_id", Integer, ForeignKey("licenses.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("response", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,65 @@
+"""Bearer-token authentication, role checks and license scoping for every request."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+from flask_smorest import abort
+
+from auditor.services.access import Permission, Principal, authenticate
+
+F = TypeVar("F", bound=Callable[..., Any])
+PUBLIC_PATHS = ("/openapi.json",)
+
+
+def services() -> dict[str, Any]:
+    """Return the store, the API store and the settings wired in by the factory."""
+    return current_app.extensions["auditor"]
+
+
+def init_auth(app: Flask) -> None:
+    """Authenticate every request but the OpenAPI document; 401 without a live token."""
+
+    @app.before_request
+    def _authenticate() -> None:
+        if request.path in PUBLIC_PATHS:
+            return
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        principal = None
+        if scheme.lower() == "bearer" and secret:
+            principal = authenticate(services()["api"].tokens, secret.strip())
+        if principal is None:
+            abort(401, message="a valid bearer token is required",
+                  headers={"WWW-Authenticate": "Bearer"})
+        g.principal = principal
+
+
+def principal() -> Principal:
+    """Return the caller of this request."""
+    return g.principal
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Refuse with 403, before the body is read, a caller whose role lacks the permission."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if not principal().may(permission):
+                abort(403, message=f"the {principal().role.value} role may not do this")
+            return view(*args, **kwargs)
+
+        checked.permission = permission  # type: ignore[attr-defined]
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
+def visible(license_number: str) -> str:
+    """Return the license number if the caller may see it; 404 otherwise, as if absent."""
+    if not principal().sees(license_number):
+        abort(404, message=f"unknown license {license_number!r}")
+    return license_number

@@ -1,0 +1,10 @@
+"""The API's blueprints, registered by the factory in this order."""
+
+from api.resources.audits import blp as audits
+from api.resources.events import blp as events
+from api.resources.findings import blp as findings
+from api.resources.imports import blp as imports
+from api.resources.licenses import blp as licenses
+from api.resources.rules import blp as rules
+
+BLUEPRINTS = [licenses, imports, events, audits, findings, rules]

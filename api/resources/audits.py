@@ -1,0 +1,82 @@
+"""Readiness audits: start one, list a license's runs, read a run and its findings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from api.auth import principal, requires, services, visible
+from api.schemas import AuditArgs, FindingArgs, FindingPageSchema, RunSchema, RunSummarySchema
+from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.services.access import Permission
+from auditor.services.api_ports import FindingQuery
+from auditor.services.audit import local_bounds, run_audit
+from auditor.services.lifecycle import list_findings
+
+blp = Blueprint("audits", __name__, description="Readiness audits")
+
+
+def _visible_run(run_id: str) -> str:
+    """Return the run's license if the caller may see it; 404 otherwise."""
+    number = services()["api"].run_license(run_id)
+    if number is None or not principal().sees(number):
+        abort(404, message=f"no audit run {run_id!r}")
+    return str(number)
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k != "findings"}
+
+
+@blp.route("/licenses/<string:number>/audits")
+class Audits(MethodView):
+    """A license's audit runs."""
+
+    @requires(Permission.AUDIT)
+    @blp.arguments(AuditArgs)
+    @blp.response(201, RunSchema)
+    def post(self, body: dict[str, Any], number: str) -> Any:
+        """Run a readiness audit over a period and store it."""
+        store = services()["store"]
+        lic = store.get_license(visible(number))
+        local_bounds(lic, body["start"], body["end"])  # refuses an empty period early
+        pack = load_pack(services()["settings"].rules_dir or default_rules_dir(), lic.state)
+        return _summary(run_audit(store, pack, number, body["start"], body["end"]).as_json())
+
+    @requires(Permission.READ_RUNS)
+    @blp.response(200, RunSummarySchema(many=True))
+    def get(self, number: str) -> Any:
+        """List a license's runs, newest first."""
+        store = services()["store"]
+        store.get_license(visible(number))
+        return store.runs.list(number)
+
+
+@blp.route("/audits/<string:run_id>")
+class OneAudit(MethodView):
+    """One audit run."""
+
+    @requires(Permission.READ_RUNS)
+    @blp.response(200, RunSchema)
+    def get(self, run_id: str) -> Any:
+        """Read a run's report as produced, without its findings (read them by page)."""
+        _visible_run(run_id)
+        return _summary(services()["store"].runs.get(run_id))
+
+
+@blp.route("/audits/<string:run_id>/findings")
+class RunFindings(MethodView):
+    """A run's findings, page by page."""
+
+    @requires(Permission.READ_RUNS)
+    @blp.arguments(FindingArgs, location="query")
+    @blp.response(200, FindingPageSchema)
+    def get(self, args: dict[str, Any], run_id: str) -> Any:
+        """List a run's findings with their current status, filtered."""
+        _visible_run(run_id)
+        query = FindingQuery(run_id, args.get("rule"), args.get("severity"), args.get("tag"),
+                             args.get("start"), args.get("end"), args["limit"], args["offset"])
+        items, more = list_findings(services()["api"], query, args.get("status"))
+        return {"items": items, "next_offset": args["offset"] + args["limit"] if more else None}

@@ -1,0 +1,214 @@
+"""Marshmallow schemas of the API's requests and responses (they document the OpenAPI too)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from auditor.importers.registry import FORMATS
+
+MAX_PAGE = 500
+Text = fields.String
+
+
+class PageArgs(Schema):
+    """A page: at most MAX_PAGE items."""
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PAGE))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10**9))
+
+
+class LicenseSchema(Schema):
+    """A licensed facility."""
+
+    number = Text(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"))
+    state = Text(required=True, validate=validate.Length(equal=2))
+    timezone = Text(required=True, validate=validate.Length(1, 64))
+    business_name = Text(load_default="", validate=validate.Length(max=200))
+    sales_floor_locations = fields.List(Text(validate=validate.Length(1, 200)),
+                                        load_default=["Sales Floor"],
+                                        validate=validate.Length(1, 50))
+    vault_locations = fields.List(Text(validate=validate.Length(1, 200)),
+                                  load_default=["Vault"], validate=validate.Length(0, 50))
+
+
+class ImportArgs(Schema):
+    """Which importer reads the upload."""
+
+    format = Text(required=True, validate=validate.OneOf(sorted(FORMATS)))
+
+
+class UploadSchema(Schema):
+    """The uploaded file (multipart field `file`)."""
+
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class RejectionSchema(Schema):
+    """A record that was not imported."""
+
+    line = fields.Integer(allow_none=True)
+    reason = Text()
+
+
+class ImportResultSchema(Schema):
+    """What an upload did; `replayed` when an Idempotency-Key repeated an earlier upload."""
+
+    import_id = fields.Integer(allow_none=True)
+    source = Text()
+    format = Text()
+    license = Text()
+    rows_read = fields.Integer()
+    accepted = fields.Integer()
+    duplicates = fields.Integer()
+    rejected = fields.Integer()
+    events_added = fields.Integer()
+    rejections = fields.List(fields.Nested(RejectionSchema))
+    ignored_fields = fields.List(Text())
+    replayed = fields.Boolean()
+
+
+class EventArgs(Schema):
+    """Event filters and a page after an event id."""
+
+    type = Text(validate=validate.Length(1, 40))
+    tag = Text(validate=validate.Length(1, 64))
+    start = fields.AwareDateTime(data_key="from")
+    end = fields.AwareDateTime(data_key="to")
+    after_id = fields.Integer(load_default=0, validate=validate.Range(0, 2**62))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PAGE))
+
+
+class EventSchema(Schema):
+    """A stored event."""
+
+    id = fields.Integer()
+    type = Text()
+    occurred_at = fields.AwareDateTime()
+    package_label = Text(allow_none=True)
+    reference = Text(allow_none=True)
+    source = Text()
+    import_id = fields.Integer()
+    payload = fields.Dict()
+
+
+class EventPageSchema(Schema):
+    """A page of events; pass next_after_id as after_id for the next one."""
+
+    items = fields.List(fields.Nested(EventSchema))
+    next_after_id = fields.Integer(allow_none=True)
+
+
+class AuditArgs(Schema):
+    """The period of a readiness audit, in the license's calendar (`to` inclusive)."""
+
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(required=True, data_key="to")
+
+
+class RunSummarySchema(Schema):
+    """An audit run in a list."""
+
+    id = Text()
+    created_at = fields.AwareDateTime()
+    period_start = fields.Date()
+    period_end = fields.Date()
+    pack_id = Text()
+    pack_version = fields.Integer()
+    readiness_score = fields.Integer()
+
+
+class RunSchema(Schema):
+    """An audit run's report as produced (findings are read page by page)."""
+
+    run_id = Text()
+    license = Text()
+    period = fields.Dict(keys=Text(), values=Text())
+    pack = fields.Dict()
+    readiness_score = fields.Integer()
+    counts = fields.Dict()
+
+
+class FindingArgs(PageArgs):
+    """Finding filters."""
+
+    status = Text(validate=validate.OneOf(["open", "acknowledged", "resolved", "waived"]))
+    rule = Text(validate=validate.Length(1, 64))
+    severity = Text(validate=validate.OneOf(["critical", "high", "medium", "low", "info"]))
+    tag = Text(validate=validate.Length(1, 64))
+    start = fields.AwareDateTime(data_key="from")
+    end = fields.AwareDateTime(data_key="to")
+
+
+class WaiverSchema(Schema):
+    """A waiver: why, and until when."""
+
+    justification = Text(required=True, validate=validate.Length(1, 2000))
+    expires_at = fields.AwareDateTime(required=True)
+
+
+class FindingSchema(Schema):
+    """A finding with its current status (an expired waiver reads as open)."""
+
+    id = fields.Integer()
+    run_id = Text()
+    license = Text()
+    identity = Text()
+    rule_id = Text()
+    rule_version = fields.Integer()
+    severity = Text()
+    occurred_at = fields.AwareDateTime()
+    package_label = Text(allow_none=True)
+    subject = Text(allow_none=True)
+    message = Text()
+    evidence = fields.List(fields.Integer())
+    status = Text()
+    revision = fields.Integer()
+    waiver = fields.Nested(WaiverSchema, allow_none=True)
+    waiver_expired = fields.Boolean()
+    note = Text()
+    actor = Text()
+    changed_at = fields.AwareDateTime()
+
+
+class FindingPageSchema(Schema):
+    """A page of findings; pass next_offset as offset for the next one."""
+
+    items = fields.List(fields.Nested(FindingSchema))
+    next_offset = fields.Integer(allow_none=True)
+
+
+class StatusChangeSchema(Schema):
+    """A status change: the new status, a note, and a waiver when waiving."""
+
+    status = Text(required=True,
+                  validate=validate.OneOf(["open", "acknowledged", "resolved", "waived"]))
+    note = Text(required=True, validate=validate.Length(1, 2000))
+    waiver = fields.Nested(WaiverSchema, load_default=None)
+
+
+class ChangeSchema(Schema):
+    """One recorded status change."""
+
+    old_status = Text()
+    new_status = Text()
+    note = Text()
+    actor = Text()
+    changed_at = fields.AwareDateTime()
+    waiver_justification = Text(allow_none=True)
+    waiver_expires_at = fields.AwareDateTime(allow_none=True)
+
+
+class RuleArgs(Schema):
+    """Which state's pack."""
+
+    state = Text(validate=validate.Length(equal=2))
+
+
+class RuleSchema(Schema):
+    """A rule of the pack in force."""
+
+    id = Text()
+    title = Text()
+    version = fields.Integer()
+    severity = Text()
+    template = Text()

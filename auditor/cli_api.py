@@ -1,0 +1,63 @@
+"""`auditor serve` (waitress, a production WSGI server) and `auditor token` commands."""
+
+from __future__ import annotations
+
+import click
+
+from auditor.bootstrap import open_store
+from auditor.config import Settings
+from auditor.services.access import Role, create_token
+from auditor.store.api_sql import SqlTokens
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the HTTP API with waitress on the configured database."""
+    import waitress  # imported here: only serving needs it
+
+    from api import create_app
+
+    click.echo(f"serving the auditor API on http://{host}:{port}")
+    waitress.serve(create_app(), host=host, port=port, threads=threads)
+
+
+@click.group()
+def token() -> None:
+    """Create, list and revoke API bearer tokens."""
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--license", "licenses", required=True, multiple=True,
+              help="a license the token may see; repeat for several")
+@click.option("--label", default="", help="who or what holds the token")
+def token_create(role: str, licenses: tuple[str, ...], label: str) -> None:
+    """Create a token and print its secret, which is shown this once only."""
+    store = open_store(Settings.from_env())
+    secret, record = create_token(SqlTokens(store.engine), store, role, list(licenses), label)
+    click.echo(f"token {record.id} ({record.role}; {', '.join(record.licenses)})")
+    click.echo(secret)
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    store = open_store(Settings.from_env())
+    for record in SqlTokens(store.engine).list():
+        state = f"revoked {record.revoked_at:%Y-%m-%d}" if record.revoked_at else "live"
+        click.echo(f"{record.id:>5} {record.role:20} {state:18} {record.label:20} "
+                   f"{', '.join(record.licenses)}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token: it stops working at once."""
+    from datetime import UTC, datetime
+
+    store = open_store(Settings.from_env())
+    SqlTokens(store.engine).revoke(token_id, datetime.now(UTC))
+    click.echo(f"token {token_id} revoked")

@@ -1,0 +1,110 @@
+"""Bearer tokens, roles and what each role may do, scoped to licenses.
+
+A token's secret is shown once, at creation; only its SHA-256 is stored. The secret
+carries 256 bits of randomness, so a plain hash (no salt, no stretching) cannot be
+reversed by guessing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from auditor.domain.errors import AuditorError, InvalidInput
+from auditor.services.api_ports import TokenRecord, Tokens
+from auditor.services.ports import EventStore
+
+SECRET_PREFIX = "aud_"
+
+
+class Forbidden(AuditorError):
+    """The caller's role does not allow the action (on an object it may see)."""
+
+
+class Permission(StrEnum):
+    """One kind of action an API route performs."""
+
+    READ = "read"  # licenses, imports, events, audits, findings, rules
+    READ_RUNS = "read_runs"  # audit runs and their findings only
+    INGEST = "ingest"
+    ACKNOWLEDGE = "acknowledge"
+    AUDIT = "audit"  # start audits; resolve, waive and reopen findings
+    ADMIN = "admin"  # licenses and tokens
+
+
+class Role(StrEnum):
+    """The roles a token can carry."""
+
+    VIEWER = "viewer"
+    ASSOCIATE = "associate"
+    COMPLIANCE_OFFICER = "compliance_officer"
+    ADMIN = "admin"
+    REGULATOR = "regulator"
+
+
+P = Permission
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({P.READ, P.READ_RUNS}),
+    Role.ASSOCIATE: frozenset({P.READ, P.READ_RUNS, P.INGEST, P.ACKNOWLEDGE}),
+    Role.COMPLIANCE_OFFICER: frozenset({P.READ, P.READ_RUNS, P.ACKNOWLEDGE, P.AUDIT}),
+    Role.ADMIN: frozenset({P.READ, P.READ_RUNS, P.ADMIN}),
+    # Packets (finalized, for the regulator) come later; until then the runs they cite.
+    Role.REGULATOR: frozenset({P.READ_RUNS}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's id and label, its role and the licenses it may see."""
+
+    token_id: int
+    label: str
+    role: Role
+    licenses: frozenset[str]
+
+    def may(self, permission: Permission) -> bool:
+        """Return whether the role grants the permission."""
+        return permission in GRANTS[self.role]
+
+    def sees(self, license_number: str) -> bool:
+        """Return whether the token may see the license's data."""
+        return license_number in self.licenses
+
+    @property
+    def actor(self) -> str:
+        """Return how changes made with this token are attributed."""
+        return f"token {self.token_id} ({self.label})"
+
+
+def hash_secret(secret: str) -> str:
+    """Return the stored form of a token secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(tokens: Tokens, store: EventStore, role: str, licenses: list[str],
+                 label: str = "") -> tuple[str, TokenRecord]:
+    """Create a token for existing licenses; return its secret (shown once) and record."""
+    try:
+        checked = Role(role)
+    except ValueError:
+        raise InvalidInput(f"unknown role {role!r}; one of: "
+                           + ", ".join(r.value for r in Role)) from None
+    if not licenses:
+        raise InvalidInput("a token needs at least one license")
+    for number in licenses:
+        store.get_license(number)  # UnknownLicense names the fix
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    record = tokens.add(hash_secret(secret), checked.value, tuple(sorted(set(licenses))),
+                        label or checked.value, datetime.now(UTC))
+    return secret, record
+
+
+def authenticate(tokens: Tokens, secret: str) -> Principal | None:
+    """Return the principal of a live token secret, or None."""
+    record = tokens.by_secret(hash_secret(secret))
+    if record is None or record.revoked_at is not None:
+        return None
+    return Principal(record.id, record.label, Role(record.role), frozenset(record.licenses))

@@ -1,0 +1,113 @@
+"""The ports the HTTP API's services need from storage, and the records they exchange."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A stored bearer token: its role and licenses, never its secret."""
+
+    id: int
+    role: str
+    licenses: tuple[str, ...]
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FindingState:
+    """A finding's recorded status, the change that set it and its waiver, if any."""
+
+    status: str
+    revision: int
+    note: str
+    actor: str
+    changed_at: datetime
+    waiver_justification: str | None = None
+    waiver_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FindingQuery:
+    """Filters over a run's findings, and the page wanted."""
+
+    run_id: str
+    rule_id: str | None = None
+    severity: str | None = None
+    package_label: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Filters over a license's events, and the page wanted (by id, ascending)."""
+
+    license_number: str
+    type: str | None = None
+    package_label: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    after_id: int = 0
+    limit: int = 100
+
+
+class Tokens(Protocol):
+    """Storage of API tokens by the SHA-256 of their secret."""
+
+    def add(self, secret_sha256: str, role: str, licenses: tuple[str, ...], label: str,
+            created_at: datetime) -> TokenRecord:
+        """Store a token and return its record."""
+
+    def by_secret(self, secret_sha256: str) -> TokenRecord | None:
+        """Return the token with that secret hash, revoked or not, or None."""
+
+    def list(self) -> list[TokenRecord]:
+        """Return every token, oldest first."""
+
+    def revoke(self, token_id: int, at: datetime) -> None:
+        """Mark a token revoked; NotFound if there is none."""
+
+
+class ApiStore(Protocol):
+    """What the API reads and writes beyond the event store."""
+
+    tokens: Tokens
+
+    def run_license(self, run_id: str) -> str | None:
+        """Return the license number of an audit run, or None if there is no such run."""
+
+    def findings(self, query: FindingQuery) -> list[dict[str, Any]]:
+        """Return a page of a run's findings (with license and identity), by occurrence."""
+
+    def finding(self, finding_id: int) -> dict[str, Any] | None:
+        """Return one stored finding with its run's license, or None."""
+
+    def finding_states(self, license_number: str,
+                       identities: list[str]) -> dict[str, FindingState]:
+        """Return the recorded states of findings by identity (absent means never changed)."""
+
+    def set_finding_state(self, license_number: str, identity: str, expected_revision: int,
+                          old_status: str, state: FindingState) -> bool:
+        """Record a new state and its change if the revision is still expected; else False."""
+
+    def finding_history(self, license_number: str, identity: str) -> list[dict[str, Any]]:
+        """Return a finding's status changes, oldest first."""
+
+    def events(self, query: EventQuery) -> list[dict[str, Any]]:
+        """Return a page of a license's events."""
+
+    def idempotent_response(self, license_number: str,
+                            key: str) -> tuple[str, dict[str, Any]] | None:
+        """Return (request hash, stored response) for an idempotency key, if it was used."""
+
+    def remember_response(self, license_number: str, key: str, request_sha256: str,
+                          response: dict[str, Any], at: datetime) -> bool:
+        """Store a key's response; False if another request stored the key first."""
