@@ -1,0 +1,71 @@
+"""The license evaluator on its own: event time, late events, withdrawals, rule changes."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from auditor.continuous.engine import RulesEngine
+from auditor.continuous.evaluator import LicenseEvaluator
+from auditor.continuous.fields import StreamEvent
+from auditor.domain.rules import Pack
+from auditor.rules.loader import default_rules_dir, load_pack
+from tests.conftest import LICENSE
+
+RULES = {rule.id: rule for rule in load_pack(default_rules_dir()).rules}
+TAG = "1A4000000000000000000001"
+T0 = datetime(2026, 1, 5, 18, tzinfo=UTC)
+
+
+def event(id, kind, hours, **payload):
+    return StreamEvent(id, kind, T0 + timedelta(hours=hours), TAG, None,
+                       {"label": TAG, **payload})
+
+
+def evaluator(*rule_ids, lateness=timedelta(0)):
+    pack = Pack("p", 1, "p", tuple(RULES[r] for r in rule_ids))
+    return LicenseEvaluator(pack, LICENSE, RulesEngine(), lateness)
+
+
+def test_a_move_without_a_location_change_is_reported_as_soon_as_it_is_decidable():
+    ev = evaluator("transfer-before-move")
+    decided = ev.feed([event(1, "move", 0, to_location="Sales Floor")])
+    assert [(d.status, d.finding.rule_id) for d in decided] == [("open", "transfer-before-move")]
+
+
+def test_an_event_waits_behind_the_watermark_so_a_late_prior_still_counts():
+    ev = evaluator("transfer-before-move", lateness=timedelta(hours=1))
+    assert ev.feed([event(2, "move", 0, to_location="Sales Floor")]) == []
+    # The location change is imported after the move but happened before it.
+    assert ev.feed([event(3, "location_change", -0.5, location="Sales Floor")]) == []
+    assert ev.feed([event(4, "move", 5, to_location="Vault")]) == []  # move 2 was fine
+    assert [d.finding.evidence for d in ev.advance(T0 + timedelta(hours=5))] == [(4,)]
+    assert ev.late == 0
+
+
+def test_an_untracked_package_later_listed_by_metrc_is_withdrawn():
+    ev = evaluator("untracked-package")
+    first = ev.feed([event(1, "move", 0, to_location="Vault")])
+    assert [d.status for d in first] == ["open"]
+    later = ev.feed([event(2, "package_snapshot", 3)])
+    assert [d.status for d in later] == ["withdrawn"]
+    assert later[0].finding.identity == first[0].finding.identity
+
+
+def test_findings_name_the_rule_version_that_produced_them():
+    newer = replace(RULES["tag-invalid"], version=7)
+    ev = LicenseEvaluator(Pack("p", 2, "p", (newer,)), LICENSE, RulesEngine())
+    decided = ev.feed([StreamEvent(1, "move", T0, "bad", None, {"label": "bad"})])
+    assert [(d.finding.rule_id, d.finding.rule_version) for d in decided] == [
+        ("tag-invalid", 7)]
+
+
+def test_rules_the_engine_cannot_run_are_named_as_batch_only():
+    ev = evaluator("pos-sale-unreported", "tag-invalid")
+    assert list(ev.batch_only) == ["pos-sale-unreported"]
+    assert [p.rule.id for p in ev.programs] == ["tag-invalid"]
+
+
+def test_working_memory_stays_bounded_by_the_look_back_window():
+    ev = evaluator("transfer-before-move")
+    for day in range(60):
+        ev.feed([event(2 * day + 1, "location_change", 24 * day, location="Vault")])
+    assert ev.engine.working_memory() <= 8  # seven days of changes, not sixty
