@@ -40,6 +40,7 @@ def make_app(settings: Settings) -> tuple[Flask, dict[str, str]]:
                for role in Role}
     secrets["other_officer"] = create_token(tokens, store, "compliance_officer",
                                             [OTHER.number])[0]
+    secrets["other_associate"] = create_token(tokens, store, "associate", [OTHER.number])[0]
     store.engine.dispose()
     app = create_app({"TESTING": True, "AUDITOR_SETTINGS": settings})
     return app, secrets

@@ -1,0 +1,98 @@
+"""One table role x route x method -> allowed, swept over every route the app registers."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.api.conftest import OTHER, auth, pos_csv
+from tests.conftest import LICENSE
+
+LIC = LICENSE.number
+ALL = {"viewer", "associate", "compliance_officer", "admin", "regulator"}
+READERS = ALL - {"regulator"}
+# (route rule, method) -> roles allowed. A route the app adds without a row fails below.
+MATRIX: dict[tuple[str, str], set[str]] = {
+    ("/licenses", "GET"): ALL,
+    ("/licenses", "POST"): {"admin"},
+    ("/licenses/<string:number>", "GET"): ALL,
+    ("/licenses/<string:number>/imports", "POST"): {"associate"},
+    ("/licenses/<string:number>/events", "GET"): READERS,
+    ("/licenses/<string:number>/audits", "POST"): {"compliance_officer"},
+    ("/licenses/<string:number>/audits", "GET"): ALL,
+    ("/audits/<string:run_id>", "GET"): ALL,
+    ("/audits/<string:run_id>/findings", "GET"): ALL,
+    ("/findings/<int:finding_id>", "GET"): ALL,
+    ("/findings/<int:finding_id>", "PATCH"): {"associate", "compliance_officer"},
+    ("/findings/<int:finding_id>/history", "GET"): ALL,
+    ("/rules", "GET"): READERS,
+}
+PUBLIC = {("/openapi.json", "GET")}
+
+
+def app_routes(app: Flask) -> set[tuple[str, str]]:
+    return {(rule.rule, method) for rule in app.url_map.iter_rules()
+            if rule.endpoint != "static"
+            for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+@pytest.fixture
+def objects(client: FlaskClient, secrets: dict[str, str]) -> dict[str, str]:
+    client.post(f"/licenses/{LIC}/imports?format=pos-sales", headers=auth(secrets["associate"]),
+                data={"file": (io.BytesIO(pos_csv("R1")), "p.csv")})
+    run = client.post(f"/licenses/{LIC}/audits", json={"from": "2026-01-01", "to": "2026-01-10"},
+                      headers=auth(secrets["compliance_officer"])).json
+    page = client.get(f"/audits/{run['run_id']}/findings",
+                      headers=auth(secrets["compliance_officer"])).json
+    return {"number": LIC, "run_id": run["run_id"], "finding_id": str(page["items"][0]["id"])}
+
+
+def url(rule: str, objects: dict[str, str]) -> str:
+    for name, value in objects.items():
+        for kind in ("string", "int"):
+            rule = rule.replace(f"<{kind}:{name}>", value)
+    return rule
+
+
+def test_every_registered_route_has_a_row_in_the_matrix(app: Flask) -> None:
+    assert app_routes(app) - PUBLIC == set(MATRIX)
+
+
+@pytest.mark.parametrize(("route", "method"), sorted(MATRIX))
+def test_each_role_is_allowed_exactly_what_the_matrix_says(
+        client: FlaskClient, secrets: dict[str, str], objects: dict[str, str],
+        route: str, method: str) -> None:
+    for role in sorted(ALL):
+        # An empty body is enough: the role check comes before the body is read.
+        response = client.open(url(route, objects), method=method, headers=auth(secrets[role]))
+        allowed = response.status_code != 403
+        assert allowed == (role in MATRIX[(route, method)]), (role, response.status_code)
+        assert client.open(url(route, objects), method=method).status_code == 401
+
+
+@pytest.mark.parametrize(("route", "method"), sorted(
+    k for k, roles in MATRIX.items() if "<" in k[0]))
+def test_another_license_s_objects_answer_404_and_never_leak(
+        client: FlaskClient, secrets: dict[str, str], objects: dict[str, str],
+        route: str, method: str) -> None:
+    # A valid body and precondition, so only the license scope can refuse it.
+    body = {"status": "acknowledged", "note": "n"} if method == "PATCH" else None
+    if method == "POST" and route.endswith("audits"):
+        body = {"from": "2026-01-01", "to": "2026-01-02"}
+    other = "other_associate" if route.endswith("imports") else "other_officer"
+    data = {"file": (io.BytesIO(pos_csv("R9")), "p.csv")} if other == "other_associate" else None
+    response = client.open(url(route, objects) + ("?format=pos-sales" if data else ""),
+                           method=method, json=body, data=data,
+                           headers=auth(secrets[other], **{"If-Match": '"x"'}))
+    assert response.status_code == 404, response.json
+    assert set(response.json) >= {"code", "status", "message"}
+
+
+def test_a_license_list_shows_only_the_token_s_licenses(client: FlaskClient,
+                                                          secrets: dict[str, str]) -> None:
+    numbers = [lic["number"] for lic in client.get("/licenses",
+                                                   headers=auth(secrets["other_officer"])).json]
+    assert numbers == [OTHER.number]
