@@ -5,13 +5,11 @@ from __future__ import annotations
 import getpass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
 from auditor.bootstrap import open_store
 from auditor.config import Settings
-from auditor.domain.errors import StoreNotReady
 from auditor.domain.events import canonical_json
 from auditor.domain.rules import Pack
 from auditor.packets import PacketDocuments
@@ -23,7 +21,6 @@ from auditor.services.packets import (
     finalize_packet,
     render_packet,
 )
-from auditor.services.report_fakes import InMemoryPacketRecords
 from auditor.services.reports import REPORTS, build_report, report_tables
 from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
@@ -47,16 +44,10 @@ def packet() -> None:
     """Audit packets of stored runs: `auditor packet RUN --format pdf|xlsx|json`."""
 
 
-def _sources(run_id: str, *, keep: bool = False) -> tuple[PacketSources, Pack]:
+def _sources(run_id: str) -> tuple[PacketSources, Pack]:
     settings = Settings.from_env()
     store = open_store(settings)
-    records: Any = SqlPacketRecords(store.engine)
-    if not records.available():
-        if keep:
-            raise StoreNotReady("packet versions need migration 0006 (not yet in this "
-                                "version): packets can be written but not finalized")
-        records = InMemoryPacketRecords()  # a draft that is not kept: same content, same hash
-    sources = PacketSources(store, SqlActivityLog(store.engine), records)
+    sources = PacketSources(store, SqlActivityLog(store.engine), SqlPacketRecords(store.engine))
     license = store.get_license(store.runs.get(run_id)["license"])
     return sources, load_pack(settings.rules_dir or default_rules_dir(), license.state)
 
@@ -84,7 +75,7 @@ def write(run_id: str, fmt: str, out: Path | None, by: str) -> None:
 @BY
 def finalize(run_id: str, by: str) -> None:
     """Make a run's packet final: it can then only be amended, never changed."""
-    sources, pack = _sources(run_id, keep=True)
+    sources, pack = _sources(run_id)
     version = finalize_packet(sources, run_id, pack, by)
     click.echo(f"packet v{version.version} of run {run_id} is final; "
                f"content sha256 {version.sha256}")
@@ -96,7 +87,7 @@ def finalize(run_id: str, by: str) -> None:
 @BY
 def amend(run_id: str, reason: str, by: str) -> None:
     """Add a new final version of a final packet from the events as they stand now."""
-    sources, pack = _sources(run_id, keep=True)
+    sources, pack = _sources(run_id)
     version = amend_packet(sources, run_id, pack, by, reason)
     click.echo(f"packet v{version.version} of run {run_id}: " + "; ".join(version.changes))
     click.echo(f"content sha256 {version.sha256}")
@@ -106,7 +97,7 @@ def amend(run_id: str, reason: str, by: str) -> None:
 @click.argument("run_id")
 def versions(run_id: str) -> None:
     """List a run's packet versions with their SHA-256, who made them and why."""
-    sources, _ = _sources(run_id, keep=True)
+    sources, _ = _sources(run_id)
     for v in sources.records.versions(run_id):
         state = f"final {v.finalized_at:%Y-%m-%d %H:%M}Z" if v.finalized_at else "draft"
         click.echo(f"v{v.version}  {v.sha256}  {state}  by {v.created_by}: {v.reason}")

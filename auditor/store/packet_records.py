@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, select
 
 from auditor.domain.errors import Conflict
 from auditor.services.report_ports import PacketVersion
@@ -38,11 +38,6 @@ class SqlPacketRecords:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    def available(self) -> bool:
-        """Return whether the database has the packet table (migration 0006)."""
-        return inspect(self.engine).has_table("packet_versions",
-                                              schema=self.engine.dialect.default_schema_name)
 
     def versions(self, run_id: str) -> list[PacketVersion]:
         """Return a run's packet versions, oldest first."""

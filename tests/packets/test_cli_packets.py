@@ -59,8 +59,17 @@ def test_packet_xlsx_and_a_report_are_written(database) -> None:
     assert json.loads(report.read_text())["tables"][0]["rows"]
 
 
-def test_finalizing_without_the_packet_table_says_what_is_missing(database) -> None:
-    url, run_id, _ = database
-    result = CliRunner().invoke(main, ["packet", "finalize", run_id],
-                                env={"AUDITOR_DATABASE_URL": url})
-    assert result.exit_code == 2 and "migration 0006" in result.output
+def test_a_finalized_packet_is_kept_and_an_unchanged_one_cannot_be_amended(database) -> None:
+    url, run_id, root = database
+    env = {"AUDITOR_DATABASE_URL": url}
+    runner = CliRunner()
+    written = runner.invoke(main, ["packet", run_id, "--format", "json",
+                                   "--out", str(root / "f.json")], env=env)
+    final = runner.invoke(main, ["packet", "finalize", run_id, "--by", "officer"], env=env)
+    assert final.exit_code == 0, final.output
+    sha = hashlib.sha256((root / "f.json").read_bytes()).hexdigest()
+    assert sha in written.output and sha in final.output
+    amend = runner.invoke(main, ["packet", "amend", run_id, "--reason", "x"], env=env)
+    assert amend.exit_code == 2 and "nothing to amend" in amend.output
+    listed = runner.invoke(main, ["packet", "versions", run_id], env=env)
+    assert listed.output.startswith(f"v1  {sha}  final")

@@ -1,7 +1,4 @@
-"""Packet versions: each run's packet content and SHA-256; final versions are immutable.
-
-Kept out of `versions/` until migration 0005 (the API's) exists: move it there then.
-"""
+"""Packet versions: each run's packet content and SHA-256; final versions are immutable."""
 
 import sqlalchemy as sa
 from alembic import op
