@@ -55,8 +55,9 @@ class _QuietHost(Host):
         # `$lte`/`$gt` comparisons against another alias's float segfault the C core at
         # random, so the rulesets built on this host correlate on key equality only.)
         super()._run()
-        self._d_timer.cancel()
-        self._t_timer.cancel()
+        for timer in (self._d_timer, self._t_timer):
+            timer.cancel()
+            timer.join()
 
 
 class RulesEngine:
