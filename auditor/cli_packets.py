@@ -21,7 +21,9 @@ from auditor.services.packets import (
     finalize_packet,
     render_packet,
 )
+from auditor.services.report_ports import StatusWaivers
 from auditor.services.reports import REPORTS, build_report, report_tables
+from auditor.store.api_sql import SqlApiStore
 from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
 
@@ -47,7 +49,8 @@ def packet() -> None:
 def _sources(run_id: str) -> tuple[PacketSources, Pack]:
     settings = Settings.from_env()
     store = open_store(settings)
-    sources = PacketSources(store, SqlActivityLog(store.engine), SqlPacketRecords(store.engine))
+    sources = PacketSources(store, SqlActivityLog(store.engine), SqlPacketRecords(store.engine),
+                            StatusWaivers(SqlApiStore(store.engine)))
     license = store.get_license(store.runs.get(run_id)["license"])
     return sources, load_pack(settings.rules_dir or default_rules_dir(), license.state)
 

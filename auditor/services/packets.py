@@ -177,7 +177,7 @@ def _rule(rule: Any) -> dict[str, Any]:
 def _waivers(source: WaiverSource, run: dict[str, Any], license_number: str,
              at: datetime) -> list[dict[str, Any]]:
     """Return the waivers in force at the period's end on the run's findings."""
-    by_identity = {_identity(f): f for f in run["findings"]}
+    by_identity = {finding_identity(f): f for f in run["findings"]}
     waived = source.in_force(license_number, list(by_identity), at)
     rows = [{"rule_id": by_identity[i]["rule_id"], "subject": by_identity[i]["subject"],
              **{k: _text(w.get(k)) for k in WAIVER_FIELDS[2:]}}
@@ -185,7 +185,7 @@ def _waivers(source: WaiverSource, run: dict[str, Any], license_number: str,
     return sorted(rows, key=lambda w: (w["rule_id"], w["subject"] or ""))
 
 
-def _identity(finding: dict[str, Any]) -> str:
+def finding_identity(finding: dict[str, Any]) -> str:
     """Return a stored finding's identity, as the domain defines it."""
     return Finding(finding["rule_id"], finding["rule_version"], Severity(finding["severity"]),
                    datetime.fromisoformat(finding["occurred_at"]), finding["package_label"],

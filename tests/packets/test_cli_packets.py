@@ -3,7 +3,7 @@
 import hashlib
 import io
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -15,8 +15,11 @@ from auditor.cli import main
 from auditor.config import Settings
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
+from auditor.services.api_ports import FindingState
 from auditor.services.audit import run_audit
 from auditor.services.demo import load_sample_store
+from auditor.services.packets import finding_identity
+from auditor.store.api_sql import SqlApiStore
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +60,27 @@ def test_packet_xlsx_and_a_report_are_written(database) -> None:
                                        "--format", "json", "--out", str(report)], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(report.read_text())["tables"][0]["rows"]
+
+
+def test_a_waiver_granted_through_the_api_store_is_in_the_packet(database) -> None:
+    url, run_id, root = database
+    store = open_store(Settings(database_url=url))
+    finding = store.runs.get(run_id)["findings"][0]
+    identity = finding_identity(finding)
+    expires = datetime(2027, 1, 1, tzinfo=UTC)
+    assert SqlApiStore(store.engine).set_finding_state(
+        "C10-0000123-LIC", identity, 0, "open",
+        FindingState("waived", 1, "", "officer@example", datetime.now(UTC),
+                     "@import url(file:///etc/passwd)", expires))
+    store.engine.dispose()
+    out = root / "w.json"
+    result = CliRunner().invoke(main, ["packet", run_id, "--format", "json", "--out", str(out)],
+                                env={"AUDITOR_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["waivers"] == [{
+        "rule_id": finding["rule_id"], "subject": finding["subject"],
+        "justification": "@import url(file:///etc/passwd)", "approver": "officer@example",
+        "expires_at": expires.isoformat()}]
 
 
 def test_a_finalized_packet_is_kept_and_an_unchanged_one_cannot_be_amended(database) -> None:

@@ -179,11 +179,11 @@ class _States:
 def test_the_packet_lists_the_waivers_in_force_at_the_period_end(audited):
     from types import SimpleNamespace
 
-    from auditor.services.packets import _identity
+    from auditor.services.packets import finding_identity
     from auditor.services.report_ports import StatusWaivers
 
     sources, pack, run = audited
-    first, second, third = (_identity(f) for f in run["findings"][:3])
+    first, second, third = (finding_identity(f) for f in run["findings"][:3])
     end = datetime(2026, 1, 8, 8, tzinfo=UTC)
 
     def state(status, expires, who="Alex <b>Officer</b>"):
