@@ -1,0 +1,88 @@
+"""The flow once through `auditor serve` (waitress) on a loopback port, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import pos_csv
+from tests.conftest import LICENSE
+
+LIC = LICENSE.number
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def call(method: str, url: str, secret: str, body: bytes | None = None,
+         content_type: str = "application/json", **headers: str) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, method=method, headers={
+        "Authorization": f"Bearer {secret}", "Content-Type": content_type, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def multipart(data: bytes) -> tuple[bytes, str]:
+    boundary = "auditorboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"pos.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode() + data + (
+        f"\r\n--{boundary}--\r\n").encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.slow
+def test_the_flow_over_http_against_auditor_serve(tmp_path: Path) -> None:
+    env = {**os.environ, "AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    cli = [sys.executable, "-m", "auditor"]
+    run = lambda *args: subprocess.run([*cli, *args], env=env, check=True,  # noqa: E731
+                                       capture_output=True, text=True).stdout
+    run("db", "upgrade")
+    run("license", "add", LIC, "--state", "CA", "--timezone", "America/Los_Angeles")
+    associate = run("token", "create", "--role", "associate", "--license", LIC).split()[-1]
+    officer = run("token", "create", "--role", "compliance_officer", "--license", LIC).split()[-1]
+    port = free_port()
+    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"{base}/openapi.json", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        body, kind = multipart(pos_csv("R1"))
+        status, result = call("POST", f"{base}/licenses/{LIC}/imports?format=pos-sales",
+                              associate, body, kind, **{"Idempotency-Key": "a"})
+        assert (status, result["accepted"]) == (201, 1)
+        status, report = call("POST", f"{base}/licenses/{LIC}/audits", officer,
+                              json.dumps({"from": "2026-01-01", "to": "2026-01-10"}).encode())
+        assert status == 201
+        status, page = call("GET", f"{base}/audits/{report['run_id']}/findings", officer)
+        finding = page["items"][0]
+        request = urllib.request.Request(f"{base}/findings/{finding['id']}",
+                                         headers={"Authorization": f"Bearer {officer}"})
+        with urllib.request.urlopen(request) as response:
+            etag = response.headers["ETag"]
+        status, changed = call("PATCH", f"{base}/findings/{finding['id']}", officer,
+                               json.dumps({"status": "resolved", "note": "reported"}).encode(),
+                               **{"If-Match": etag})
+        assert (status, changed["status"]) == (200, "resolved")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
