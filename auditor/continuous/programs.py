@@ -16,6 +16,7 @@ import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from auditor.continuous.engine import Match, RulesEngine
@@ -25,7 +26,8 @@ from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template, parse_duration
 from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
 
-ROTATE_AFTER = 20_000  # triggers held in a session before it is rebuilt
+ROTATE_AFTER = 2_000  # triggers held in a session before it is rebuilt
+EVER_HORIZON = timedelta(days=7)  # how long `ever` priors keyed on one record are kept
 _serial = itertools.count(1)  # ruleset names are process global: never reuse one
 
 
@@ -168,6 +170,10 @@ class RequiresPrior(Program):
         self.ever = params["when"] != "before"
         self.within = (parse_duration(params["within"]).total_seconds()
                        if params.get("within") and not self.ever else None)
+        # A key naming one record (receipt and tag) is short-lived; one naming a package
+        # lives as long as the package. Only the former leave after a retention horizon.
+        self.horizon = (EVER_HORIZON.total_seconds()
+                        if self.ever and len(params["match"]) > 1 else None)
         self.priors: dict[str, list[dict[str, Any]]] = {}  # key -> asserted facts
         self.judged: dict[int, tuple[StreamEvent, bool]] = {}  # ever: trigger -> violated
         self.known: set[str] = set()
@@ -185,8 +191,7 @@ class RequiresPrior(Program):
         if self.prior_sel.picks(event):
             names = [m["prior"] for m in self.rule.params["match"]]
             key = key_of(Reader(event, self.license), names)
-            if key is not None and (self.within is not None or self.ever
-                                    or key not in self.priors):
+            if key is not None and (self.within is not None or key not in self.priors):
                 fact = self.engine.assert_fact(self.name, self.sid,
                                                {"k": "prior", "key": key, "t": event.t})
                 self.priors.setdefault(key, []).append(fact)
@@ -276,9 +281,10 @@ class RequiresPrior(Program):
 
     def expire(self, watermark: float) -> None:
         """Retract priors older than the look-back window: no later trigger can use them."""
-        if self.within is None:
+        keep_for = self.within if self.within is not None else self.horizon
+        if keep_for is None:
             return
-        horizon = watermark - self.within
+        horizon = watermark - keep_for
         for key in list(self.priors):
             keep = []
             for fact in self.priors[key]:

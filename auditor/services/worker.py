@@ -61,6 +61,7 @@ class Worker:
     def _build(self) -> None:
         self.engine = RulesEngine()
         self.packs = {lic.number: self.load_pack(lic) for lic in self.licenses}
+        self.hashes = {id(p): p.content_hash for p in self.packs.values()}  # costly to redo
         self.evaluators = {self.ids[lic.number]: LicenseEvaluator(
             self.packs[lic.number], lic, self.engine, self.lateness) for lic in self.licenses}
         self.progress = Progress(findings_written=self.progress.findings_written)
@@ -68,7 +69,7 @@ class Worker:
     @property
     def pack_hash(self) -> str:
         """Return the content hashes of the packs in use, joined (one per license)."""
-        return ",".join(sorted({p.content_hash[:16] for p in self.packs.values()}))
+        return ",".join(sorted({h[:16] for h in self.hashes.values()}))
 
     def step(self) -> int:
         """Process one batch of new events; return how many were read."""
@@ -103,7 +104,7 @@ class Worker:
 
     def _written(self, license_id: int, decisions: list[Decision]) -> list[Written]:
         pack = self.evaluators[license_id].pack
-        return [Written(license_id, d.status, d.finding, pack.id, pack.content_hash)
+        return [Written(license_id, d.status, d.finding, pack.id, self.hashes[id(pack)])
                 for d in decisions]
 
     def _commit(self, written: list[Written]) -> None:
