@@ -27,6 +27,7 @@ from auditor.domain.license import License
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import local_bounds
+from auditor.services.demo import sample_license
 from auditor.services.ingest import ingest
 from auditor.services.worker import Worker
 from auditor.store.continuous_sql import ContinuousStore
@@ -60,9 +61,6 @@ def main() -> None:
                        migrate=True)
     entries = json.loads((folder / "files.json").read_text())
     spec = json.loads((folder / "ground-truth.json").read_text())["spec"]
-    license = License(spec["license_number"], "CA", "America/Los_Angeles", ("Sales Floor",),
-                      "Bench", ("Vault",))
-    from auditor.services.demo import sample_license
     license = sample_license(folder)
     store.add_license(license)
     pack = load_pack(default_rules_dir(), license.state)
@@ -96,7 +94,8 @@ def main() -> None:
     print(f"events left unprocessed in the heap: {evaluator.buffered()}; "
           f"late (out of order): {evaluator.late}; working memory "
           f"{worker.progress.working_memory}")
-    print({p.rule.id: (worker.engine._live[p.name], p.waiting()) for p in evaluator.programs})
+    print("facts and waiting triggers per rule:",
+          {p.rule.id: (worker.engine._live[p.name], p.waiting()) for p in evaluator.programs})
     latency(store, license, worker)
 
 
