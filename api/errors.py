@@ -29,7 +29,9 @@ class AuditorApi(Api):
         """Return the error shape, with werkzeug's description as the message by default."""
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", error.description or error.name)
-        return payload, code, headers
+        # Keep werkzeug's own headers (Allow on a 405) under the JSON body's.
+        kept = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return payload, code, {**kept, **(headers or {})}
 
     def handle_auditor_error(self, error: AuditorError) -> Any:
         """Map a domain error to its status, with its own message."""

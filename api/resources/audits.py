@@ -6,6 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from marshmallow import RAISE
 
 from api.auth import principal, requires, services, visible
 from api.schemas import AuditArgs, FindingArgs, FindingPageSchema, RunSchema, RunSummarySchema
@@ -71,7 +72,7 @@ class RunFindings(MethodView):
     """A run's findings, page by page."""
 
     @requires(Permission.READ_RUNS)
-    @blp.arguments(FindingArgs, location="query")
+    @blp.arguments(FindingArgs, location="query", unknown=RAISE)
     @blp.response(200, FindingPageSchema)
     def get(self, args: dict[str, Any], run_id: str) -> Any:
         """List a run's findings with their current status, filtered."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from api.auth import requires, services, visible
 from api.schemas import EventArgs, EventPageSchema
@@ -20,7 +21,7 @@ class Events(MethodView):
     """A license's events."""
 
     @requires(Permission.READ)
-    @blp.arguments(EventArgs, location="query")
+    @blp.arguments(EventArgs, location="query", unknown=RAISE)
     @blp.response(200, EventPageSchema)
     def get(self, args: dict[str, Any], number: str) -> Any:
         """List events by id; `from` is inclusive, `to` exclusive."""

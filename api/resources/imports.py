@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from marshmallow import RAISE
 
 from api.auth import requires, services, visible
 from api.schemas import ImportArgs, ImportResultSchema, UploadSchema
@@ -21,7 +22,7 @@ class Imports(MethodView):
     """A license's uploads."""
 
     @requires(Permission.INGEST)
-    @blp.arguments(ImportArgs, location="query")
+    @blp.arguments(ImportArgs, location="query", unknown=RAISE)
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, ImportResultSchema)
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
