@@ -13,6 +13,7 @@ from api.resources import BLUEPRINTS
 from auditor.bootstrap import open_store
 from auditor.config import Settings
 from auditor.store.api_sql import SqlApiStore
+from auditor.store.rule_versions_sql import SqlRuleVersions
 
 DEFAULTS: dict[str, Any] = {
     "API_TITLE": "auditor", "API_VERSION": "1", "OPENAPI_VERSION": "3.0.3",
@@ -30,7 +31,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = app.config.get("AUDITOR_SETTINGS") or Settings.from_env()
     store = open_store(settings)
     app.extensions["auditor"] = {"settings": settings, "store": store,
-                                 "api": SqlApiStore(store.engine)}
+                                 "api": SqlApiStore(store.engine),
+                                 "rules": SqlRuleVersions(store.engine)}
     api = AuditorApi(app, spec_kwargs={"security": [{"bearer": []}]})
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "an `auditor token`"})

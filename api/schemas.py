@@ -212,3 +212,67 @@ class RuleSchema(Schema):
     version = fields.Integer()
     severity = Text()
     template = Text()
+
+
+class RuleDetailSchema(RuleSchema):
+    """A rule version with its YAML."""
+
+    yaml = Text()
+
+
+class DraftSchema(Schema):
+    """A rule draft: one rule file's YAML, as in rules/ (see rules/README.md)."""
+
+    yaml = Text(required=True, validate=validate.Length(1, 100_000))
+
+
+class BacktestArgs(DraftSchema):
+    """A draft and the period to backtest it over, in the license's calendar."""
+
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(required=True, data_key="to")
+
+
+class BacktestFindingSchema(Schema):
+    """A finding as a backtest reports it."""
+
+    rule_id = Text()
+    rule_version = fields.Integer()
+    severity = Text()
+    occurred_at = fields.AwareDateTime()
+    package_label = Text(allow_none=True)
+    subject = Text(allow_none=True)
+    message = Text()
+    evidence = fields.List(fields.Integer())
+
+
+class ChangedFindingSchema(Schema):
+    """A finding both versions report, differently."""
+
+    before = fields.Nested(BacktestFindingSchema)
+    after = fields.Nested(BacktestFindingSchema)
+
+
+class BacktestSchema(Schema):
+    """What a draft would add, remove and change against the published version."""
+
+    rule_id = Text()
+    published_version = fields.Integer(allow_none=True)
+    draft_version = fields.Integer()
+    added = fields.List(fields.Nested(BacktestFindingSchema))
+    removed = fields.List(fields.Nested(BacktestFindingSchema))
+    changed = fields.List(fields.Nested(ChangedFindingSchema))
+    unchanged = fields.Integer()
+
+
+class DiffArgs(Schema):
+    """Two versions to compare."""
+
+    old = fields.Integer(required=True, data_key="from", validate=validate.Range(1, 10**6))
+    new = fields.Integer(required=True, data_key="to", validate=validate.Range(1, 10**6))
+
+
+class DiffSchema(Schema):
+    """A unified diff of two versions' YAML."""
+
+    diff = Text()

@@ -1,35 +1,158 @@
-"""The rules in force: the pack of a state."""
+"""Rules: the pack in force, rule versions, validate, backtest, publish and diff."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
-from api.auth import requires, services
-from api.schemas import RuleArgs, RuleSchema
-from auditor.rules.loader import default_rules_dir, load_pack
+from api.auth import principal, requires, services, visible
+from api.schemas import (
+    BacktestArgs,
+    BacktestSchema,
+    DiffArgs,
+    DiffSchema,
+    DraftSchema,
+    RuleArgs,
+    RuleDetailSchema,
+    RuleSchema,
+)
+from auditor.domain.rules import Pack, Rule
+from auditor.rules.loader import default_rules_dir
 from auditor.services.access import Permission
+from auditor.services.rule_versions import (
+    backtest,
+    diff,
+    parse_draft,
+    publish,
+    published_pack,
+    version_text,
+)
 
-blp = Blueprint("rules", __name__, url_prefix="/rules", description="Rules")
+blp = Blueprint("rules", __name__, description="Rules")
 
 
-@blp.route("")
+def _root() -> Path:
+    return services()["settings"].rules_dir or default_rules_dir()
+
+
+def _pack(state: str | None = None) -> Pack:
+    if state is not None and not (_root() / "states" / state.lower()).is_dir():
+        abort(404, message=f"no rule pack for state {state!r}")
+    return published_pack(_root(), state, services()["rules"])
+
+
+def _summary(rule: Rule) -> dict[str, Any]:
+    return {"id": rule.id, "title": rule.title, "version": rule.version,
+            "severity": rule.severity.value, "template": rule.template.value}
+
+
+def _detail(rule_id: str) -> dict[str, Any] | None:
+    """Return the rule in force (core pack) with its YAML, or None if there is none."""
+    rule = next((r for r in _pack().rules if r.id == rule_id), None)
+    if rule is None:
+        return None
+    return {**_summary(rule),
+            "yaml": version_text(_root(), services()["rules"], rule.id, rule.version)}
+
+
+@blp.route("/rules")
 class Rules(MethodView):
-    """The rule pack."""
+    """The rule pack in force."""
 
     @requires(Permission.READ)
     @blp.arguments(RuleArgs, location="query", unknown=RAISE)
     @blp.response(200, RuleSchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
-        """List the rules of the core pack, or of a state's pack."""
-        root = services()["settings"].rules_dir or default_rules_dir()
-        state = args.get("state")
-        if state is not None and not (root / "states" / state.lower()).is_dir():
-            abort(404, message=f"no rule pack for state {state!r}")
-        pack = load_pack(root, state)
-        return [{"id": r.id, "title": r.title, "version": r.version,
-                 "severity": r.severity.value, "template": r.template.value}
-                for r in pack.rules]
+        """List the rules in force: the core pack, or a state's pack."""
+        return [_summary(r) for r in _pack(args.get("state")).rules]
+
+
+@blp.route("/rule-validations")
+class ValidateRule(MethodView):
+    """Validation of a draft."""
+
+    @requires(Permission.AUDIT)
+    @blp.arguments(DraftSchema)
+    @blp.response(200, RuleSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Check a draft; 422 names the rule and the field at fault."""
+        return _summary(parse_draft(body["yaml"], dict(_pack().parameters)))
+
+
+@blp.route("/rules/<string:rule_id>")
+class OneRule(MethodView):
+    """A rule's version in force; publishing a draft makes the next one."""
+
+    @requires(Permission.READ)
+    @blp.etag
+    @blp.response(200, RuleDetailSchema)
+    def get(self, rule_id: str) -> Any:
+        """Read the version in force, with its YAML and ETag."""
+        detail = _detail(rule_id)
+        if detail is None:
+            abort(404, message=f"no rule {rule_id!r}")
+        return detail
+
+    @requires(Permission.AUDIT)
+    @blp.etag
+    @blp.arguments(DraftSchema)
+    @blp.response(200, RuleDetailSchema)
+    def put(self, body: dict[str, Any], rule_id: str) -> Any:
+        """Publish a draft as the next version (If-Match: the rule's ETag, or * for a new rule).
+
+        The draft's `id` must be the one in the path and its `version` the current one
+        plus one; audits already run keep naming the version they used.
+        """
+        current = _detail(rule_id)
+        blp.check_etag(current if current is not None else {}, RuleDetailSchema)
+        pack = _pack()
+        draft = parse_draft(body["yaml"], dict(pack.parameters))
+        if draft.id != rule_id:
+            abort(422, message=f"the draft is rule {draft.id!r}, not {rule_id!r}",
+                  errors={"json": {"yaml": ["id must match the path"]}})
+        publish(services()["rules"], pack, body["yaml"], principal().actor)
+        return _detail(rule_id)
+
+
+@blp.route("/rules/<string:rule_id>/versions/<int:version>")
+class RuleVersion(MethodView):
+    """One version of a rule, shipped or published."""
+
+    @requires(Permission.READ)
+    @blp.response(200, RuleDetailSchema)
+    def get(self, rule_id: str, version: int) -> Any:
+        """Read a version of a rule, old ones included."""
+        text = version_text(_root(), services()["rules"], rule_id, min(version, 10**6))
+        return {**_summary(parse_draft(text, dict(_pack().parameters))), "yaml": text}
+
+
+@blp.route("/rules/<string:rule_id>/diff")
+class RuleDiff(MethodView):
+    """Two versions of a rule compared."""
+
+    @requires(Permission.READ)
+    @blp.arguments(DiffArgs, location="query", unknown=RAISE)
+    @blp.response(200, DiffSchema)
+    def get(self, args: dict[str, Any], rule_id: str) -> Any:
+        """Return a unified diff of two versions' YAML."""
+        return {"diff": diff(_root(), services()["rules"], rule_id, args["old"], args["new"])}
+
+
+@blp.route("/licenses/<string:number>/backtests")
+class Backtests(MethodView):
+    """Backtests of drafts over a license's history."""
+
+    @requires(Permission.AUDIT)
+    @blp.arguments(BacktestArgs)
+    @blp.response(200, BacktestSchema)
+    def post(self, body: dict[str, Any], number: str) -> Any:
+        """List the findings a draft would add, remove and change over a period; stores nothing."""
+        store = services()["store"]
+        lic = store.get_license(visible(number))
+        pack = published_pack(_root(), lic.state, services()["rules"])
+        draft = parse_draft(body["yaml"], dict(pack.parameters))
+        return backtest(store, pack, draft, number, body["start"], body["end"])

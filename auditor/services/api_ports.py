@@ -111,3 +111,27 @@ class ApiStore(Protocol):
     def remember_response(self, license_number: str, key: str, request_sha256: str,
                           response: dict[str, Any], at: datetime) -> bool:
         """Store a key's response; False if another request stored the key first."""
+
+
+@dataclass(frozen=True)
+class RuleVersion:
+    """A rule version published through the API: its YAML, when and by whom."""
+
+    rule_id: str
+    version: int
+    yaml: str
+    published_at: datetime | None
+    actor: str
+
+
+class RuleVersions(Protocol):
+    """Storage of published rule versions (the shipped YAML files are the seed)."""
+
+    def latest(self) -> dict[str, RuleVersion]:
+        """Return the newest published version of each edited rule, by rule id."""
+
+    def get(self, rule_id: str, version: int) -> RuleVersion | None:
+        """Return one published version, or None."""
+
+    def add(self, rule_id: str, version: int, yaml: str, at: datetime, actor: str) -> None:
+        """Store a new version; Conflict if that version exists."""

@@ -263,3 +263,14 @@ idempotency_keys = Table(
     Column("response", Json, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+rule_versions = Table(
+    "rule_versions", metadata,
+    Column("id", Id, primary_key=True),
+    Column("rule_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("yaml", Text, nullable=False),  # the rule file as published
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    UniqueConstraint("rule_id", "version", name="uq_rule_versions_rule_version"),
+)

@@ -24,14 +24,22 @@ schema = schemathesis.openapi.from_wsgi("/openapi.json", APP)
 schema.config.generation.update(modes=list(schemathesis.GenerationMode))
 
 
+YAML_DRAFTS = {"/rule-validations", "/licenses/{number}/backtests", "/rules/{rule_id}"}
+
+
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
-    # A PATCH without If-Match answers 428 Precondition Required (RFC 6585) and one with a
+    # A PATCH or PUT without If-Match answers 428 Precondition Required (RFC 6585) and one with a
     # stale or made-up If-Match 412, both documented in the OpenAPI; schemathesis's
-    # header checks know neither, so they are off for PATCH (test_flow covers 412/428).
+    # header checks know neither, so they are off for PATCH and PUT (test_flow and
+    # test_rules cover 412 and 428).
     excluded = ([missing_required_header, positive_data_acceptance]
-                if case.method == "PATCH" else [])
+                if case.method in ("PATCH", "PUT") else [])
+    # A rule draft is YAML in a string: what makes it valid (a known template, fields)
+    # is beyond what the OpenAPI can say, so a schema-valid string may rightly get 422.
+    if case.path in YAML_DRAFTS:
+        excluded.append(positive_data_acceptance)
     case.call_and_validate(headers={"Authorization": f"Bearer {SECRETS['compliance_officer']}"},
                            excluded_checks=excluded)

@@ -1,4 +1,4 @@
-"""The HTTP API: hashed bearer tokens, finding lifecycle and its history, idempotency keys."""
+"""The HTTP API: hashed tokens, finding lifecycle and history, idempotency keys, rule versions."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -57,9 +57,20 @@ def upgrade() -> None:
         sa.Column("response", Json, nullable=False),
         sa.Column("created_at", UTCDateTime, nullable=False),
     )
+    op.create_table(
+        "rule_versions",
+        sa.Column("id", Id, primary_key=True),
+        sa.Column("rule_id", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("yaml", sa.Text, nullable=False),
+        sa.Column("published_at", UTCDateTime, nullable=False),
+        sa.Column("actor", sa.String(200), nullable=False),
+        sa.UniqueConstraint("rule_id", "version", name="uq_rule_versions_rule_version"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("rule_versions")
     op.drop_table("idempotency_keys")
     op.drop_index("ix_finding_changes_identity", "finding_changes")
     op.drop_table("finding_changes")
