@@ -25,7 +25,7 @@ def _show(progress: Progress) -> None:
     mark = progress.watermark.isoformat() if progress.watermark else "-"
     click.echo(f"\rlast event {progress.last_event_id}  processed {progress.events_processed}"
                f"  watermark {mark}  working memory {progress.working_memory}"
-               f"  findings {progress.findings_written}", nl=False, err=True)
+               f"  findings {progress.findings_written}  late {progress.late}", nl=False, err=True)
 
 
 @click.command("worker")

@@ -36,6 +36,7 @@ class Progress:
     findings_written: int = 0
     watermark: datetime | None = None
     working_memory: int = 0
+    late: int = 0  # events that arrived behind the watermark and ran out of order
 
 
 @dataclass
@@ -112,6 +113,7 @@ class Worker:
         self.progress.watermark = min(marks) if marks else None
         self.progress.working_memory = sum(ev.working_memory()
                                            for ev in self.evaluators.values())
+        self.progress.late = sum(ev.late for ev in self.evaluators.values())
         self.progress.findings_written += self.store.commit(written, Checkpoint(
             self.partition, self.progress.last_event_id, self.progress.watermark,
             self.pack_hash, self.progress.events_processed, self.progress.working_memory,
@@ -130,14 +132,18 @@ class Worker:
         return True
 
     def run(self, stop: Callable[[], bool], idle_sleep: float = 0.2,
-            on_progress: Callable[[Progress], None] | None = None) -> None:
+            on_progress: Callable[[Progress], None] | None = None,
+            reload_every: float = 5.0) -> None:
         """Loop until stop() says so: read, evaluate, commit; poll while idle."""
+        checked = time.monotonic()
         while not stop():
             read = self.step()
             if on_progress:
                 on_progress(self.progress)
             if not read:
-                self.reload_if_changed()
+                if time.monotonic() - checked >= reload_every:
+                    self.reload_if_changed()
+                    checked = time.monotonic()
                 time.sleep(idle_sleep)
 
 

@@ -1,0 +1,71 @@
+"""The worker against a real store: idempotent commits, checkpoints, rule changes, CLI."""
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+from click.testing import CliRunner
+
+from auditor.bootstrap import open_store
+from auditor.cli import main
+from auditor.config import Settings
+from auditor.domain.rules import Pack
+from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.services.ingest import ingest
+from auditor.services.worker import Worker, run_once
+from auditor.store.continuous_sql import ContinuousStore
+from tests.conftest import LICENSE
+
+TAG_RULE = next(r for r in load_pack(default_rules_dir()).rules if r.id == "tag-invalid")
+
+
+def add_bad_tags(store, count, start=0):
+    lines = "\n".join(json.dumps({
+        "type": "move", "natural_key": f"m-{i}", "occurred_at": f"2026-01-05T10:{i:02d}:00Z",
+        "package_label": f"bad-{i}", "payload": {"label": f"bad-{i}", "to_location": "Vault"}})
+        for i in range(start, start + count))
+    ingest(store, LICENSE.number, "events", f"moves-{start}.ndjson", lines.encode())
+
+
+def test_replaying_the_whole_stream_writes_no_finding_twice(sql_store):
+    add_bad_tags(sql_store, 5)
+    found = ContinuousStore(sql_store.engine)
+    pack = Pack("p", 1, "p", (TAG_RULE,))
+    first = Worker(found, [LICENSE], lambda _: pack, lateness=timedelta(0))
+    assert run_once(first).findings_written == 5
+    again = Worker(found, [LICENSE], lambda _: pack, lateness=timedelta(0))
+    assert run_once(again).findings_written == 0
+    license_id = found.license_ids([LICENSE.number])[LICENSE.number]
+    assert found.count(license_id) == 5
+    checkpoint = found.checkpoint("default")
+    assert checkpoint is not None and checkpoint.events_processed == 5
+    assert checkpoint.last_event_id == again.progress.last_event_id
+
+
+def test_a_new_rule_version_is_picked_up_without_a_restart(sql_store):
+    add_bad_tags(sql_store, 2)
+    packs = {"current": Pack("p", 1, "p", (TAG_RULE,))}
+    found = ContinuousStore(sql_store.engine)
+    work = Worker(found, [LICENSE], lambda _: packs["current"], lateness=timedelta(0))
+    run_once(work)
+    packs["current"] = Pack("p", 2, "p", (replace(TAG_RULE, version=TAG_RULE.version + 1),))
+    assert work.reload_if_changed()
+    run_once(work)
+    license_id = found.license_ids([LICENSE.number])[LICENSE.number]
+    versions = sorted(row["rule_version"] for row in found.findings(license_id))
+    assert versions == [TAG_RULE.version] * 2 + [TAG_RULE.version + 1] * 2
+    assert not work.reload_if_changed()
+
+
+def test_auditor_findings_lists_the_open_findings(sqlite_url, monkeypatch):
+    store = open_store(Settings(database_url=sqlite_url), migrate=True)
+    store.add_license(LICENSE)
+    add_bad_tags(store, 3)
+    monkeypatch.setenv("AUDITOR_DATABASE_URL", sqlite_url)
+    runner = CliRunner()
+    ran = runner.invoke(main, ["worker", "--no-supervise", "--once", "--lateness", "0"])
+    assert ran.exit_code == 0, ran.output
+    listed = runner.invoke(main, ["findings", "--license", LICENSE.number, "--open"])
+    assert listed.exit_code == 0
+    assert listed.output.count("tag-invalid") == 3
+    store.engine.dispose()
