@@ -83,6 +83,8 @@ def test_the_pdf_holds_every_finding_and_log_row_and_the_hostile_text_as_text(au
     assert packet.sha256 in text and run["pack"]["hash"] in text
     for finding in run["findings"]:
         assert _squash(finding["message"]) in text
+    heads = sum(text.count(f"[{s}]") for s in ("critical", "high", "medium", "low", "info"))
+    assert heads == len(run["findings"])  # the same count as the run's JSON
     for table in packet.content["logs"]:
         assert _squash(f"{len(table['rows'])}rows.") in text
         for row in table["rows"]:
