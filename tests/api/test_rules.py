@@ -34,7 +34,8 @@ def test_a_draft_is_backtested_then_published_and_old_versions_stay_readable(
                          headers=officer).json
     assert before["counts"]["by_rule"]["pos-sale-unreported"] == 2
 
-    assert client.post("/rule-validations", json={"yaml": DRAFT}, headers=officer).json["version"] == 2
+    checked = client.post("/rule-validations", json={"yaml": DRAFT}, headers=officer)
+    assert checked.json["version"] == 2
     test = client.post(f"/licenses/{LIC}/backtests", headers=officer,
                        json={"yaml": DRAFT, "from": "2026-01-01", "to": "2026-01-10"}).json
     assert [f["subject"] for f in test["removed"]] == ["R2"]
