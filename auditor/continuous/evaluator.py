@@ -12,11 +12,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from auditor.continuous.compiler import compile_rule
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import StreamEvent
-from auditor.continuous.programs import Outcome, Program, Unsupported, compile_rule
+from auditor.continuous.programs import Outcome, Program, Unsupported
 from auditor.domain.findings import Finding, explain
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule
@@ -28,8 +29,9 @@ REFERENCE_TYPES = {"adjust_reason"}
 class Decision:
     """A finding the continuous evaluation found, or withdrew (a later event excused it)."""
 
-    status: str  # "open" or "withdrawn"
+    status: str  # "open", "withdrawn" or "remedied"
     finding: Finding
+    remedied_at: datetime | None = None
 
 
 @dataclass
@@ -87,7 +89,7 @@ class LicenseEvaluator:
         if self.watermark is None or watermark > self.watermark:
             self.watermark = watermark
             for program in self.programs:
-                program.expire(watermark.timestamp())
+                decisions += self._decide(program.rule, program.expire(watermark.timestamp()))
         return decisions
 
     def _step(self, group: list[StreamEvent]) -> list[Decision]:
@@ -101,8 +103,10 @@ class LicenseEvaluator:
 
     def _decide(self, rule: Rule, outcomes: list[Outcome]) -> list[Decision]:
         zone = self.license.zone()
-        return [Decision("open" if o.kind == "found" else "withdrawn",
-                         explain(rule, o.violation, zone)) for o in outcomes]
+        status = {"found": "open", "withdrawn": "withdrawn", "remedied": "remedied"}
+        return [Decision(status[o.kind], explain(rule, o.violation, zone),
+                         None if o.at is None else datetime.fromtimestamp(o.at, UTC))
+                for o in outcomes]
 
     def buffered(self) -> int:
         """Return the events waiting for the watermark."""

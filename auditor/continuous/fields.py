@@ -8,7 +8,7 @@ condition that is unknown never holds.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -166,7 +166,7 @@ def _judge(op: str, expr: Any, value: Any) -> bool | None:
     raise ValueError(f"unknown operator {op!r}")
 
 
-def all_hold(reader: Reader, specs: list[Mapping[str, Any]]) -> bool:
+def all_hold(reader: Reader, specs: Sequence[Mapping[str, Any]]) -> bool:
     """Return whether every condition holds (an unknown one does not)."""
     return all(condition(reader, c) is True for c in specs)
 

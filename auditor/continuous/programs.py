@@ -16,16 +16,18 @@ import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from auditor.continuous.engine import Match, RulesEngine
 from auditor.continuous.fields import Reader, StreamEvent, all_hold, condition
 from auditor.domain.findings import Violation
 from auditor.domain.license import License
-from auditor.domain.rules import Rule, Template, parse_duration
+from auditor.domain.rules import Rule, Template, parse_deadline, parse_duration
 from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
 
+UTC_ZONE = ZoneInfo("UTC")
 ROTATE_AFTER = 2_000  # triggers held in a session before it is rebuilt
 EVER_HORIZON = timedelta(days=7)  # how long `ever` priors keyed on one record are kept
 _serial = itertools.count(1)  # ruleset names are process global: never reuse one
@@ -39,17 +41,22 @@ class Unsupported(Exception):
 class Outcome:
     """What a program decided about an event: a violation found, or one withdrawn."""
 
-    kind: str  # "found" or "withdrawn"
+    kind: str  # "found", "withdrawn" or "remedied"
     violation: Violation
+    at: float | None = None  # remedied: when the late follow-up came (POSIX seconds)
 
 
-def violation(rule: Rule, event: StreamEvent) -> Violation:
+def violation(rule: Rule, event: StreamEvent, zone: ZoneInfo = UTC_ZONE) -> Violation:
     """Return the violation an event triggers, shaped exactly as the batch backend's."""
-    label = None if rule.params.get("license_level") else event.package_label
-    subject = (event.payload.get(rule.params["subject"]) if rule.params.get("subject")
+    params = rule.params
+    when = (datetime.fromisoformat(event.payload[params["finding_time"]])
+            if params.get("finding_time") else event.occurred_at)
+    if params.get("date_by_deadline"):
+        when = parse_deadline(params["deadline"]).due(when, zone)
+    label = None if params.get("license_level") else event.package_label
+    subject = (event.payload.get(params["subject"]) if params.get("subject")
                else event.reference)
-    return Violation(event.id, event.type, event.occurred_at, label, subject,
-                     dict(event.payload))
+    return Violation(event.id, event.type, when, label, subject, dict(event.payload))
 
 
 class Selection:
@@ -96,6 +103,8 @@ class Program:
 
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
         """Register the rule's ruleset under a versioned, process-unique name."""
+        if "on_hand" in json.dumps(rule.params, default=str):
+            raise Unsupported(f"{rule.id} reads on_hand, which needs the package's history")
         self.rule, self.license, self.engine = rule, license, engine
         self.name = f"{rule.id}.v{rule.version}.{next(_serial)}"
         self.sid = license.number
@@ -113,8 +122,9 @@ class Program:
         """Judge an event as a trigger (phase 2, after every fact of its time)."""
         return []
 
-    def expire(self, watermark: float) -> None:
-        """Retract facts no later event can need (the template's retention horizon)."""
+    def expire(self, watermark: float) -> list[Outcome]:
+        """Retract facts no later event can need; return what the clock decided."""
+        return []
 
     def waiting(self) -> int:
         """Return the events the engine holds waiting for a join (bounded by rotate)."""
@@ -128,8 +138,6 @@ class FieldCheck(Program):
 
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
         """Refuse conditions on METRC's on-hand, which needs the package's history."""
-        if "on_hand" in json.dumps(rule.params["require"]):
-            raise Unsupported(f"{rule.id} reads on_hand")
         if rule.params["event"]["only_known_packages"]:
             raise Unsupported(f"{rule.id} needs only_known_packages on a field check")
         super().__init__(rule, license, engine)
@@ -279,11 +287,11 @@ class RequiresPrior(Program):
                 outcomes.append(Outcome("withdrawn", violation(self.rule, event)))
         return outcomes
 
-    def expire(self, watermark: float) -> None:
+    def expire(self, watermark: float) -> list[Outcome]:
         """Retract priors older than the look-back window: no later trigger can use them."""
         keep_for = self.within if self.within is not None else self.horizon
         if keep_for is None:
-            return
+            return []
         horizon = watermark - keep_for
         for key in list(self.priors):
             keep = []
@@ -296,16 +304,4 @@ class RequiresPrior(Program):
                 self.priors[key] = keep
             else:
                 del self.priors[key]
-
-
-PROGRAMS: dict[Template, type[Program]] = {Template.FIELD_CHECK: FieldCheck,
-                                           Template.REQUIRES_PRIOR: RequiresPrior}
-
-
-def compile_rule(rule: Rule, license: License, engine: RulesEngine) -> Program:
-    """Return the running program of a rule, or raise Unsupported."""
-    if rule.template not in PROGRAMS:
-        raise Unsupported(f"{rule.id}: template {rule.template.value} runs in batch only")
-    return PROGRAMS[rule.template](rule, license, engine)
-
-
+        return []

@@ -105,8 +105,8 @@ class Worker:
 
     def _written(self, license_id: int, decisions: list[Decision]) -> list[Written]:
         pack = self.evaluators[license_id].pack
-        return [Written(license_id, d.status, d.finding, pack.id, self.hashes[id(pack)])
-                for d in decisions]
+        return [Written(license_id, d.status, d.finding, pack.id, self.hashes[id(pack)],
+                        d.remedied_at) for d in decisions]
 
     def _commit(self, written: list[Written]) -> None:
         marks = [ev.watermark for ev in self.evaluators.values() if ev.watermark]

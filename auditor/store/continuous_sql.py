@@ -43,6 +43,7 @@ class Written:
     finding: Finding
     pack_id: str
     pack_hash: str
+    remedied_at: datetime | None = None
 
 
 class ContinuousStore:
@@ -78,11 +79,11 @@ class ContinuousStore:
         added = 0
         with self.engine.begin() as conn:
             for item in found:
-                if item.status == "withdrawn":
+                if item.status in ("withdrawn", "remedied"):
                     conn.execute(update(continuous_findings).where(
                         continuous_findings.c.license_id == item.license_id,
                         continuous_findings.c.identity == item.finding.identity)
-                        .values(status="withdrawn"))
+                        .values(status=item.status, remedied_at=item.remedied_at))
                     continue
                 added += _insert_new(conn, item, checkpoint.updated_at)
             _save_checkpoint(conn, checkpoint)

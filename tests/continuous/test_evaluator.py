@@ -59,8 +59,8 @@ def test_findings_name_the_rule_version_that_produced_them():
 
 
 def test_rules_the_engine_cannot_run_are_named_as_batch_only():
-    ev = evaluator("pos-sale-unreported", "tag-invalid")
-    assert list(ev.batch_only) == ["pos-sale-unreported"]
+    ev = evaluator("package-oversold", "tag-invalid")
+    assert list(ev.batch_only) == ["package-oversold"]
     assert [p.rule.id for p in ev.programs] == ["tag-invalid"]
 
 
@@ -69,3 +69,46 @@ def test_working_memory_stays_bounded_by_the_look_back_window():
     for day in range(60):
         ev.feed([event(2 * day + 1, "location_change", 24 * day, location="Vault")])
     assert ev.engine.working_memory() <= 8  # seven days of changes, not sixty
+
+
+def sale(id, hours):
+    return StreamEvent(id, "pos_sale_line", T0 + timedelta(hours=hours), TAG, "R-1",
+                       {"label": TAG, "voided": False, "quantity": 1.0, "unit": "Each"})
+
+
+def metrc_line(id, hours, recorded_hours):
+    recorded = (T0 + timedelta(hours=recorded_hours)).isoformat()
+    return StreamEvent(id, "metrc_sale_line", T0 + timedelta(hours=hours), TAG, "R-1",
+                       {"label": TAG, "quantity": 1.0, "unit": "Each", "recorded_at": recorded})
+
+
+def test_a_sale_reported_before_its_deadline_leaves_no_finding():
+    ev = evaluator("pos-sale-unreported")
+    ev.feed([sale(1, 0), metrc_line(2, 0, 20)])
+    assert ev.advance(T0 + timedelta(hours=30)) == []
+
+
+def test_an_unreported_sale_is_found_when_its_window_closes_on_the_event_clock():
+    ev = evaluator("pos-sale-unreported")
+    assert ev.feed([sale(1, 0)]) == []
+    assert ev.advance(T0 + timedelta(hours=23)) == []
+    assert [d.status for d in ev.advance(T0 + timedelta(hours=24))] == ["open"]
+
+
+def test_a_report_after_the_deadline_remedies_the_finding_and_keeps_both_times():
+    ev = evaluator("pos-sale-unreported")
+    ev.feed([sale(1, 0)])
+    found = ev.advance(T0 + timedelta(hours=25))
+    later = ev.feed([metrc_line(2, 30, 30)])
+    assert [d.status for d in later] == ["remedied"]
+    assert later[0].finding.identity == found[0].finding.identity
+    assert later[0].finding.occurred_at == T0
+    assert later[0].remedied_at == T0 + timedelta(hours=30)
+
+
+def test_a_report_in_time_that_arrives_late_withdraws_the_finding():
+    ev = evaluator("pos-sale-unreported")
+    ev.feed([sale(1, 0)])
+    assert [d.status for d in ev.advance(T0 + timedelta(hours=25))] == ["open"]
+    # The METRC line was recorded in time but its event time is after the deadline.
+    assert [d.status for d in ev.feed([metrc_line(2, 26, 10)])] == ["withdrawn"]
