@@ -34,7 +34,8 @@ numbers = itertools.count(1)
 @st.composite
 def an_event(draw):
     kind = draw(st.sampled_from(["move", "location_change", "manifest_package",
-                                 "package_snapshot", "pos_sale_line", "adjustment"]))
+                                 "package_snapshot", "pos_sale_line", "adjustment",
+                                 "metrc_sale_line"]))
     label = draw(st.sampled_from(LABELS))
     when = T0 + timedelta(hours=draw(st.integers(0, 4 * 10)) * 6)  # 10 days, 6-hourly
     place = draw(st.sampled_from(PLACES))
@@ -42,7 +43,9 @@ def an_event(draw):
                "shipment_state": draw(st.sampled_from(["Accepted", "Rejected"])),
                "quantity": -1, "unit": "Each", "voided": False,
                "reason": draw(st.sampled_from(["Theft", "Spoilage"])),
-               "note": draw(st.sampled_from(["", "note", "broken jar"]))}
+               "note": draw(st.sampled_from(["", "note", "broken jar"])),
+               "recorded_at": (when + timedelta(hours=draw(st.sampled_from([-6, 0, 6, 24, 30]))))
+               .isoformat()}
     known = EVENT_FIELDS[EventType(kind)]
     return {"type": kind, "occurred_at": when.isoformat(), "package_label": label,
             "reference": "M-1", "payload": {k: v for k, v in payload.items() if k in known}}
@@ -74,7 +77,7 @@ def both_ways(store, rule, stream):
 
 @pytest.mark.parametrize("rule_id", ["transfer-before-move", "untracked-package",
                                      "activity-before-acceptance", "tag-invalid",
-                                     "adjustment-note-required"])
+                                     "adjustment-note-required", "pos-sale-unreported"])
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stream=st.lists(an_event(), max_size=25))
