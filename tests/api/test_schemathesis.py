@@ -6,6 +6,8 @@ schemathesis's lazy `from_fixture` loader does not run under pytest 9.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,8 +19,10 @@ from schemathesis.specs.openapi.checks import missing_required_header, positive_
 from auditor.config import Settings
 from tests.api.conftest import make_app
 
-DATABASE = Path(tempfile.mkdtemp(prefix="auditor-schemathesis-")) / "a.db"
-APP, SECRETS = make_app(Settings(database_url=f"sqlite:///{DATABASE}"))
+FOLDER = Path(tempfile.mkdtemp(prefix="auditor-schemathesis-"))
+APP, SECRETS = make_app(Settings(database_url=f"sqlite:///{FOLDER / 'a.db'}"))
+atexit.register(shutil.rmtree, FOLDER, ignore_errors=True)
+atexit.register(APP.extensions["auditor"]["store"].engine.dispose)
 schema = schemathesis.openapi.from_wsgi("/openapi.json", APP)
 schema.config.generation.update(modes=list(schemathesis.GenerationMode))
 
