@@ -55,6 +55,10 @@ def worker(numbers: tuple[str, ...], partition: str, lateness: int, once: bool,
     chosen = [store.get_license(n) for n in numbers] or store.list_licenses()
     work = Worker(ContinuousStore(store.engine), chosen, _pack, partition,
                   timedelta(seconds=lateness), batch)
+    for evaluator in work.evaluators.values():
+        click.echo(f"{evaluator.license.number}: {len(evaluator.programs)} rules run "
+                   f"continuously; batch only: {', '.join(sorted(evaluator.batch_only))}",
+                   err=True)
     if once:
         _show(run_once(work, until))
         click.echo("", err=True)
