@@ -12,6 +12,9 @@ from typing import Any
 import click
 
 from auditor.bootstrap import open_store
+from auditor.cli_api import serve, token
+from auditor.cli_packets import packet, report, write_outputs
+from auditor.cli_worker import findings, worker
 from auditor.config import Settings
 from auditor.domain.errors import AuditorError, FileRejected, InvalidInput
 from auditor.domain.license import License
@@ -201,9 +204,13 @@ def demo(days: int, receipts_per_day: int, seed: int, work_dir: Path) -> None:
         summaries = load_sample_store(store, work_dir / "store", on_file=on_file)
     result = check_sample_store(store, work_dir / "store", summaries)
     _print_demo(result)
-    report = run_audit(store, _pack(result.license.state), result.license.number, spec.start,
+    pack = _pack(result.license.state)
+    report = run_audit(store, pack, result.license.number, spec.start,
                        spec.start + timedelta(days=days - 1))
     _print_report(report, findings=False)
+    click.echo("writing the audit packet and the associate's reports ...", err=True)
+    for path in write_outputs(store, report.run_id, pack, work_dir / "outputs"):
+        click.echo(f"wrote {path}")
 
 
 def _pack(state: str | None) -> Pack:
@@ -308,17 +315,5 @@ def _print_demo(result: DemoResult) -> None:
                f"{len(result.truth['violations'])} violations were planted")
 
 
-from auditor.cli_packets import packet, report  # noqa: E402  (registered last)
-
-main.add_command(packet)
-main.add_command(report)
-
-from auditor.cli_worker import findings, worker  # noqa: E402  (registered last)
-
-main.add_command(worker)
-main.add_command(findings)
-
-from auditor.cli_api import serve, token  # noqa: E402  (registered last)
-
-main.add_command(serve)
-main.add_command(token)
+for command in (packet, report, worker, findings, serve, token):
+    main.add_command(command)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -26,6 +26,7 @@ from auditor.services.reports import REPORTS, build_report, report_tables
 from auditor.store.api_sql import SqlApiStore
 from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
+from auditor.store.sql_store import SqlEventStore
 
 BY = click.option("--by", default=getpass.getuser, show_default="the current user",
                   help="Who does it (recorded with the packet version).")
@@ -49,10 +50,33 @@ def packet() -> None:
 def _sources(run_id: str) -> tuple[PacketSources, Pack]:
     settings = Settings.from_env()
     store = open_store(settings)
-    sources = PacketSources(store, SqlActivityLog(store.engine), SqlPacketRecords(store.engine),
-                            StatusWaivers(SqlApiStore(store.engine)))
     license = store.get_license(store.runs.get(run_id)["license"])
-    return sources, load_pack(settings.rules_dir or default_rules_dir(), license.state)
+    return (sources_for(store),
+            load_pack(settings.rules_dir or default_rules_dir(), license.state))
+
+
+def sources_for(store: SqlEventStore) -> PacketSources:
+    """Return what a packet is built from, all read from the store's database."""
+    return PacketSources(store, SqlActivityLog(store.engine), SqlPacketRecords(store.engine),
+                         StatusWaivers(SqlApiStore(store.engine)))
+
+
+def write_outputs(store: SqlEventStore, run_id: str, pack: Pack, folder: Path) -> list[Path]:
+    """Write a run's packet (PDF and Excel) and every associate report (Excel) into folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    run = store.runs.get(run_id)
+    version = current_packet(sources_for(store), run_id, pack, getpass.getuser())
+    written = []
+    for fmt in ("pdf", "xlsx"):
+        written.append(folder / f"packet-{run_id}.{fmt}")
+        written[-1].write_bytes(render_packet(version, fmt, PacketDocuments()))
+    license = store.get_license(run["license"])
+    start, end = (date.fromisoformat(run["period"][k]) for k in ("from", "to"))
+    for name in REPORTS:
+        built = build_report(name, SqlActivityLog(store.engine), license, start, end)
+        written.append(folder / f"{name}.xlsx")
+        written[-1].write_bytes(PacketDocuments().xlsx(report_tables(built)))
+    return written
 
 
 @packet.command("write")

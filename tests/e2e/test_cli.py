@@ -68,6 +68,14 @@ def test_demo_counts_match_the_ground_truth(tmp_path):
     for kind, expected in truth["event_counts"].items():
         assert any(line.split()[:3] == [kind, str(expected), str(expected)]
                    for line in result.stdout.splitlines())
+    outputs = tmp_path / "demo/outputs"
+    (pdf,) = outputs.glob("packet-*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF") and f"wrote {pdf}" in result.stdout
+    written = sorted(p.name for p in outputs.glob("*.xlsx") if not p.name.startswith("packet"))
+    assert written == sorted(f"{name}.xlsx" for name in ("reconciliation", "cycle-counts",
+                                                        "velocity", "accuracy",
+                                                        "replenishment", "sell-soon"))
+    assert all(p.read_bytes().startswith(b"PK") for p in outputs.glob("*.xlsx"))
 
 
 EXAMPLE_FEEDS = [
