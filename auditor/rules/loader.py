@@ -42,6 +42,16 @@ def _read_yaml(path: Path) -> Any:
         raise RuleInvalid(f"{path}: not valid YAML: {exc}") from None
 
 
+def declared_jurisdictions(text: str) -> tuple[str, ...]:
+    """Return the jurisdictions a rule's YAML declares ("*" when it names none)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return ("*",)
+    found = data.get("jurisdictions") if isinstance(data, dict) else None
+    return tuple(found) if isinstance(found, list) and found else ("*",)
+
+
 def _flatten(messages: Any, prefix: str = "") -> list[str]:
     if isinstance(messages, dict):
         return [line for key, value in messages.items()

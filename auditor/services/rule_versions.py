@@ -19,7 +19,7 @@ from typing import Any
 from auditor.domain.errors import Conflict, InvalidInput, NotFound
 from auditor.domain.findings import Finding, explain
 from auditor.domain.rules import Pack, Rule
-from auditor.rules.loader import load_pack, load_rule
+from auditor.rules.loader import declared_jurisdictions, load_pack, load_rule
 from auditor.services.api_ports import RuleVersions
 from auditor.services.audit import local_bounds
 from auditor.services.ports import EventStore
@@ -42,6 +42,12 @@ def published_pack(root: Path, state: str | None, versions: RuleVersions) -> Pac
     latest = versions.latest()
     rules = {r.id: r for r in seed.rules}
     for rule_id, stored in latest.items():
+        # Only the same variant: a state's own version of a rule (e.g. CO's purchase
+        # limit, with CO's parameters) must not replace the core rule elsewhere, nor the
+        # reverse.
+        if rule_id in rules and rules[rule_id].jurisdictions != declared_jurisdictions(
+                stored.yaml):
+            continue
         rule = parse_draft(stored.yaml, dict(seed.parameters))
         in_state = state is None or rule.applies_to(state)
         if rule_id in rules or (in_state and rule_id not in seed.excluded):

@@ -1,0 +1,20 @@
+"""A state's own version of a rule and the core rule of that id are edited apart."""
+
+from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.services.rule_versions import publish, published_pack, seed_text
+from auditor.store.rule_versions_sql import SqlRuleVersions
+
+RULE = "purchase-limit-exceeded"
+
+
+def test_publishing_colorados_purchase_limit_leaves_the_core_rule_in_force_elsewhere(sql_store):
+    versions = SqlRuleVersions(sql_store.engine)
+    root = default_rules_dir()
+    text = seed_text(root, RULE, "CO")
+    assert text is not None and "jurisdictions: [CO]" in text
+    publish(versions, load_pack(root, "CO"), text.replace("version: 1", "version: 2", 1),
+            "officer@example")
+    colorado = {r.id: r for r in published_pack(root, "CO", versions).rules}[RULE]
+    california = {r.id: r for r in published_pack(root, "CA", versions).rules}[RULE]
+    assert (colorado.version, colorado.jurisdictions) == (2, ("CO",))
+    assert (california.version, california.jurisdictions) == (1, ("*",))
