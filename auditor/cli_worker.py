@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import click
@@ -11,14 +12,18 @@ from auditor.bootstrap import open_store
 from auditor.config import Settings
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
-from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.rules.loader import default_rules_dir
+from auditor.services.rule_versions import published_pack
 from auditor.services.supervise import supervise
 from auditor.services.worker import Progress, Worker, run_once
 from auditor.store.continuous_sql import ContinuousStore
+from auditor.store.rule_versions_sql import SqlRuleVersions
 
 
-def _pack(license: License) -> Pack:
-    return load_pack(default_rules_dir(), license.state)
+def _packs(settings: Settings, versions: SqlRuleVersions) -> Callable[[License], Pack]:
+    """Return the loader of a license's pack in force: the seed with published versions."""
+    root = settings.rules_dir or default_rules_dir()
+    return lambda license: published_pack(root, license.state, versions)
 
 
 def _show(progress: Progress) -> None:
@@ -51,9 +56,11 @@ def worker(numbers: tuple[str, ...], partition: str, lateness: int, once: bool,
         click.echo(f"worker exited {record.exits[-1]} after {record.restarts} restarts",
                    err=True)
         sys.exit(0 if record.exits[-1] == 0 else 1)
-    store = open_store(Settings.from_env())
+    settings = Settings.from_env()
+    store = open_store(settings)
     chosen = [store.get_license(n) for n in numbers] or store.list_licenses()
-    work = Worker(ContinuousStore(store.engine), chosen, _pack, partition,
+    work = Worker(ContinuousStore(store.engine), chosen,
+                  _packs(settings, SqlRuleVersions(store.engine)), partition,
                   timedelta(seconds=lateness), batch)
     for evaluator in work.evaluators.values():
         click.echo(f"{evaluator.license.number}: {len(evaluator.programs)} rules run "
