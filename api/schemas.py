@@ -226,11 +226,8 @@ class DraftSchema(Schema):
     yaml = Text(required=True, validate=validate.Length(1, 100_000))
 
 
-class BacktestArgs(DraftSchema):
+class BacktestArgs(DraftSchema, AuditArgs):
     """A draft and the period to backtest it over, in the license's calendar."""
-
-    start = fields.Date(required=True, data_key="from")
-    end = fields.Date(required=True, data_key="to")
 
 
 class BacktestFindingSchema(Schema):

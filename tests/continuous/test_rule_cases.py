@@ -4,8 +4,7 @@ Each case's events are ingested, audited in batch (SQL), and streamed through th
 worker with the same cut-off; the two sets of finding identities must be equal.
 """
 
-import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -14,11 +13,9 @@ from auditor.continuous.engine import RulesEngine
 from auditor.continuous.programs import Unsupported
 from auditor.domain.findings import explain
 from auditor.domain.rules import Pack
-from auditor.services.ingest import ingest
 from auditor.services.worker import Worker, run_once
 from auditor.store.continuous_sql import ContinuousStore
-from tests.conftest import LICENSE
-from tests.integration.test_rule_cases import CASES, as_event
+from tests.integration.test_rule_cases import CASES, load_case
 
 BATCH_ONLY = {"adjustment-reason-valid", "count-variance", "count-variance-unadjusted",
               "package-oversold",
@@ -54,12 +51,7 @@ def continuous_identities(store, license, rule, end):
 @pytest.mark.parametrize(("license", "rule", "case"), RUN,
                          ids=[f"{lic.state} {r.id}: {c.name}" for lic, r, c in RUN])
 def test_continuous_findings_equal_the_batch_findings(sql_store, license, rule, case):
-    if license != LICENSE:
-        sql_store.add_license(license)
-    lines = "\n".join(json.dumps(as_event(i, e)) for i, e in enumerate(case.events))
-    assert ingest(sql_store, license.number, "events", "case.ndjson", lines.encode()).rejected == 0
-    times = [datetime.fromisoformat(e["occurred_at"]) for e in case.events]
-    start, end = min(times) - timedelta(days=1), max(times) + timedelta(days=2)
+    start, end = load_case(sql_store, license, case)
     batch = sql_store.evaluate(license.number, rule, start, end)
     expected = sorted(explain(rule, v, license.zone()).identity for v in batch.violations)
     assert continuous_identities(sql_store, license, rule, end) == expected

@@ -37,6 +37,17 @@ def as_event(number, event):
     return {"natural_key": f"case-{number}", "reference": None, "package_label": None, **event}
 
 
+def load_case(store, license, case):
+    """Ingest a case's events for license; return the period that covers them all."""
+    if license != LICENSE:
+        store.add_license(license)
+    lines = "\n".join(json.dumps(as_event(i, e)) for i, e in enumerate(case.events))
+    summary = ingest(store, license.number, "events", "case.ndjson", lines.encode())
+    assert summary.rejected == 0, summary.rejections
+    times = [datetime.fromisoformat(e["occurred_at"]) for e in case.events]
+    return min(times) - timedelta(days=1), max(times) + timedelta(days=2)
+
+
 def project(finding, keys):
     values = {"package_label": finding.package_label, "subject": finding.subject,
               "occurred_at": finding.occurred_at}
@@ -53,14 +64,8 @@ def expected(expect, keys):
 @pytest.mark.parametrize(("license", "rule", "case"), CASES,
                          ids=[f"{lic.state} {r.id}: {c.name}" for lic, r, c in CASES])
 def test_rule_case(sql_store, license, rule, case):
-    if license != LICENSE:
-        sql_store.add_license(license)
-    lines = "\n".join(json.dumps(as_event(i, e)) for i, e in enumerate(case.events))
-    summary = ingest(sql_store, license.number, "events", "case.ndjson", lines.encode())
-    assert summary.rejected == 0, summary.rejections
-    times = [datetime.fromisoformat(e["occurred_at"]) for e in case.events]
-    found = sql_store.evaluate(license.number, rule, min(times) - timedelta(days=1),
-                               max(times) + timedelta(days=2))
+    start, end = load_case(sql_store, license, case)
+    found = sql_store.evaluate(license.number, rule, start, end)
     findings = [explain(rule, v, license.zone()) for v in found.violations]
     keys = sorted({k for e in case.expect for k in e}) or ["package_label", "occurred_at"]
     assert sorted(project(f, keys) for f in findings) == expected(case.expect, keys)
