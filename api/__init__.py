@@ -12,7 +12,11 @@ from api.errors import AuditorApi
 from api.resources import BLUEPRINTS
 from auditor.bootstrap import open_store
 from auditor.config import Settings
+from auditor.services.packets import PacketSources
+from auditor.services.report_ports import StatusWaivers
 from auditor.store.api_sql import SqlApiStore
+from auditor.store.packet_records import SqlPacketRecords
+from auditor.store.report_queries import SqlActivityLog
 from auditor.store.rule_versions_sql import SqlRuleVersions
 
 DEFAULTS: dict[str, Any] = {
@@ -30,9 +34,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     settings = app.config.get("AUDITOR_SETTINGS") or Settings.from_env()
     store = open_store(settings)
-    app.extensions["auditor"] = {"settings": settings, "store": store,
-                                 "api": SqlApiStore(store.engine),
-                                 "rules": SqlRuleVersions(store.engine)}
+    api_store = SqlApiStore(store.engine)
+    activity = SqlActivityLog(store.engine)
+    app.extensions["auditor"] = {
+        "settings": settings, "store": store, "api": api_store,
+        "rules": SqlRuleVersions(store.engine), "activity": activity,
+        "packets": PacketSources(store, activity, SqlPacketRecords(store.engine),
+                                 StatusWaivers(api_store))}
     api = AuditorApi(app, spec_kwargs={"security": [{"bearer": []}]})
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "an `auditor token`"})

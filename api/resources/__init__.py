@@ -5,6 +5,7 @@ from api.resources.events import blp as events
 from api.resources.findings import blp as findings
 from api.resources.imports import blp as imports
 from api.resources.licenses import blp as licenses
+from api.resources.packets import blp as packets
 from api.resources.rules import blp as rules
 
-BLUEPRINTS = [licenses, imports, events, audits, findings, rules]
+BLUEPRINTS = [licenses, imports, events, audits, findings, rules, packets]

@@ -35,6 +35,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("/rules/<string:rule_id>/versions/<int:version>", "GET"): READERS,
     ("/rules/<string:rule_id>/diff", "GET"): READERS,
     ("/licenses/<string:number>/backtests", "POST"): {"compliance_officer"},
+    ("/audits/<string:run_id>/packet", "GET"): ALL,  # a regulator: finalized packets only
+    ("/licenses/<string:number>/reports/<string:name>", "GET"): READERS,
 }
 # Rules are shared by every license, so they are not in the cross-license sweep.
 GLOBAL = {"/rules", "/rule-validations", "/rules/<string:rule_id>",
@@ -57,7 +59,7 @@ def objects(client: FlaskClient, secrets: dict[str, str]) -> dict[str, str]:
     page = client.get(f"/audits/{run['run_id']}/findings",
                       headers=auth(secrets["compliance_officer"])).json
     return {"number": LIC, "run_id": run["run_id"], "finding_id": str(page["items"][0]["id"]),
-            "rule_id": "pos-sale-unreported", "version": "1"}
+            "rule_id": "pos-sale-unreported", "version": "1", "name": "velocity"}
 
 
 def url(rule: str, objects: dict[str, str]) -> str:
@@ -95,7 +97,9 @@ def test_another_license_s_objects_answer_404_and_never_leak(
         body = {k: v for k, v in body.items() if route.endswith("backtests") or k != "yaml"}
     other = "other_associate" if route.endswith("imports") else "other_officer"
     data = {"file": (io.BytesIO(pos_csv("R9")), "p.csv")} if other == "other_associate" else None
-    response = client.open(url(route, objects) + ("?format=pos-sales" if data else ""),
+    query = "?format=pos-sales" if data else ""
+    query = "?from=2026-01-01&to=2026-01-10" if route.endswith("<string:name>") else query
+    response = client.open(url(route, objects) + query,
                            method=method, json=body, data=data,
                            headers=auth(secrets[other], **{"If-Match": '"x"'}))
     assert response.status_code == 404, response.json
