@@ -146,13 +146,9 @@ class WaiverSchema(Schema):
     expires_at = fields.AwareDateTime(required=True)
 
 
-class FindingSchema(Schema):
-    """A finding with its current status (an expired waiver reads as open)."""
+class FindingFactsSchema(Schema):
+    """What a rule found: the rule, when, what it concerns, why, and the evidence."""
 
-    id = fields.Integer()
-    run_id = Text()
-    license = Text()
-    identity = Text()
     rule_id = Text()
     rule_version = fields.Integer()
     severity = Text()
@@ -161,6 +157,15 @@ class FindingSchema(Schema):
     subject = Text(allow_none=True)
     message = Text()
     evidence = fields.List(fields.Integer())
+
+
+class FindingSchema(FindingFactsSchema):
+    """A finding with its current status (an expired waiver reads as open)."""
+
+    id = fields.Integer()
+    run_id = Text()
+    license = Text()
+    identity = Text()
     status = Text()
     revision = fields.Integer()
     waiver = fields.Nested(WaiverSchema, allow_none=True)
@@ -230,17 +235,8 @@ class BacktestArgs(DraftSchema, AuditArgs):
     """A draft and the period to backtest it over, in the license's calendar."""
 
 
-class BacktestFindingSchema(Schema):
+class BacktestFindingSchema(FindingFactsSchema):
     """A finding as a backtest reports it."""
-
-    rule_id = Text()
-    rule_version = fields.Integer()
-    severity = Text()
-    occurred_at = fields.AwareDateTime()
-    package_label = Text(allow_none=True)
-    subject = Text(allow_none=True)
-    message = Text()
-    evidence = fields.List(fields.Integer())
 
 
 class ChangedFindingSchema(Schema):
