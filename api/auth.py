@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 from flask_smorest import abort
 
+from auditor.domain.rules import Pack
+from auditor.rules.loader import default_rules_dir
 from auditor.services.access import Permission, Principal, authenticate
+from auditor.services.rule_versions import published_pack
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC_PATHS = ("/openapi.json",)
@@ -18,6 +22,16 @@ PUBLIC_PATHS = ("/openapi.json",)
 def services() -> dict[str, Any]:
     """Return the store, the API store and the settings wired in by the factory."""
     return current_app.extensions["auditor"]
+
+
+def rules_root() -> Path:
+    """Return the folder of the shipped rule packs (the seed of the published ones)."""
+    return services()["settings"].rules_dir or default_rules_dir()
+
+
+def pack_in_force(state: str | None) -> Pack:
+    """Return a state's pack in force: the shipped seed with the published versions."""
+    return published_pack(rules_root(), state, services()["rules"])
 
 
 def init_auth(app: Flask) -> None:

@@ -8,14 +8,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
-from api.auth import principal, requires, services, visible
+from api.auth import pack_in_force, principal, requires, services, visible
 from api.schemas import AuditArgs, FindingArgs, FindingPageSchema, RunSchema, RunSummarySchema
-from auditor.rules.loader import default_rules_dir
 from auditor.services.access import Permission
 from auditor.services.api_ports import FindingQuery
 from auditor.services.audit import local_bounds, run_audit
 from auditor.services.lifecycle import list_findings
-from auditor.services.rule_versions import published_pack
 
 blp = Blueprint("audits", __name__, description="Readiness audits")
 
@@ -44,8 +42,7 @@ class Audits(MethodView):
         store = services()["store"]
         lic = store.get_license(visible(number))
         local_bounds(lic, body["start"], body["end"])  # refuses an empty period early
-        pack = published_pack(services()["settings"].rules_dir or default_rules_dir(),
-                              lic.state, services()["rules"])
+        pack = pack_in_force(lic.state)
         return _summary(run_audit(store, pack, number, body["start"], body["end"]).as_json())
 
     @requires(Permission.READ_RUNS)

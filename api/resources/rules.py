@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
-from api.auth import principal, requires, services, visible
+from api.auth import pack_in_force, principal, requires, rules_root, services, visible
 from api.schemas import (
     BacktestArgs,
     BacktestSchema,
@@ -21,28 +20,22 @@ from api.schemas import (
     RuleSchema,
 )
 from auditor.domain.rules import Pack, Rule
-from auditor.rules.loader import default_rules_dir
 from auditor.services.access import Permission
 from auditor.services.rule_versions import (
     backtest,
     diff,
     parse_draft,
     publish,
-    published_pack,
     version_text,
 )
 
 blp = Blueprint("rules", __name__, description="Rules")
 
 
-def _root() -> Path:
-    return services()["settings"].rules_dir or default_rules_dir()
-
-
 def _pack(state: str | None = None) -> Pack:
-    if state is not None and not (_root() / "states" / state.lower()).is_dir():
+    if state is not None and not (rules_root() / "states" / state.lower()).is_dir():
         abort(404, message=f"no rule pack for state {state!r}")
-    return published_pack(_root(), state, services()["rules"])
+    return pack_in_force(state)
 
 
 def _summary(rule: Rule) -> dict[str, Any]:
@@ -56,7 +49,7 @@ def _detail(rule_id: str) -> dict[str, Any] | None:
     if rule is None:
         return None
     return {**_summary(rule),
-            "yaml": version_text(_root(), services()["rules"], rule.id, rule.version)}
+            "yaml": version_text(rules_root(), services()["rules"], rule.id, rule.version)}
 
 
 @blp.route("/rules")
@@ -126,7 +119,7 @@ class RuleVersion(MethodView):
     @blp.response(200, RuleDetailSchema)
     def get(self, rule_id: str, version: int) -> Any:
         """Read a version of a rule, old ones included."""
-        text = version_text(_root(), services()["rules"], rule_id, min(version, 10**6))
+        text = version_text(rules_root(), services()["rules"], rule_id, min(version, 10**6))
         return {**_summary(parse_draft(text, dict(_pack().parameters))), "yaml": text}
 
 
@@ -139,7 +132,7 @@ class RuleDiff(MethodView):
     @blp.response(200, DiffSchema)
     def get(self, args: dict[str, Any], rule_id: str) -> Any:
         """Return a unified diff of two versions' YAML."""
-        return {"diff": diff(_root(), services()["rules"], rule_id, args["old"], args["new"])}
+        return {"diff": diff(rules_root(), services()["rules"], rule_id, args["old"], args["new"])}
 
 
 @blp.route("/licenses/<string:number>/backtests")
@@ -153,6 +146,6 @@ class Backtests(MethodView):
         """List the findings a draft would add, remove and change over a period; stores nothing."""
         store = services()["store"]
         lic = store.get_license(visible(number))
-        pack = published_pack(_root(), lic.state, services()["rules"])
+        pack = pack_in_force(lic.state)
         draft = parse_draft(body["yaml"], dict(pack.parameters))
         return backtest(store, pack, draft, number, body["start"], body["end"])
