@@ -21,6 +21,8 @@ from auditor.domain.license import License
 from auditor.services.fakes import InMemoryEventStore
 from auditor.store.sql_store import SqlEventStore
 
+pytest_plugins = ["tests.figures"]  # the `figure` fixture the scorecard reads
+
 FIXTURES = Path(__file__).parent / "fixtures"
 METRC_EXAMPLES = FIXTURES / "metrc-examples"
 LICENSE = License("C10-0000123-LIC", "CA", "America/Los_Angeles", ("Sales Floor",),

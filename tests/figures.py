@@ -1,9 +1,11 @@
-"""The `figure` fixture: reliability tests report the figures the README scorecard quotes.
+"""The `figure` fixture: tests report the figures the README scorecard quotes.
+
+Loaded as a plugin by tests/conftest.py, so any test directory can use it.
 
 A test calls `figure("trail: edits detected", detected, of=total, unit="%")`. With
 AUDITOR_FIGURES naming a file, every figure is appended to it as one JSON line (the
-scorecard script reads them back); without it the figures are only kept in memory, so
-the tests run the same either way. A figure is a measurement, never the verdict: each
+scorecard script reads them back); without it they are dropped, so the tests run the
+same either way. A figure is a measurement, never the verdict: each
 test still asserts what it promises.
 """
 
