@@ -1,8 +1,11 @@
 """The durable-rules adapter: the only module that imports durable-rules.
 
 A hardened host around durable-rules 2.0.28 (DESIGN §4). It runs no background
-threads: actions only append the match to a buffer and the caller drains it. Every
-call is checked for the exceptions durable-rules swallows into the returned state.
+threads. Rulesets are registered through the stock Host (which validates them), but
+messages go straight to the C core and the matches a message completes are collected
+right after it, in the same call: the stock Python action machinery (promises,
+closures, a state round trip per match) cost more than the engine itself and is where
+durable-rules swallows exceptions; here nothing runs inside the engine that could fail.
 Every message gets a fresh id, and an id the engine claims to have seen (its
 duplicate check compares a 32-bit hash) is retried under a new id, never treated as a
 duplicate. Each session is opened with a message a rule completes, so deleting its
@@ -11,7 +14,7 @@ global, so callers version them and this adapter refuses a name twice.
 
 Exception tree::
 
-    EngineError         an action failed, or the engine refused a message
+    EngineError         the engine refused a message or failed on it
 """
 
 from __future__ import annotations
@@ -24,17 +27,20 @@ from typing import Any
 import durable_rules_engine  # the C core shipped with durable-rules
 from durable.engine import (
     Host,
-    MessageNotHandledException,
     MessageObservedException,
-    Ruleset,
 )
 
 OPEN = "$open"  # the session-open message every ruleset completes first
 ID_RETRIES = 8
+# The C core's answer codes (durable.engine.Ruleset._handle_result).
+HANDLED, NOT_HANDLED, OBSERVED, QUEUED = 0, 1, 2, 3
+CORE_CALLS = {"post": durable_rules_engine.assert_event,
+              "assert_fact": durable_rules_engine.assert_fact,
+              "retract_fact": durable_rules_engine.retract_fact}
 
 
 class EngineError(RuntimeError):
-    """An action failed inside durable-rules, or it refused a message."""
+    """The engine refused a message or failed on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +53,13 @@ class Match:
 
 
 class _QuietHost(Host):
-    """A Host that starts no dispatch or timer threads: the worker drains explicitly."""
+    """A Host that starts no dispatch or timer threads: matches are collected per call."""
 
     def _run(self) -> None:
-        # Start the stock dispatch timers as the stock host does, then stop them at once:
-        # actions run only when the worker drains. (Measured here: `$not` patterns and
-        # `$lte`/`$gt` comparisons against another alias's float segfault the C core at
-        # random, so the rulesets built on this host correlate on key equality only.)
+        # Start the stock dispatch timers as the stock host does, then stop them at once.
+        # (Measured here: `$not` patterns and `$lte`/`$gt` comparisons against another
+        # alias's float segfault the C core at random, so the rulesets built on this
+        # host correlate on key equality only.)
         super()._run()
         for timer in (self._d_timer, self._t_timer):
             timer.cancel()
@@ -66,6 +72,7 @@ class RulesEngine:
     def __init__(self) -> None:
         """Start an empty host."""
         self._host = _QuietHost()
+        self._handles: dict[str, int] = {}
         self._matches: list[Match] = []
         self._seq = 0
         self._live: dict[str, int] = {}
@@ -75,19 +82,11 @@ class RulesEngine:
         """Register ruleset `name` (a versioned, never reused name) with its rules."""
         if name in self._live:
             raise EngineError(f"ruleset {name!r} is already registered: version the name")
-        definition = {rule: {**spec, "run": self._action(name, rule)}
-                      for rule, spec in rules.items()}
-        definition["r_open"] = {"all": [{"m": {"k": OPEN}}], "run": lambda c: None}
+        definition = {rule: {**spec, "run": _never_called} for rule, spec in rules.items()}
+        definition["r_open"] = {"all": [{"m": {"k": OPEN}}], "run": _never_called}
         self._host.register_rulesets({name: definition})
+        self._handles[name] = self._host.get_ruleset(name)._handle
         self._live[name] = 0
-
-    def _action(self, ruleset: str, rule: str) -> Any:
-        matches = self._matches
-
-        def action(c: Any) -> None:
-            # Only append: an action running long wedges its session.
-            matches.append(Match(ruleset, rule, dict(c._m)))
-        return action
 
     def assert_fact(self, ruleset: str, sid: str, fact: dict[str, Any]) -> dict[str, Any]:
         """Assert a typed fact in a session; return it as stored (with its id), for retraction."""
@@ -106,11 +105,14 @@ class RulesEngine:
         self._open(ruleset, sid)
         self._call(ruleset, "post", {**event, "sid": sid})
 
-    def drain(self) -> list[Match]:
-        """Run every queued action, then return and clear the matches found so far."""
-        for name in self._live:
-            self._run_queued(self._host.get_ruleset(name))
-        found, self._matches[:] = list(self._matches), []
+    def drain(self, ruleset: str | None = None) -> list[Match]:
+        """Return and forget the matches found so far (of one ruleset, or all)."""
+        if ruleset is None:
+            found, self._matches = self._matches, []
+            return found
+        found = [m for m in self._matches if m.ruleset == ruleset]
+        if found:
+            self._matches = [m for m in self._matches if m.ruleset != ruleset]
         return found
 
     def delete_sessions(self, ruleset: str) -> None:
@@ -142,34 +144,35 @@ class RulesEngine:
         raise EngineError(f"durable-rules refused {ID_RETRIES} fresh ids for {message!r}")
 
     def _submit(self, ruleset: str, method: str, message: dict[str, Any]) -> None:
+        handle = self._handles[ruleset]
         try:
-            state = getattr(self._host, method)(ruleset, message)
-        except MessageNotHandledException:
-            return  # no rule reads this message: nothing to keep
-        except MessageObservedException:
-            raise
+            code, state = CORE_CALLS[method](handle, json.dumps(message))
         except Exception as error:
             raise EngineError(f"{method} on {ruleset} failed: {error}") from error
-        _check(state, ruleset)
+        if code == OBSERVED:
+            raise MessageObservedException(message)
+        if code == HANDLED:
+            self._collect(ruleset, handle, state)
 
-    def _run_queued(self, rules: Ruleset) -> None:
-        while True:
-            result = durable_rules_engine.start_action(rules._handle)
-            if not result:
+    def _collect(self, ruleset: str, handle: int, state: int) -> None:
+        """Take every match the message completed, completing each action as it goes."""
+        try:
+            started = durable_rules_engine.start_action_for_state(handle, state)
+            if not started:
                 return
-            errors: list[Any] = []
+            state_json, pending = started
+            while pending:
+                for rule, messages in json.loads(pending).items():
+                    if rule != "r_open":
+                        self._matches.append(Match(ruleset, rule, messages))
+                # The session state is unchanged: hand it back as the engine gave it.
+                durable_rules_engine.update_state(handle, state_json)
+                pending = durable_rules_engine.complete_and_start_action(handle, state)
+        except Exception as error:
+            durable_rules_engine.abandon_action(handle, state)
+            raise EngineError(f"completing a match in {ruleset} failed: {error}") from error
 
-            def complete(error: Any, state: Any, errors: list[Any] = errors) -> None:
-                if error:
-                    errors.append(error)
-                _check(state, rules._name)
-            rules._flush_actions(json.loads(result[0]), {"message": json.loads(result[1])},
-                                 result[2], complete)
-            if errors:
-                raise EngineError(f"action in {rules._name} failed: {errors[0]}")
 
-
-def _check(state: Any, ruleset: str) -> None:
-    """Fail loudly on an exception durable-rules swallowed into the session state."""
-    if isinstance(state, dict) and state.get("exception"):
-        raise EngineError(f"action in {ruleset} failed: {state['exception']}")
+def _never_called(c: Any) -> None:
+    """The action durable-rules requires per rule: matches are collected, not run."""
+    raise AssertionError("durable-rules actions are collected by RulesEngine, never run")

@@ -37,18 +37,24 @@ def test_matches_are_returned_only_when_drained():
     assert engine.drain() == []
 
 
-def test_an_exception_inside_an_action_fails_loudly(monkeypatch):
+def test_a_message_the_engine_cannot_take_fails_loudly():
     engine = RulesEngine()
+    engine.register("untyped.v1", JOIN)
+    with pytest.raises(EngineError, match="post on untyped.v1 failed"):
+        engine.post("untyped.v1", "L1", {"k": "trig", "key": object()})
 
-    def broken(ruleset, rule):
-        def action(c):
-            raise ValueError("boom")
-        return action
-    monkeypatch.setattr(engine, "_action", broken)
-    engine.register("broken.v1", JOIN)
-    engine.assert_fact("broken.v1", "L1", {"k": "prior", "key": "a"})
-    with pytest.raises(EngineError, match="boom"):
-        engine.post("broken.v1", "L1", {"k": "trig", "key": "a"})
+
+def test_every_match_a_message_completes_is_returned_with_that_call():
+    engine = RulesEngine()
+    engine.register("many.v1", JOIN)
+    for t in range(3):
+        engine.assert_fact("many.v1", "L1", {"k": "prior", "key": "a", "t": float(t)})
+    engine.post("many.v1", "L1", {"k": "trig", "key": "a", "eid": 1})
+    assert len(engine.drain("many.v1")) == 1  # an event is consumed by its first join
+    engine.assert_fact("many.v1", "L1", {"k": "prior", "key": "b", "t": 0.0})
+    engine.post("many.v1", "L1", {"k": "trig", "key": "b", "eid": 2})
+    engine.post("many.v1", "L1", {"k": "trig", "key": "b", "eid": 3})
+    assert [m.messages["e"]["eid"] for m in engine.drain()] == [2, 3]
 
 
 def test_an_id_the_engine_claims_to_have_seen_is_retried_under_a_new_id(monkeypatch):
