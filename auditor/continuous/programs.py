@@ -89,11 +89,18 @@ class Selection:
 
 
 def key_of(reader: Reader, names: list[str]) -> str | None:
-    """Return the typed match key of an event (None if a field is missing: SQL NULL)."""
-    values = [reader[name] for name in names]
-    if any(v is None for v in values):
-        return None
-    return json.dumps([v if isinstance(v, str | int | float) else str(v) for v in values])
+    """Return the typed match key of an event (None if a field is missing: SQL NULL).
+
+    Each value is written with its type, so 1 and "1" differ as they do in SQL, and
+    joined by a separator no tag or name contains.
+    """
+    parts = []
+    for name in names:
+        value = reader[name]
+        if value is None:
+            return None
+        parts.append(f"{type(value).__name__}:{value}")
+    return "\x1f".join(parts)
 
 
 class Program:
@@ -226,8 +233,8 @@ class RequiresPrior(Program):
         times: list[float] = []
         if key is not None:
             self._post(key, event)
-            for match in self.engine.drain():
-                if match.ruleset == self.name and match.messages["e"]["eid"] == event.id:
+            for match in self.engine.drain(self.name):
+                if match.messages["e"]["eid"] == event.id:
                     times.append(float(match.messages["p"]["t"]))
         violated = not any(self._early_enough(t, event.t) for t in times)
         if self.ever:
@@ -240,6 +247,12 @@ class RequiresPrior(Program):
         self.posted += 1
 
     def _post(self, key: str, event: StreamEvent) -> None:
+        if self.within is not None:
+            # Several priors of a key are kept, and an event is consumed by its first
+            # join: a fact joins every one of them, and leaves once judged.
+            self.engine.retract_fact(self.name, self.engine.assert_fact(
+                self.name, self.sid, {"k": "trig", "key": key, "t": event.t, "eid": event.id}))
+            return
         if self.posted >= ROTATE_AFTER:
             self.rotate()
         self._send(key, event)

@@ -1,0 +1,41 @@
+"""The requires_prior program on its own: every prior of a key counts, not only the first."""
+
+from datetime import UTC, datetime, timedelta
+
+from auditor.continuous.engine import RulesEngine
+from auditor.continuous.evaluator import LicenseEvaluator
+from auditor.continuous.fields import StreamEvent
+from auditor.domain.rules import Pack
+from auditor.rules.loader import default_rules_dir, load_pack
+from tests.conftest import LICENSE
+
+RULES = {rule.id: rule for rule in load_pack(default_rules_dir()).rules}
+TAG = "1A4000000000000000000001"
+T0 = datetime(2026, 3, 20, 18, tzinfo=UTC)
+
+
+def change(id, days):
+    return StreamEvent(id, "location_change", T0 + timedelta(days=days), TAG, None,
+                       {"label": TAG, "location": "Sales Floor"})
+
+
+def test_a_move_is_covered_by_any_change_in_its_window_even_beside_an_older_one():
+    pack = Pack("p", 1, "p", (RULES["transfer-before-move"],))
+    ev = LicenseEvaluator(pack, LICENSE, RulesEngine())
+    # Two changes of the same key wait in the engine: one outside the 7-day look-back,
+    # one inside it. The move must be judged against both, whichever joins first.
+    move = StreamEvent(3, "move", T0, TAG, None, {"label": TAG, "to_location": "Sales Floor"})
+    assert ev.feed([change(1, -10), change(2, -1), move]) == []
+    late_move = StreamEvent(5, "move", T0 + timedelta(days=20), TAG, None,
+                            {"label": TAG, "to_location": "Sales Floor"})
+    assert [d.status for d in ev.feed([change(4, 19.5 - 30), late_move])] == ["open"]
+
+
+def test_a_late_older_change_does_not_hide_the_one_in_the_window():
+    pack = Pack("p", 1, "p", (RULES["transfer-before-move"],))
+    ev = LicenseEvaluator(pack, LICENSE, RulesEngine())
+    assert ev.feed([change(1, -1)]) == []
+    assert ev.feed([change(2, -10)]) == []  # arrives late: asserted after the newer one
+    move = StreamEvent(3, "move", T0, TAG, None, {"label": TAG, "to_location": "Sales Floor"})
+    assert ev.feed([move]) == []
+    assert ev.late == 1
