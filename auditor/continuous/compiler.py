@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from auditor.continuous.aggregates import Aggregate
 from auditor.continuous.deadlines import RequiresWithin
 from auditor.continuous.engine import RulesEngine
+from auditor.continuous.ledger import ledger_program, reads_on_hand
 from auditor.continuous.programs import FieldCheck, Program, RequiresPrior, Unsupported
+from auditor.continuous.reconcile import Reconcile
+from auditor.continuous.reference_lists import InForceBy
+from auditor.continuous.states import StateAtTime
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
 
-PROGRAMS: dict[Template, type[Program]] = {Template.FIELD_CHECK: FieldCheck,
-                                           Template.REQUIRES_PRIOR: RequiresPrior,
-                                           Template.REQUIRES_WITHIN: RequiresWithin}
+Build = Callable[[Rule, License, RulesEngine], Program]
+PROGRAMS: dict[Template, Build] = {Template.FIELD_CHECK: FieldCheck,
+                                   Template.REQUIRES_PRIOR: RequiresPrior,
+                                   Template.REQUIRES_WITHIN: RequiresWithin,
+                                   Template.STATE_AT_TIME: StateAtTime,
+                                   Template.RECONCILE: Reconcile,
+                                   Template.AGGREGATE: Aggregate}
+
+
+def needs_history(rule: Rule) -> bool:
+    """Return whether a rule reads on-hand, or (field_check, requires_within) known tags."""
+    known = rule.template in (Template.FIELD_CHECK, Template.REQUIRES_WITHIN) and \
+        rule.params["event"]["only_known_packages"]
+    return known or reads_on_hand(rule.params)
 
 
 def compile_rule(rule: Rule, license: License, engine: RulesEngine) -> Program:
     """Return the running program of a rule, or raise Unsupported."""
     if rule.template not in PROGRAMS:
         raise Unsupported(f"{rule.id}: template {rule.template.value} runs in batch only")
+    if needs_history(rule):
+        return ledger_program(rule, license, engine)
+    if rule.template == Template.REQUIRES_PRIOR and rule.params["in_force_by"]:
+        if rule.params["within"]:
+            raise Unsupported(f"{rule.id}: in_force_by with a within window")
+        return InForceBy(rule, license, engine)
     return PROGRAMS[rule.template](rule, license, engine)

@@ -58,8 +58,22 @@ def test_findings_name_the_rule_version_that_produced_them():
         ("tag-invalid", 7)]
 
 
+BATCH_ONLY: set[str] = set()  # every core rule runs continuously
+
+
+def test_every_core_rule_runs_continuously():
+    ev = evaluator(*RULES)
+    assert set(ev.batch_only) == BATCH_ONLY
+    assert {p.rule.id for p in ev.programs} == set(RULES)
+
+
 def test_rules_the_engine_cannot_run_are_named_as_batch_only():
-    ev = evaluator("package-oversold", "tag-invalid")
+    oversold = RULES["package-oversold"]
+    # A from_start amount counts before all others: reporting it has no streaming order.
+    odd = replace(oversold, params={**oversold.params,
+                                    "report": ["manifest_package", "adjustment"]})
+    ev = LicenseEvaluator(Pack("p", 1, "p", (odd, RULES["tag-invalid"])), LICENSE,
+                          RulesEngine())
     assert list(ev.batch_only) == ["package-oversold"]
     assert [p.rule.id for p in ev.programs] == ["tag-invalid"]
 

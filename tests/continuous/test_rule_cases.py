@@ -17,10 +17,7 @@ from auditor.services.worker import Worker, run_once
 from auditor.store.continuous_sql import ContinuousStore
 from tests.integration.test_rule_cases import CASES, load_case
 
-BATCH_ONLY = {"adjustment-reason-valid", "count-variance", "count-variance-unadjusted",
-              "package-oversold",
-              "purchase-limit-exceeded", "sale-outside-sales-floor", "sale-quantity-mismatch",
-              "sale-unsellable-package"}
+BATCH_ONLY: set[str] = set()
 
 
 def supported(license, rule):

@@ -1,0 +1,104 @@
+"""What the programs beyond `programs` share: registration, selection with history, drain.
+
+`programs.Program` refuses rules reading `on_hand`, because its programs cannot work it
+out; the programs built on `Hosted` can (they keep the package's ledger), so `Hosted`
+registers the ruleset without that guard. `drained` is the one place these programs
+empty the engine's queue, so a per-ruleset drain is a one-line change.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+from auditor.continuous.engine import Match, RulesEngine
+from auditor.continuous.fields import OnHand, Reader, StreamEvent, all_hold, condition
+from auditor.continuous.programs import Program, Selection
+from auditor.domain.license import License
+from auditor.domain.rules import Rule
+from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
+
+_serial = itertools.count(1)  # ruleset names are process global: "h" keeps these apart
+
+
+class Hosted(Program):
+    """A program whose host keeps history (on-hand, states, totals) the engine cannot."""
+
+    def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
+        """Register the rule's ruleset under a versioned, process-unique name."""
+        self.rule, self.license, self.engine = rule, license, engine
+        self.name = f"{rule.id}.v{rule.version}.h{next(_serial)}"
+        self.sid = license.number
+        engine.register(self.name, self.definition())
+
+    def definition(self) -> dict[str, Any]:
+        """No rules of its own by default: the host judges on dict look-ups alone."""
+        return {}
+
+    def drained(self) -> list[Match]:
+        """Run the engine's queued actions; return this program's matches."""
+        return [m for m in self.engine.drain() if m.ruleset == self.name]
+
+
+class HistorySelection(Selection):
+    """A Selection whose conditions may read `on_hand` (the package's METRC quantity)."""
+
+    def __init__(self, ref: Mapping[str, Any], license: License,
+                 on_hand: OnHand | None = None) -> None:
+        """Keep the reference, the license and where to read on-hand from."""
+        super().__init__(ref, license)
+        self.on_hand = on_hand
+
+    def picks(self, event: StreamEvent) -> bool:
+        """Return whether the event is selected, reading on-hand as of now."""
+        ref = self.ref
+        if "*" in ref["type"]:
+            if event.package_label is None:
+                return False
+        elif event.type not in ref["type"]:
+            return False
+        reader = Reader(event, self.license, on_hand=self.on_hand)
+        if not all_hold(reader, ref["where"]):
+            return False
+        if ref["where_any"] and not any(condition(reader, c) is True for c in ref["where_any"]):
+            return False
+        if ref["first_per"]:
+            value = reader[ref["first_per"]]
+            if value is None or (event.type, value) in self.first_seen:
+                return False
+            self.first_seen.add((event.type, value))
+        return True
+
+
+class KnownPackages:
+    """Tags METRC has listed (a manifest or its package list); triggers parked until then.
+
+    The batch audit's `only_known_packages` asks whether METRC lists the tag at any time,
+    so a trigger of a tag not yet listed waits here with what it needs to be judged.
+    """
+
+    def __init__(self) -> None:
+        """Start with no tag known and nothing parked."""
+        self.known: set[str] = set()
+        self.parked: dict[str, list[Any]] = {}
+
+    def learn(self, event: StreamEvent) -> list[Any]:
+        """Take in an event; return what was parked for a tag it makes known."""
+        label = event.package_label
+        if event.type not in KNOWN_PACKAGE_TYPES or label is None or label in self.known:
+            return []
+        self.known.add(label)
+        return self.parked.pop(label, [])
+
+    def admit(self, event: StreamEvent, waiting: Any) -> bool:
+        """Return whether the event's tag is known; if not, park `waiting` for it."""
+        if event.package_label in self.known:
+            return True
+        if event.package_label is not None:  # an untagged event is never known
+            self.parked.setdefault(event.package_label, []).append(waiting)
+        return False
+
+    def held(self) -> int:
+        """Return how many triggers wait for their tag to be known."""
+        return sum(len(v) for v in self.parked.values())

@@ -1,0 +1,161 @@
+"""METRC's on-hand per package, kept as one number per tag, and the rules that read it.
+
+On-hand at an event is the accepted quantity, plus adjustments, less METRC sales, of
+the package at or before the event (`sql_fields.Fields._on_hand`). The evaluator takes
+in every event of an instant before it judges any, so the ledger a trigger reads already
+holds the events of its own instant, as the SQL's "at or before" does. One float per tag
+is all it keeps (tags live as long as the license: there is no horizon to drop them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.continuous.deadlines import Obligation, RequiresWithin
+from auditor.continuous.engine import RulesEngine
+from auditor.continuous.fields import Reader, StreamEvent, all_hold, typed
+from auditor.continuous.hosted import HistorySelection, Hosted, KnownPackages
+from auditor.continuous.programs import Outcome, Unsupported, key_of, violation
+from auditor.domain.license import License
+from auditor.domain.rules import Rule, Template
+
+SIGNS = {"manifest_package": ("received_quantity", 1.0), "adjustment": ("quantity", 1.0),
+         "metrc_sale_line": ("quantity", -1.0)}
+
+
+class Ledger:
+    """On-hand per tag: accepted receipts, plus adjustments, less METRC sales, so far."""
+
+    def __init__(self) -> None:
+        """Start with every tag at zero."""
+        self.on_hand: dict[str, float] = {}
+
+    def take(self, event: StreamEvent) -> None:
+        """Count an event that changes METRC's quantity of its package."""
+        if event.type not in SIGNS or event.package_label is None:
+            return
+        if event.type == "manifest_package" and \
+                event.payload.get("shipment_state") != "Accepted":
+            return
+        field, sign = SIGNS[event.type]
+        amount = typed(field, event.payload.get(field))
+        if amount is None:
+            return  # SQL's SUM skips a missing quantity
+        label = event.package_label
+        self.on_hand[label] = self.on_hand.get(label, 0.0) + sign * float(amount)
+
+    def __call__(self, label: str | None) -> float:
+        """Return the tag's on-hand now (zero for a tag with no history, as SQL's COALESCE)."""
+        return 0.0 if label is None else self.on_hand.get(label, 0.0)
+
+
+def reads_on_hand(value: Any) -> bool:
+    """Return whether a rule's parameters read `on_hand` anywhere."""
+    if isinstance(value, dict):
+        return any(reads_on_hand(v) for v in value.values())
+    if isinstance(value, list):
+        return any(reads_on_hand(v) for v in value)
+    return value == "on_hand"
+
+
+class LedgerFieldCheck(Hosted):
+    """field_check on a package's history: conditions may read on-hand; tags may need to be known.
+
+    A trigger's verdict is worked out at its time (on-hand moves on); a trigger of a tag
+    METRC has not listed yet waits with its verdict until the tag is listed.
+    """
+
+    template = Template.FIELD_CHECK
+
+    def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
+        """Keep a ledger and the tags known."""
+        super().__init__(rule, license, engine)
+        self.ledger = Ledger()
+        self.known = KnownPackages()
+        self.selection = HistorySelection(rule.params["event"], license, self.ledger)
+        self.only_known = rule.params["event"]["only_known_packages"]
+
+    def definition(self) -> dict[str, Any]:
+        """Flag every trigger whose `ok` is 0."""
+        return {"bad": {"all": [{"e": {"$and": [{"k": "trig"}, {"ok": 0}]}}]}}
+
+    def observe(self, event: StreamEvent) -> list[Outcome]:
+        """Count the event in the ledger; judge triggers waiting for its tag."""
+        self.ledger.take(event)
+        return [o for waiting in self.known.learn(event) for o in self._flag(*waiting)]
+
+    def judge(self, event: StreamEvent) -> list[Outcome]:
+        """Judge the trigger against on-hand now; report it once its tag is known."""
+        if not self.selection.picks(event):
+            return []
+        reader = Reader(event, self.license, on_hand=self.ledger)
+        ok = all_hold(reader, self.rule.params["require"])
+        if self.only_known and not self.known.admit(event, (event, ok)):
+            return []
+        return self._flag(event, ok)
+
+    def _flag(self, event: StreamEvent, ok: bool) -> list[Outcome]:
+        self.engine.post(self.name, self.sid, {"k": "trig", "ok": int(ok), "eid": event.id})
+        flagged = {m.messages["e"]["eid"] for m in self.drained()}
+        return [Outcome("found", violation(self.rule, event))] if event.id in flagged else []
+
+    def waiting(self) -> int:
+        """Return the triggers waiting for their tag to be known."""
+        return self.known.held()
+
+
+class LedgerRequiresWithin(RequiresWithin, Hosted):
+    """requires_within whose event conditions read on-hand, or need the tag known.
+
+    The selection is judged at the event's time (on-hand moves on); a selected event of
+    a tag not yet listed opens its obligation when the tag is listed, with the deadline
+    of its own time, so the next watermark finds it if that has passed.
+    """
+
+    def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
+        """Keep a ledger and the tags known beside the obligations."""
+        super().__init__(rule, license, engine)
+        self.ledger = Ledger()
+        self.known = KnownPackages()
+        self.event_sel = HistorySelection(rule.params["event"], license, self.ledger)
+
+    def observe(self, event: StreamEvent) -> list[Outcome]:
+        """Count the event in the ledger, take it as a follow-up; open parked obligations."""
+        self.ledger.take(event)
+        outcomes = super().observe(event)
+        for parked in self.known.learn(event):
+            outcomes += self._oblige(parked)
+        return outcomes
+
+    def judge(self, event: StreamEvent) -> list[Outcome]:
+        """Open an obligation for a selected event (once its tag is known, if need be)."""
+        if not self.event_sel.picks(event):
+            return []
+        if self.rule.params["event"]["only_known_packages"] and \
+                not self.known.admit(event, event):
+            return []
+        return self._oblige(event)
+
+    def _oblige(self, event: StreamEvent) -> list[Outcome]:
+        reader = Reader(event, self.license)
+        key = key_of(reader, [m["event"] for m in self.rule.params["match"]])
+        due = self.deadline.due(event.occurred_at, self.license.zone()).timestamp()
+        duty = Obligation(event, key or "", due, set(range(len(self.groups))))
+        self.open[event.id] = duty
+        if key is None:
+            return []
+        self._post(duty)
+        return self._joined(self.engine.drain())
+
+    def waiting(self) -> int:
+        """Return the events waiting for their tag to be known."""
+        return self.known.held()
+
+
+def ledger_program(rule: Rule, license: License, engine: RulesEngine) -> Hosted:
+    """Return the program of a rule that reads on-hand or needs known tags."""
+    if rule.template == Template.FIELD_CHECK:
+        return LedgerFieldCheck(rule, license, engine)
+    if rule.template == Template.REQUIRES_WITHIN:
+        return LedgerRequiresWithin(rule, license, engine)
+    raise Unsupported(f"{rule.id}: on_hand in a {rule.template.value} rule")

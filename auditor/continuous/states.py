@@ -1,0 +1,107 @@
+"""state_at_time: each trigger is judged against its package's latest state at its time.
+
+The host keeps per tag a compact state: the verdict of the conditions that read the
+state alone (worked out once per state event, as the batch audit's CTE does) and only
+the state fields the other conditions read (snapshots are large). The engine holds the
+state as a fact keyed by tag (replaced when a newer state comes) and joins each trigger
+with it; a trigger is posted only when its tag has a state, so it is consumed at once
+and nothing waits in the engine. Triggers of tags with no state are left out, as in the
+batch audit. The evaluator takes in every event of an instant before it judges any, so
+a state at the trigger's own instant counts ("at or before").
+
+Horizon: one state per tag, for as long as the license runs. A state arriving behind
+the watermark replaces the current one without re-judging the triggers it preceded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.continuous.engine import RulesEngine
+from auditor.continuous.fields import Reader, StreamEvent, all_hold
+from auditor.continuous.hosted import Hosted
+from auditor.continuous.programs import Outcome, Selection, violation
+from auditor.domain.license import License
+from auditor.domain.rules import Rule, Template
+
+
+def reads_only_state(spec: dict[str, Any]) -> bool:
+    """Return whether a condition reads nothing but `state.` fields."""
+    if "any" in spec:
+        return all(reads_only_state(c) for c in spec["any"])
+    return all(name.startswith("state.") for name in (spec["field"], spec.get("other", "state.")))
+
+
+def state_fields(specs: list[dict[str, Any]]) -> set[str]:
+    """Return the state fields (without `state.`) that conditions read."""
+    names: set[str] = set()
+    for spec in specs:
+        if "any" in spec:
+            names |= state_fields(spec["any"])
+            continue
+        names |= {n.removeprefix("state.") for n in (spec["field"], spec.get("other", ""))
+                  if n.startswith("state.")}
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class PackageState:
+    """A tag's latest state, compact: the state-only verdict and the fields still needed."""
+
+    ok: bool
+    kept: StreamEvent  # the state event with only the fields other conditions read
+    fact: dict[str, Any]  # as asserted in the engine, for retraction
+
+
+class StateAtTime(Hosted):
+    """state_at_time: the engine joins a trigger with its tag's state; the host judges."""
+
+    template = Template.STATE_AT_TIME
+
+    def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
+        """Split `require` into conditions on the state alone and on both."""
+        super().__init__(rule, license, engine)
+        params = rule.params
+        self.selection = Selection(params["event"], license)
+        self.state_types = set(params["state_from"])
+        self.on_state = [c for c in params["require"] if reads_only_state(c)]
+        self.on_both = [c for c in params["require"] if not reads_only_state(c)]
+        self.kept_fields = state_fields(self.on_both)
+        self.states: dict[str, PackageState] = {}
+
+    def definition(self) -> dict[str, Any]:
+        """Join a trigger with the state fact of its tag (key equality only)."""
+        return {"joined": {"all": [{"e": {"k": "trig"}},
+                                   {"s": {"$and": [{"k": "state"}, {"key": {"e": "key"}}]}}]}}
+
+    def observe(self, event: StreamEvent) -> list[Outcome]:
+        """Replace the tag's state with a newer state event."""
+        label = event.package_label
+        if event.type not in self.state_types or label is None:
+            return []
+        ok = all_hold(Reader(event, self.license, state=event), self.on_state)
+        kept = StreamEvent(event.id, event.type, event.occurred_at, label, event.reference,
+                           {k: v for k, v in event.payload.items() if k in self.kept_fields})
+        old = self.states.get(label)
+        if old is not None:
+            self.engine.retract_fact(self.name, old.fact)
+        fact = self.engine.assert_fact(self.name, self.sid,
+                                       {"k": "state", "key": label})
+        self.states[label] = PackageState(ok, kept, fact)
+        return []
+
+    def judge(self, event: StreamEvent) -> list[Outcome]:
+        """Judge a selected trigger of a tag with a state, against that state."""
+        if event.package_label not in self.states or not self.selection.picks(event):
+            return []
+        self.engine.post(self.name, self.sid, {"k": "trig", "key": event.package_label,
+                                               "eid": event.id})
+        for match in self.drained():
+            if match.messages["e"]["eid"] != event.id:
+                continue
+            state = self.states[str(match.messages["s"]["key"])]
+            fine = state.ok and all_hold(Reader(event, self.license, state=state.kept),
+                                         self.on_both)
+            return [] if fine else [Outcome("found", violation(self.rule, event))]
+        return []
