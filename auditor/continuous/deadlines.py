@@ -21,6 +21,7 @@ from auditor.continuous.programs import (
     Program,
     Selection,
     key_of,
+    types_read,
     violation,
 )
 from auditor.domain.license import License
@@ -55,6 +56,7 @@ class RequiresWithin(Program):
         self.groups: list[list[dict[str, Any]]] = params["each_of"] or [[]]
         self.event_sel = Selection(params["event"], license)
         self.follow_sel = Selection(params["follow_up"], license)
+        self.reads = types_read(params["event"], params["follow_up"])
         self.open: dict[int, Obligation] = {}
         self.follow_ups: list[dict[str, Any]] = []
         # Follow-ups are kept for two deadlines: long enough for any obligation of their

@@ -95,13 +95,17 @@ class LicenseEvaluator:
     def _step(self, group: list[StreamEvent]) -> list[Decision]:
         decisions: list[Decision] = []
         for program in self.programs:
-            for event in group:
+            reads = program.reads
+            events = group if reads is None else [e for e in group if e.type in reads]
+            for event in events:
                 decisions += self._decide(program.rule, program.observe(event))
-            for event in group:
+            for event in events:
                 decisions += self._decide(program.rule, program.judge(event))
         return decisions
 
     def _decide(self, rule: Rule, outcomes: list[Outcome]) -> list[Decision]:
+        if not outcomes:
+            return []
         zone = self.license.zone()
         status = {"found": "open", "withdrawn": "withdrawn", "remedied": "remedied"}
         return [Decision(status[o.kind], explain(rule, o.violation, zone),

@@ -103,10 +103,23 @@ def key_of(reader: Reader, names: list[str]) -> str | None:
     return "\x1f".join(parts)
 
 
+def types_read(*refs: Mapping[str, Any], extra: tuple[str, ...] = ()) -> frozenset[str] | None:
+    """Return the event types the references select, or None when one takes any type."""
+    types = set(extra)
+    for ref in refs:
+        if "*" in ref["type"]:
+            return None
+        types.update(ref["type"])
+    return frozenset(types)
+
+
 class Program:
     """A rule's ruleset and the facts the host keeps asserted in it."""
 
     template: Template
+    # The event types the program observes or judges (None: every event). The
+    # evaluator hands a program only these, so a program skips most events unseen.
+    reads: frozenset[str] | None = None
 
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
         """Register the rule's ruleset under a versioned, process-unique name."""
@@ -149,6 +162,7 @@ class FieldCheck(Program):
             raise Unsupported(f"{rule.id} needs only_known_packages on a field check")
         super().__init__(rule, license, engine)
         self.selection = Selection(rule.params["event"], license)
+        self.reads = types_read(rule.params["event"])
 
     def definition(self) -> dict[str, Any]:
         """Flag every trigger whose `ok` is 0."""
@@ -182,6 +196,7 @@ class RequiresPrior(Program):
         params = rule.params
         self.event_sel = Selection(params["event"], license)
         self.prior_sel = Selection(params["prior"], license)
+        self.reads = types_read(params["event"], params["prior"], extra=KNOWN_PACKAGE_TYPES)
         self.ever = params["when"] != "before"
         self.within = (parse_duration(params["within"]).total_seconds()
                        if params.get("within") and not self.ever else None)
