@@ -115,6 +115,7 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
         """Keep a ledger and the tags known beside the obligations."""
         super().__init__(rule, license, engine)
+        self.reads = None  # the ledger takes in every event, not only the rule's types
         self.ledger = Ledger()
         self.known = KnownPackages()
         self.event_sel = HistorySelection(rule.params["event"], license, self.ledger)
