@@ -18,6 +18,7 @@ from auditor.store.api_sql import SqlApiStore
 from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
 from auditor.store.rule_versions_sql import SqlRuleVersions
+from auditor.store.trail_sql import SqlTrail
 
 DEFAULTS: dict[str, Any] = {
     "API_TITLE": "auditor", "API_VERSION": "1", "OPENAPI_VERSION": "3.0.3",
@@ -35,12 +36,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = app.config.get("AUDITOR_SETTINGS") or Settings.from_env()
     store = open_store(settings)
     api_store = SqlApiStore(store.engine)
-    activity = SqlActivityLog(store.engine)
+    activity, trail = SqlActivityLog(store.engine), SqlTrail(store.engine)
     app.extensions["auditor"] = {
         "settings": settings, "store": store, "api": api_store,
-        "rules": SqlRuleVersions(store.engine), "activity": activity,
+        "rules": SqlRuleVersions(store.engine), "activity": activity, "trail": trail,
         "packets": PacketSources(store, activity, SqlPacketRecords(store.engine),
-                                 StatusWaivers(api_store))}
+                                 StatusWaivers(api_store), trail)}
     api = AuditorApi(app, spec_kwargs={"security": [{"bearer": []}]})
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "an `auditor token`"})

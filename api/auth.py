@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_smorest import abort
 
 from auditor.domain.rules import Pack
+from auditor.domain.trail import Change, acting_as
 from auditor.rules.loader import default_rules_dir
 from auditor.services.access import Permission, Principal, authenticate
 from auditor.services.rule_versions import published_pack
@@ -49,6 +50,25 @@ def init_auth(app: Flask) -> None:
             abort(401, message="a valid bearer token is required",
                   headers={"WWW-Authenticate": "Bearer"})
         g.principal = principal
+        g.acting = acting_as(g.principal.actor)  # the trail attributes changes to the token
+        g.acting.__enter__()
+
+    @app.teardown_request
+    def _stop_acting(_error: BaseException | None) -> None:
+        acting = g.pop("acting", None)  # set once the caller is known
+        if acting is not None:
+            acting.__exit__(None, None, None)
+
+    @app.after_request
+    def _record_denied(response: Response) -> Response:
+        if response.status_code in (401, 403):
+            who: Principal | None = g.get("principal")
+            with acting_as(who.actor if who else f"anonymous ({request.remote_addr})"):
+                services()["trail"].record(Change(
+                    "request.denied", "request", f"{request.method} {request.path}", None,
+                    None, {"status": response.status_code, "method": request.method,
+                           "path": request.path}))
+        return response
 
 
 def principal() -> Principal:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from auditor.config import Settings
+from auditor.domain.trail import load_key
 from auditor.store.engine import make_engine
 from auditor.store.migrate import check_ready, upgrade
 from auditor.store.sql_store import SqlEventStore
+from auditor.store.trail_sql import with_trail_key
 
 
 def open_store(settings: Settings, *, migrate: bool = False) -> SqlEventStore:
@@ -22,4 +24,5 @@ def open_store(settings: Settings, *, migrate: bool = False) -> SqlEventStore:
     except Exception:
         engine.dispose()
         raise
-    return SqlEventStore(engine)
+    key = load_key(str(settings.trail_key_file)) if settings.trail_key_file else None
+    return SqlEventStore(with_trail_key(engine, key))

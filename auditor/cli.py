@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import sys
@@ -14,11 +15,13 @@ import click
 from auditor.bootstrap import open_store
 from auditor.cli_api import serve, token
 from auditor.cli_packets import packet, report, write_outputs
+from auditor.cli_trail import trail
 from auditor.cli_worker import findings, worker
 from auditor.config import Settings
 from auditor.domain.errors import AuditorError, FileRejected, InvalidInput
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
+from auditor.domain.trail import set_actor
 from auditor.importers.registry import FORMATS
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
@@ -44,8 +47,18 @@ class AuditorGroup(click.Group):
 
 @click.group(cls=AuditorGroup)
 @click.version_option(package_name="auditor")
-def main() -> None:
+@click.option("--actor", help="who the audit trail records as making the changes "
+              "(default: the OS user)")
+def main(actor: str | None) -> None:
     """Compliance auditor for licensed cannabis dispensaries."""
+    set_actor(actor or _os_user())
+
+
+def _os_user() -> str:
+    try:
+        return f"cli {getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in the environment or the passwd file
+        return "cli (unknown user)"
 
 
 def _store(migrate: bool = False) -> Any:
@@ -315,5 +328,5 @@ def _print_demo(result: DemoResult) -> None:
                f"{len(result.truth['violations'])} violations were planted")
 
 
-for command in (packet, report, worker, findings, serve, token):
+for command in (packet, report, worker, findings, serve, token, trail):
     main.add_command(command)

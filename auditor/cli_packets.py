@@ -27,6 +27,7 @@ from auditor.store.api_sql import SqlApiStore
 from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
 from auditor.store.sql_store import SqlEventStore
+from auditor.store.trail_sql import SqlTrail
 
 BY = click.option("--by", default=getpass.getuser, show_default="the current user",
                   help="Who does it (recorded with the packet version).")
@@ -58,7 +59,7 @@ def _sources(run_id: str) -> tuple[PacketSources, Pack]:
 def sources_for(store: SqlEventStore) -> PacketSources:
     """Return what a packet is built from, all read from the store's database."""
     return PacketSources(store, SqlActivityLog(store.engine), SqlPacketRecords(store.engine),
-                         StatusWaivers(SqlApiStore(store.engine)))
+                         StatusWaivers(SqlApiStore(store.engine)), SqlTrail(store.engine))
 
 
 def write_outputs(store: SqlEventStore, run_id: str, pack: Pack, folder: Path) -> list[Path]:

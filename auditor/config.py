@@ -20,6 +20,7 @@ class Settings:
     import_chunk: int = 2000
     database_schema: str | None = None  # PostgreSQL schema (search_path) to keep tables in
     rules_dir: Path | None = None  # rule packs; None means this checkout's rules/
+    trail_key_file: Path | None = None  # HMAC key of the audit trail, kept out of the database
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -33,4 +34,6 @@ class Settings:
                    import_chunk=int(chunk),
                    database_schema=env.get("AUDITOR_DATABASE_SCHEMA") or None,
                    rules_dir=Path(env["AUDITOR_RULES_DIR"]) if env.get("AUDITOR_RULES_DIR")
-                   else None)
+                   else None,
+                   trail_key_file=Path(env["AUDITOR_TRAIL_KEY_FILE"])
+                   if env.get("AUDITOR_TRAIL_KEY_FILE") else None)

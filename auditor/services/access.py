@@ -33,6 +33,7 @@ class Permission(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     AUDIT = "audit"  # start audits; resolve, waive and reopen findings
     ADMIN = "admin"  # licenses and tokens
+    TRAIL = "trail"  # read and verify the audit trail
 
 
 class Role(StrEnum):
@@ -50,9 +51,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({P.READ, P.READ_RUNS}),
     Role.ASSOCIATE: frozenset({P.READ, P.READ_RUNS, P.INGEST, P.ACKNOWLEDGE}),
     Role.COMPLIANCE_OFFICER: frozenset({P.READ, P.READ_RUNS, P.ACKNOWLEDGE, P.AUDIT}),
-    Role.ADMIN: frozenset({P.READ, P.READ_RUNS, P.ADMIN}),
+    Role.ADMIN: frozenset({P.READ, P.READ_RUNS, P.ADMIN, P.TRAIL}),
     # Packets (finalized, for the regulator) come later; until then the runs they cite.
-    Role.REGULATOR: frozenset({P.READ_RUNS}),
+    Role.REGULATOR: frozenset({P.READ_RUNS, P.TRAIL}),
 }
 
 

@@ -35,6 +35,7 @@ from auditor.services.report_ports import (
     WaiverSource,
 )
 from auditor.services.tables import Table
+from auditor.services.trail import NoTrail, Trail, head_json
 
 FORMAT = "auditor-packet/1"
 WAIVER_FIELDS = ("rule_id", "subject", "justification", "approver", "expires_at")
@@ -58,6 +59,7 @@ class PacketSources:
     activity: ActivityLog
     records: PacketRecords
     waivers: WaiverSource = field(default_factory=NoWaivers)
+    trail: Trail = field(default_factory=NoTrail)
 
 
 def content_sha256(content: dict[str, Any]) -> str:
@@ -97,9 +99,10 @@ def current_packet(sources: PacketSources, run_id: str, pack: Pack, by: str,
     if versions and versions[-1].finalized_at is not None:
         return versions[-1]
     content = build_content(sources, run_id, pack)
-    sha = content_sha256(content)
-    if versions and versions[-1].sha256 == sha:
+    if versions and _without_trail(versions[-1].content) == content:
         return versions[-1]  # same content: keep the record of when it was first made
+    content["trail"] = head_json(sources.trail)
+    sha = content_sha256(content)
     draft = PacketVersion(run_id, 1, sha, content, now or datetime.now(UTC), by,
                           "first version", [], None)
     sources.records.save_draft(draft)
@@ -134,10 +137,16 @@ def amend_packet(sources: PacketSources, run_id: str, pack: Pack, by: str, reaso
                            f"{previous.version}: there is nothing to amend")
     content["amendment"] = {"version": previous.version + 1, "by": by, "reason": reason,
                             "changes": changes, "previous_sha256": previous.sha256}
+    content["trail"] = head_json(sources.trail)
     packet = PacketVersion(run_id, previous.version + 1, content_sha256(content), content,
                            now, by, reason, changes, now)
     sources.records.add_version(packet)
     return packet
+
+
+def _without_trail(content: dict[str, Any]) -> dict[str, Any]:
+    """Return packet content without the trail head, which moves with every change."""
+    return {k: v for k, v in content.items() if k != "trail"}
 
 
 def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

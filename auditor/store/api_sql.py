@@ -9,6 +9,7 @@ from sqlalchemy import Engine, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auditor.domain.errors import NotFound
+from auditor.domain.trail import Change
 from auditor.services.api_ports import EventQuery, FindingQuery, FindingState, TokenRecord
 from auditor.store.engine import WRITE
 from auditor.store.schema import (
@@ -21,6 +22,7 @@ from auditor.store.schema import (
     idempotency_keys,
     licenses,
 )
+from auditor.store.trail_sql import record
 
 
 class SqlTokens:
@@ -35,9 +37,11 @@ class SqlTokens:
         row = {"secret_sha256": secret_sha256, "role": role, "licenses": list(licenses),
                "label": label[:200], "created_at": created_at}
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-            token_id = conn.execute(api_tokens.insert().returning(api_tokens.c.id), row)
-            return TokenRecord(int(token_id.scalar_one()), role, licenses, label[:200],
-                               created_at)
+            token_id = int(conn.execute(api_tokens.insert().returning(api_tokens.c.id),
+                                        row).scalar_one())
+            record(conn, Change("token.create", "token", str(token_id), None, None,
+                                {"role": role, "licenses": list(licenses), "label": label[:200]}))
+            return TokenRecord(token_id, role, licenses, label[:200], created_at)
 
     def by_secret(self, secret_sha256: str) -> TokenRecord | None:
         """Return the token with that secret hash, or None."""
@@ -56,8 +60,10 @@ class SqlTokens:
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             done = conn.execute(update(api_tokens).where(api_tokens.c.id == token_id)
                                 .values(revoked_at=at))
-        if done.rowcount == 0:
-            raise NotFound(f"no token {token_id}")
+            if done.rowcount == 0:
+                raise NotFound(f"no token {token_id}")
+            record(conn, Change("token.revoke", "token", str(token_id), None,
+                                {"revoked_at": None}, {"revoked_at": at.isoformat()}))
 
 
 def _token(row: Any) -> TokenRecord:
@@ -69,6 +75,18 @@ FINDING_COLUMNS = (findings.c.id, findings.c.run_id, findings.c.identity, findin
                    findings.c.rule_version, findings.c.severity, findings.c.occurred_at,
                    findings.c.package_label, findings.c.subject, findings.c.message,
                    findings.c.evidence, licenses.c.number.label("license"))
+
+
+def _status_change(license_number: str, identity: str, old_status: str,
+                   state: FindingState) -> Change:
+    """Return the trail entry of a finding's status change (a waiver with its terms)."""
+    expires = state.waiver_expires_at.isoformat() if state.waiver_expires_at else None
+    new = {"status": state.status, "revision": state.revision, "note": state.note,
+           "waiver": {"justification": state.waiver_justification, "expires_at": expires}
+           if state.status == "waived" else None}
+    return Change("finding.waive" if state.status == "waived" else "finding.status",
+                  "finding", identity, license_number,
+                  {"status": old_status, "revision": state.revision - 1}, new)
 
 
 class SqlApiStore:
@@ -166,6 +184,7 @@ class SqlApiStore:
                 "changed_at": state.changed_at,
                 "waiver_justification": state.waiver_justification,
                 "waiver_expires_at": state.waiver_expires_at})
+            record(conn, _status_change(license_number, identity, old_status, state))
         return True
 
     def finding_history(self, license_number: str, identity: str) -> list[dict[str, Any]]:

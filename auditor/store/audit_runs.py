@@ -10,8 +10,10 @@ from sqlalchemy import Engine, select
 
 from auditor.domain.errors import NotFound
 from auditor.domain.findings import Finding
+from auditor.domain.trail import Change
 from auditor.store.engine import WRITE
 from auditor.store.schema import audit_runs, findings, licenses
+from auditor.store.trail_sql import record
 
 
 class SqlAuditRuns:
@@ -40,6 +42,9 @@ class SqlAuditRuns:
                     "occurred_at": f.occurred_at, "package_label": f.package_label,
                     "subject": f.subject, "message": f.message, "evidence": list(f.evidence),
                 } for f in found])
+            record(conn, Change("audit.run", "audit_run", run_id, report["license"], None, {
+                "period": report["period"], "pack": report["pack"], "findings": len(found),
+                "readiness_score": report["readiness_score"]}))
 
     def list(self, license_number: str) -> list[dict[str, Any]]:
         """Return a license's runs, newest first, as summaries."""

@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from auditor.domain.errors import Conflict
+from auditor.domain.trail import Change
 from auditor.services.report_ports import PacketVersion
 from auditor.store.engine import WRITE
 from auditor.store.schema import packet_versions as pv
+from auditor.store.trail_sql import record, run_license
 
 FINAL = "a final packet version never changes: record an amendment as a new version"
 # Installed by migration 0006: the database itself refuses to alter a final version.
@@ -58,6 +60,8 @@ class SqlPacketRecords:
                 if conn.scalar(select(pv.c.id).where(pv.c.run_id == packet.run_id)):
                     raise Conflict(f"the packet of run {packet.run_id} is final")
                 conn.execute(pv.insert(), _row(packet))
+            record(conn, _change(conn, "packet.generate", packet.run_id, packet.version,
+                                 {"sha256": packet.sha256}))
 
     def finalize(self, run_id: str, version: int, at: datetime) -> None:
         """Mark a version final; Conflict if it already is (or does not exist)."""
@@ -68,6 +72,10 @@ class SqlPacketRecords:
                                 .values(finalized_at=at))
             if done.rowcount != 1:
                 raise Conflict(f"version {version} of run {run_id}'s packet is final or absent")
+            sha256 = conn.scalar(select(pv.c.sha256).where(pv.c.run_id == run_id,
+                                                           pv.c.version == version))
+            record(conn, _change(conn, "packet.finalize", run_id, version,
+                                 {"sha256": sha256, "finalized_at": at.isoformat()}))
 
     def add_version(self, packet: PacketVersion) -> None:
         """Append a final version; Conflict if the number is taken or skips one."""
@@ -78,6 +86,14 @@ class SqlPacketRecords:
                 raise Conflict(f"packet version {packet.version} of run {packet.run_id} "
                                "does not follow the latest")
             conn.execute(pv.insert(), _row(packet))
+            record(conn, _change(conn, "packet.amend", packet.run_id, packet.version, {
+                "sha256": packet.sha256, "reason": packet.reason, "changes": packet.changes}))
+
+
+def _change(conn: Any, action: str, run_id: str, version: int, new: dict[str, Any]) -> Change:
+    """Return the trail entry of a packet version stored, finalized or amended."""
+    return Change(action, "packet", f"{run_id} v{version}", run_license(conn, run_id), None,
+                  new)
 
 
 def _row(packet: PacketVersion) -> dict[str, Any]:

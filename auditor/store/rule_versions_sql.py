@@ -9,9 +9,11 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from auditor.domain.errors import Conflict
+from auditor.domain.trail import Change
 from auditor.services.api_ports import RuleVersion
 from auditor.store.engine import WRITE
 from auditor.store.schema import rule_versions
+from auditor.store.trail_sql import record
 
 
 class SqlRuleVersions:
@@ -44,6 +46,8 @@ class SqlRuleVersions:
                 conn.execute(insert(rule_versions), {
                     "rule_id": rule_id, "version": version, "yaml": yaml,
                     "published_at": at, "actor": actor})
+                record(conn, Change("rule.publish", "rule", rule_id, None,
+                                    {"version": version - 1}, {"version": version, "yaml": yaml}))
         except IntegrityError:
             raise Conflict(f"version {version} of {rule_id} was published meanwhile") from None
 

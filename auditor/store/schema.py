@@ -274,3 +274,21 @@ rule_versions = Table(
     Column("actor", String(200), nullable=False),
     UniqueConstraint("rule_id", "version", name="uq_rule_versions_rule_version"),
 )
+
+# The audit trail (migration 0007): hash-chained, append-only; see auditor/domain/trail.py.
+# Every column but seq is text, so the stored bytes are the very bytes the hash covers.
+audit_trail = Table(
+    "audit_trail", metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False),  # ISO-8601 UTC text, as hashed
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("entity_id", Text, nullable=False),
+    Column("license", String(64)),
+    Column("old", Text, nullable=False),  # canonical JSON
+    Column("new", Text, nullable=False),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("mac", String(64)),  # HMAC-SHA256 under a key kept outside the database
+)

@@ -14,12 +14,14 @@ from auditor.domain.events import EventType
 from auditor.domain.findings import Evaluation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
+from auditor.domain.trail import Change
 from auditor.services.ports import Appended, Batch, ImportSummary
 from auditor.store import rules_sql
 from auditor.store.audit_runs import SqlAuditRuns
 from auditor.store.bulk import bulk_for
 from auditor.store.engine import WRITE
 from auditor.store.schema import events, imports, licenses
+from auditor.store.trail_sql import record
 
 ADVISORY_LOCK_SPACE = 0x41554449  # "AUDI": keeps our advisory locks apart from others'
 
@@ -48,6 +50,8 @@ class SqlEventStore:
         try:
             with self._write() as conn, conn.begin():
                 conn.execute(licenses.insert(), row)
+                record(conn, Change("license.add", "license", license.number, license.number,
+                                    None, {k: v for k, v in row.items() if k != "created_at"}))
         except IntegrityError:
             raise Conflict(f"license {license.number} already exists") from None
 
@@ -97,6 +101,7 @@ class SqlEventStore:
         }
         with self._write() as conn, conn.begin():
             conn.execute(update(imports).where(imports.c.id == summary.import_id).values(values))
+            record(conn, _import_change(conn, summary, values))
 
     def append(self, batch: Batch) -> Appended:
         """Store the new events of a batch in one transaction and say what became of each record."""
@@ -167,6 +172,16 @@ class SqlEventStore:
             events.c.type == event_type.value, events.c.reference == reference)
         with self.engine.connect() as conn:
             return conn.scalar(query)
+
+
+def _import_change(conn: Any, summary: ImportSummary, values: dict[str, Any]) -> Change:
+    """Return the one trail entry of an import: the file's hash and what became of its rows."""
+    sha256 = conn.scalar(select(imports.c.sha256).where(imports.c.id == summary.import_id))
+    counts = {k: values[k] for k in ("status", "rows_read", "accepted", "duplicates",
+                                     "rejected", "events_added")}
+    return Change("import", "import", str(summary.import_id), summary.license,
+                  {"status": "running"}, {"format": summary.format, "source": summary.source,
+                                          "sha256": sha256, **counts})
 
 
 def _license(row: Any) -> License:

@@ -37,6 +37,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("/licenses/<string:number>/backtests", "POST"): {"compliance_officer"},
     ("/audits/<string:run_id>/packet", "GET"): ALL,  # a regulator: finalized packets only
     ("/licenses/<string:number>/reports/<string:name>", "GET"): READERS,
+    ("/trail", "GET"): {"admin", "regulator"},  # a regulator: its licenses' entries only
+    ("/trail/verify", "GET"): {"admin", "regulator"},
 }
 # Rules are shared by every license, so they are not in the cross-license sweep.
 GLOBAL = {"/rules", "/rule-validations", "/rules/<string:rule_id>",
