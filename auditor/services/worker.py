@@ -21,7 +21,7 @@ from auditor.continuous.evaluator import Decision, LicenseEvaluator
 from auditor.continuous.fields import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
-from auditor.store.continuous_sql import Checkpoint, ContinuousStore, Written
+from auditor.services.worker_ports import Checkpoint, WorkerStore, Written
 
 BATCH = 5_000
 MAX_BACKLOG = 500_000  # events held in event-time order while catching up, at most
@@ -43,7 +43,7 @@ class Progress:
 class Worker:
     """Runs a pack continuously over a partition's licenses, committing as it goes."""
 
-    store: ContinuousStore
+    store: WorkerStore
     licenses: Sequence[License]
     load_pack: Callable[[License], Pack]
     partition: str = "default"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,37 +16,12 @@ from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auditor.continuous.fields import StreamEvent
-from auditor.domain.findings import Finding
+from auditor.services.worker_ports import Checkpoint, Written
 from auditor.store.schema import continuous_findings, events, licenses, worker_checkpoints
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """Where a partition's worker got to: last event id read, watermark, progress."""
-
-    partition: str
-    last_event_id: int
-    watermark: datetime | None
-    pack_hash: str
-    events_processed: int
-    working_memory: int
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class Written:
-    """A finding to write: its license, the finding, open or withdrawn, when detected."""
-
-    license_id: int
-    status: str
-    finding: Finding
-    pack_id: str
-    pack_hash: str
-    remedied_at: datetime | None = None
-
-
 class ContinuousStore:
-    """Reads events for the worker and writes its findings and checkpoints."""
+    """Reads events for the worker and writes its findings and checkpoints (a WorkerStore)."""
 
     def __init__(self, engine: Engine) -> None:
         """Use the event store's SQLAlchemy engine."""
