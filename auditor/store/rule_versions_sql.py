@@ -41,15 +41,16 @@ class SqlRuleVersions:
 
     def add(self, rule_id: str, version: int, yaml: str, at: datetime, actor: str) -> None:
         """Store a new version; Conflict if that version number was published already."""
-        try:
-            with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            try:
                 conn.execute(insert(rule_versions), {
                     "rule_id": rule_id, "version": version, "yaml": yaml,
                     "published_at": at, "actor": actor})
-                record(conn, Change("rule.publish", "rule", rule_id, None,
-                                    {"version": version - 1}, {"version": version, "yaml": yaml}))
-        except IntegrityError:
-            raise Conflict(f"version {version} of {rule_id} was published meanwhile") from None
+            except IntegrityError:
+                raise Conflict(f"version {version} of {rule_id} was published meanwhile") \
+                    from None
+            record(conn, Change("rule.publish", "rule", rule_id, None,
+                                {"version": version - 1}, {"version": version, "yaml": yaml}))
 
 
 def _version(row: Any) -> RuleVersion:

@@ -47,13 +47,13 @@ class SqlEventStore:
             "sales_floor_locations": list(license.sales_floor_locations),
             "vault_locations": list(license.vault_locations), "created_at": datetime.now(UTC),
         }
-        try:
-            with self._write() as conn, conn.begin():
+        with self._write() as conn, conn.begin():
+            try:
                 conn.execute(licenses.insert(), row)
-                record(conn, Change("license.add", "license", license.number, license.number,
-                                    None, {k: v for k, v in row.items() if k != "created_at"}))
-        except IntegrityError:
-            raise Conflict(f"license {license.number} already exists") from None
+            except IntegrityError:
+                raise Conflict(f"license {license.number} already exists") from None
+            record(conn, Change("license.add", "license", license.number, license.number,
+                                None, {k: v for k, v in row.items() if k != "created_at"}))
 
     def get_license(self, number: str) -> License:
         """Return the license with that number; UnknownLicense if none."""
