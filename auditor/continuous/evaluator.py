@@ -5,6 +5,9 @@ wait in a heap until the watermark (latest event time seen, less the allowed
 lateness) passes them, then go through every rule in (time, id) order: first every
 event of one instant is taken in as a fact, then each is judged as a trigger, so a
 prior at the same instant counts as "at or before" exactly as the SQL does.
+Reference lists (REFERENCE_TYPES) are also handed, as they arrive, to the programs that
+judge by the list in force (`refer`): a list's time is when it took effect, often the
+moment of its import, long after the activity it covers.
 """
 
 from __future__ import annotations
@@ -65,7 +68,10 @@ class LicenseEvaluator:
         While catching up on a backlog (advance=False) the events only wait in the heap:
         a backlog is read in import order, which is not event-time order.
         """
+        decisions: list[Decision] = []
         for event in events:
+            if event.type in REFERENCE_TYPES:
+                decisions += self._refer(event)
             if self.watermark is not None and event.occurred_at <= self.watermark:
                 self.late += 1
             heapq.heappush(self._heap, (event.occurred_at, event.id, event))
@@ -74,8 +80,18 @@ class LicenseEvaluator:
             if self._latest is None or event.occurred_at > self._latest:
                 self._latest = event.occurred_at
         if self._latest is None or not advance:
-            return []
-        return self.advance(self._latest - self.lateness)
+            return decisions
+        return decisions + self.advance(self._latest - self.lateness)
+
+    def _refer(self, event: StreamEvent) -> list[Decision]:
+        """Hand a reference entry (a list, in force by its version) to the programs that
+        take lists as they arrive: the batch audit sees every list, whenever it came."""
+        decisions: list[Decision] = []
+        for program in self.programs:
+            refer = getattr(program, "refer", None)
+            if refer is not None:
+                decisions += self._decide(program.rule, refer(event))
+        return decisions
 
     def advance(self, watermark: datetime) -> list[Decision]:
         """Run every waiting event at or before watermark, in event-time order."""

@@ -2,20 +2,28 @@
 
 The version in force at an event is the version field of the latest list entry at or
 before it, or of the earliest entry of all when none is yet (a list imported after the
-activity it covers: `rules_sql._version_in_force`). The host keeps, per version, the
-match keys its entries carry (a reason list is tens of names), the latest version seen,
-and the earliest. Triggers judged before any list arrived wait (violations, as in the
-batch audit with no list at all) until the first list fixes their version, then are
-judged again: those the list allows are withdrawn. A violation of a version waits for a
-later entry of that same version with its key (`when: ever`), which withdraws it.
+activity it covers: `rules_sql._version_in_force`). A list's time is its effective
+time, often the moment it was imported, later than the activity it covers: so list
+entries are taken in as they arrive (`refer`, called by the evaluator on arrival, not in
+event-time order), and the batch audit's view of all lists, whenever they arrived, is
+what a trigger is judged against.
 
-Horizon: violations are kept (they are few) so a late entry can withdraw them; a list
-entry arriving behind the watermark with a time before the first list's is taken as
-the latest, not the earliest (the batch audit would re-date earlier triggers).
+The host keeps the list timeline (one row per entry: lists are tens of names) and, per
+version, the match keys of its entries. A trigger is judged when the watermark passes
+it; it is kept for LIST_HORIZON after its time so that a list arriving later (one that
+changes the version in force for it, or adds its key to its version) judges it again:
+a violation no longer standing is withdrawn, a new one is found.
+
+Horizon: a list entry arriving more than LIST_HORIZON after a trigger does not change
+that trigger's verdict (the batch audit would).
 """
 
 from __future__ import annotations
 
+import bisect
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from auditor.continuous.engine import RulesEngine
@@ -24,6 +32,17 @@ from auditor.continuous.hosted import Hosted, KnownPackages
 from auditor.continuous.programs import Outcome, Selection, key_of, violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
+
+LIST_HORIZON = timedelta(days=90)
+
+
+@dataclass(slots=True)
+class Judged:
+    """A trigger still open to a later list: its key and whether it stands as a violation."""
+
+    event: StreamEvent
+    key: str | None
+    violated: bool
 
 
 class InForceBy(Hosted):
@@ -39,39 +58,31 @@ class InForceBy(Hosted):
         self.prior_sel = Selection(params["prior"], license)
         self.version_field: str = params["in_force_by"]
         self.ever = params["when"] != "before"
-        self.keys: dict[Any, set[str]] = {}  # version -> match keys of its entries
-        self.first: Any = None  # the earliest entry's version
-        self.latest: Any = None  # the latest entry's version so far
-        self.seen_list = False
-        self.before_lists: list[StreamEvent] = []  # judged with no list: wait for the first
-        self.violated: dict[tuple[Any, str], list[StreamEvent]] = {}  # (version, key) -> events
+        self.timeline: list[tuple[float, int, Any]] = []  # (time, id, version), sorted
+        self.keys: dict[Any, dict[str, float]] = {}  # version -> key -> earliest entry time
+        self.judged: dict[int, Judged] = {}
+        self.arrived: deque[tuple[float, int]] = deque()
         self.known = KnownPackages()
 
-    def observe(self, event: StreamEvent) -> list[Outcome]:
-        """Take in a list entry: its version's keys, the latest version; re-judge waiters."""
-        outcomes = []
-        for parked in self.known.learn(event):
-            outcomes += self._judge_known(parked)
+    def refer(self, event: StreamEvent) -> list[Outcome]:
+        """Take in a list entry as it arrives; judge again the triggers it may concern."""
         if not self.prior_sel.picks(event):
-            return outcomes
+            return []
         reader = Reader(event, self.license)
         version = reader[self.version_field]
+        bisect.insort(self.timeline, (event.t, event.id, version), key=lambda r: r[:2])
         key = key_of(reader, [m["prior"] for m in self.rule.params["match"]])
-        self.latest = version
-        if not self.seen_list:
-            self.seen_list, self.first = True, version
-            waiting, self.before_lists = self.before_lists, []
-            for trigger in waiting:
-                outcomes += self._rejudge(trigger, version)
-        if version is None or key is None:
-            return outcomes
-        self.keys.setdefault(version, set()).add(key)
-        for trigger in self.violated.pop((version, key), []) if self.ever else []:
-            outcomes.append(Outcome("withdrawn", violation(self.rule, trigger)))
-        return outcomes
+        if version is not None and key is not None:
+            known = self.keys.setdefault(version, {})
+            known[key] = min(known.get(key, event.t), event.t)
+        return [o for judged in self.judged.values() for o in self._again(judged)]
+
+    def observe(self, event: StreamEvent) -> list[Outcome]:
+        """Judge the triggers parked until their tag became known."""
+        return [o for parked in self.known.learn(event) for o in self._judge_known(parked)]
 
     def judge(self, event: StreamEvent) -> list[Outcome]:
-        """Judge a trigger against the version in force now (or park it for its tag)."""
+        """Judge a trigger against the version in force at its time (or park it)."""
         if not self.event_sel.picks(event):
             return []
         if self.rule.params["event"]["only_known_packages"] and \
@@ -80,29 +91,42 @@ class InForceBy(Hosted):
         return self._judge_known(event)
 
     def _judge_known(self, event: StreamEvent) -> list[Outcome]:
-        if not self.seen_list:
-            self.before_lists.append(event)
-            return [Outcome("found", violation(self.rule, event))]
-        return self._verdict(event, self.latest)
-
-    def _verdict(self, event: StreamEvent, version: Any) -> list[Outcome]:
         key = key_of(Reader(event, self.license),
                      [m["event"] for m in self.rule.params["match"]])
-        if key is not None and version is not None and key in self.keys.get(version, ()):
+        judged = Judged(event, key, self._violated(event, key))
+        self.judged[event.id] = judged
+        self.arrived.append((event.t, event.id))
+        return [Outcome("found", violation(self.rule, event))] if judged.violated else []
+
+    def _again(self, judged: Judged) -> list[Outcome]:
+        violated = self._violated(judged.event, judged.key)
+        if violated == judged.violated:
             return []
-        if key is not None and version is not None:
-            self.violated.setdefault((version, key), []).append(event)
-        return [Outcome("found", violation(self.rule, event))]
+        judged.violated = violated
+        kind = "found" if violated else "withdrawn"
+        return [Outcome(kind, violation(self.rule, judged.event))]
 
-    def _rejudge(self, event: StreamEvent, version: Any) -> list[Outcome]:
-        """A trigger found before any list: the first list is its version (found already)."""
-        key = key_of(Reader(event, self.license),
-                     [m["event"] for m in self.rule.params["match"]])
-        if key is not None and version is not None:
-            self.violated.setdefault((version, key), []).append(event)
+    def _violated(self, event: StreamEvent, key: str | None) -> bool:
+        version = self._in_force(event.t)
+        if key is None or version is None:
+            return True
+        entered = self.keys.get(version, {}).get(key)
+        return entered is None or (not self.ever and entered > event.t)
+
+    def _in_force(self, t: float) -> Any:
+        """Return the version of the latest entry at or before t, else the earliest's."""
+        if not self.timeline:
+            return None
+        index = bisect.bisect_right(self.timeline, t, key=lambda r: r[0])
+        return self.timeline[index - 1][2] if index else self.timeline[0][2]
+
+    def expire(self, watermark: float) -> list[Outcome]:
+        """Stop holding triggers older than the horizon: their verdict is final."""
+        horizon = watermark - LIST_HORIZON.total_seconds()
+        while self.arrived and self.arrived[0][0] < horizon:
+            self.judged.pop(self.arrived.popleft()[1], None)
         return []
 
     def waiting(self) -> int:
-        """Return the triggers held: before any list, violated, or of unknown tags."""
-        return (len(self.before_lists) + sum(len(v) for v in self.violated.values())
-                + self.known.held())
+        """Return the triggers held for later lists, and those waiting for their tag."""
+        return len(self.judged) + self.known.held()
