@@ -107,6 +107,7 @@ def mutations(dialect: str) -> dict[str, str]:
     return paths
 
 
+@pytest.mark.reliability
 def test_no_sql_mutation_path_alters_the_trail(sql_store, figure):
     trail = SqlTrail(sql_store.engine)
     sql_store.add_license(NEW)
