@@ -15,7 +15,7 @@ import click
 from auditor.bootstrap import open_store
 from auditor.cli_api import serve, token
 from auditor.cli_packets import packet, report, write_outputs
-from auditor.cli_trail import trail
+from auditor.cli_trail import trail, verdict_line
 from auditor.cli_worker import findings, worker
 from auditor.config import Settings
 from auditor.domain.errors import AuditorError, FileRejected, InvalidInput
@@ -203,7 +203,8 @@ def demo(days: int, receipts_per_day: int, seed: int, work_dir: Path) -> None:
     """Generate a sample store, ingest it into a fresh SQLite database, and check the counts."""
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
-    store = open_store(Settings(database_url=f"sqlite:///{work_dir / 'auditor.db'}"),
+    store = open_store(Settings(database_url=f"sqlite:///{work_dir / 'auditor.db'}",
+                                trail_key_file=Settings.from_env().trail_key_file),
                        migrate=True)
     spec = StoreSpec(days=days, receipts_per_day=receipts_per_day, seed=seed,
                      start=date(2026, 1, 1))
@@ -224,6 +225,7 @@ def demo(days: int, receipts_per_day: int, seed: int, work_dir: Path) -> None:
     click.echo("writing the audit packet and the associate's reports ...", err=True)
     for path in write_outputs(store, report.run_id, pack, work_dir / "outputs"):
         click.echo(f"wrote {path}")
+    click.echo(verdict_line(store, Settings.from_env().trail_key_file))
 
 
 def _pack(state: str | None) -> Pack:

@@ -13,7 +13,17 @@ from auditor.config import Settings
 from auditor.domain.errors import InvalidInput
 from auditor.domain.trail import Head, decode, load_key
 from auditor.services.trail import verify_trail
+from auditor.store.sql_store import SqlEventStore
 from auditor.store.trail_sql import SqlTrail
+
+
+def verdict_line(store: SqlEventStore, key_file: Path | None) -> str:
+    """Return the one-line verdict on a store's trail (the demo prints it last)."""
+    return f"audit trail {verify_trail(SqlTrail(store.engine), _key(key_file))}"
+
+
+def _key(key_file: Path | None) -> bytes | None:
+    return load_key(str(key_file)) if key_file else None
 
 
 @click.group()
@@ -34,8 +44,7 @@ def trail_verify(key_file: Path | None, published: str | None) -> None:
         head = Head.parse(published) if published else None
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-    verdict = verify_trail(SqlTrail(open_store(settings).engine),
-                           load_key(str(key_path)) if key_path else None, head)
+    verdict = verify_trail(SqlTrail(open_store(settings).engine), _key(key_path), head)
     click.echo(str(verdict))
     if not verdict.ok:
         sys.exit(1)

@@ -207,6 +207,7 @@ def test_the_demo_trail_verifies_and_a_byte_edit_is_named(tmp_path, monkeypatch)
     demo = runner.invoke(main, ["demo", "--days", "2", "--receipts-per-day", "20",
                                 "--dir", str(tmp_path / "demo")])
     assert demo.exit_code == 0, demo.output
+    assert demo.output.splitlines()[-1].startswith("audit trail OK: ")
     database = tmp_path / "demo" / "auditor.db"
     monkeypatch.setenv("AUDITOR_DATABASE_URL", f"sqlite:///{database}")
     ok = runner.invoke(main, ["trail", "verify"])
