@@ -52,6 +52,8 @@ class SqlPacketRecords:
     def save_draft(self, packet: PacketVersion) -> None:
         """Store or replace version 1 while it is not final."""
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            replaced = conn.scalar(select(pv.c.sha256).where(pv.c.run_id == packet.run_id,
+                                                             pv.c.version == 1))
             done = conn.execute(pv.update().where(pv.c.run_id == packet.run_id,
                                                   pv.c.version == 1,
                                                   pv.c.finalized_at.is_(None))
@@ -61,7 +63,8 @@ class SqlPacketRecords:
                     raise Conflict(f"the packet of run {packet.run_id} is final")
                 conn.execute(pv.insert(), _row(packet))
             record(conn, _change(conn, "packet.generate", packet.run_id, packet.version,
-                                 {"sha256": packet.sha256}))
+                                 {"sha256": packet.sha256},
+                                 {"sha256": replaced} if replaced else None))
 
     def finalize(self, run_id: str, version: int, at: datetime) -> None:
         """Mark a version final; Conflict if it already is (or does not exist)."""
@@ -90,9 +93,10 @@ class SqlPacketRecords:
                 "sha256": packet.sha256, "reason": packet.reason, "changes": packet.changes}))
 
 
-def _change(conn: Any, action: str, run_id: str, version: int, new: dict[str, Any]) -> Change:
+def _change(conn: Any, action: str, run_id: str, version: int, new: dict[str, Any],
+            old: dict[str, Any] | None = None) -> Change:
     """Return the trail entry of a packet version stored, finalized or amended."""
-    return Change(action, "packet", f"{run_id} v{version}", run_license(conn, run_id), None,
+    return Change(action, "packet", f"{run_id} v{version}", run_license(conn, run_id), old,
                   new)
 
 
