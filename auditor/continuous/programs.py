@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
 UTC_ZONE = ZoneInfo("UTC")
 ROTATE_AFTER = 2_000  # triggers held in a session before it is rebuilt
 EVER_HORIZON = timedelta(days=7)  # how long `ever` priors keyed on one record are kept
+HOT_WINDOW = timedelta(days=1)  # how long a prior stays in the engine before history
 _serial = itertools.count(1)  # ruleset names are process global: never reuse one
 
 
@@ -184,6 +186,12 @@ class RequiresPrior(Program):
     A trigger none of whose joined priors is early enough is a violation. With
     `when: ever` a prior arriving later withdraws it: the trigger waits in the
     engine and the join fires when the prior is asserted.
+
+    The engine is a matcher of recent activity, not a store of history (it holds about
+    8 KB per fact): a prior stays in it for HOT_WINDOW of event time, then only its key
+    and earliest time stay, in the host's `history`, which judges triggers the engine
+    found nothing for. Likewise an `ever` violation waits in the engine until the next
+    rotation, then in the host's `violated` by key, where a later prior withdraws it.
     """
 
     template = Template.REQUIRES_PRIOR
@@ -204,8 +212,11 @@ class RequiresPrior(Program):
         # lives as long as the package. Only the former leave after a retention horizon.
         self.horizon = (EVER_HORIZON.total_seconds()
                         if self.ever and len(params["match"]) > 1 else None)
-        self.priors: dict[str, list[dict[str, Any]]] = {}  # key -> asserted facts
+        self.priors: dict[str, list[dict[str, Any]]] = {}  # key -> facts in the engine
+        self.history: dict[str, float] = {}  # key -> earliest prior, out of the engine
+        self.aged: deque[tuple[float, str]] = deque()  # history in time order, to forget
         self.judged: dict[int, tuple[StreamEvent, bool]] = {}  # ever: trigger -> violated
+        self.violated: dict[str, list[int]] = {}  # ever: key -> violations out of the engine
         self.known: set[str] = set()
         self.parked: dict[str, list[StreamEvent]] = {}  # unknown package -> triggers
         self.posted = 0  # triggers the engine holds since the last rotation
@@ -221,11 +232,14 @@ class RequiresPrior(Program):
         if self.prior_sel.picks(event):
             names = [m["prior"] for m in self.rule.params["match"]]
             key = key_of(Reader(event, self.license), names)
-            if key is not None and (self.within is not None or key not in self.priors):
+            if key is not None and (self.within is not None or (
+                    key not in self.priors and key not in self.history)):
                 fact = self.engine.assert_fact(self.name, self.sid,
                                                {"k": "prior", "key": key, "t": event.t})
                 self.priors.setdefault(key, []).append(fact)
-                outcomes += self._withdrawals(self.engine.drain())
+                outcomes += self._withdrawals(self.engine.drain(self.name))
+            if key is not None and key in self.violated:
+                outcomes += self._withdraw(self.violated.pop(key))
         if event.type in KNOWN_PACKAGE_TYPES and event.package_label not in self.known:
             self.known.add(event.package_label or "")
             for parked in self.parked.pop(event.package_label or "", []):
@@ -251,6 +265,8 @@ class RequiresPrior(Program):
             for match in self.engine.drain(self.name):
                 if match.messages["e"]["eid"] == event.id:
                     times.append(float(match.messages["p"]["t"]))
+            if key in self.history:
+                times.append(self.history[key])
         violated = not any(self._early_enough(t, event.t) for t in times)
         if self.ever:
             self.judged[event.id] = (event, violated)
@@ -277,10 +293,11 @@ class RequiresPrior(Program):
         return self.posted
 
     def rotate(self) -> None:
-        """Bound working memory: drop the session, keep the priors and open `ever` triggers.
+        """Bound working memory: drop the session, keep the priors; violations go to the host.
 
         A posted trigger stays in the engine waiting for a prior to join; past its
-        judgement only an `ever` violation still needs that join (to be withdrawn).
+        judgement only an `ever` violation still needs that join (to be withdrawn), and
+        the host's `violated` does that from now on.
         """
         self.engine.delete_sessions(self.name)
         self.posted = 0
@@ -290,11 +307,18 @@ class RequiresPrior(Program):
         self.judged = {eid: (event, True) for eid, (event, violated) in self.judged.items()
                        if violated}
         names = [m["event"] for m in self.rule.params["match"]]
-        for event, _ in list(self.judged.values()):
+        for eid, (event, _) in self.judged.items():
             waiting_key = key_of(Reader(event, self.license), names)
-            if waiting_key is not None:
-                self._send(waiting_key, event)
-        self.engine.drain()
+            if waiting_key is not None and eid not in self.violated.get(waiting_key, []):
+                self.violated.setdefault(waiting_key, []).append(eid)
+
+    def _withdraw(self, eids: list[int]) -> list[Outcome]:
+        outcomes = []
+        for eid in eids:
+            event, violated = self.judged.pop(eid, (None, False))
+            if violated and event is not None:
+                outcomes.append(Outcome("withdrawn", violation(self.rule, event)))
+        return outcomes
 
     def _early_enough(self, prior: float, trigger: float) -> bool:
         if self.ever:
@@ -305,31 +329,34 @@ class RequiresPrior(Program):
 
     def _withdrawals(self, matches: list[Match]) -> list[Outcome]:
         """A prior arriving after an `ever` trigger was judged withdraws its violation."""
-        outcomes = []
-        for match in matches:
-            eid = match.messages["e"].get("eid")
-            if match.ruleset != self.name or eid not in self.judged:
-                continue
-            event, violated = self.judged.pop(eid)
-            if violated:
-                outcomes.append(Outcome("withdrawn", violation(self.rule, event)))
-        return outcomes
+        return self._withdraw([m.messages["e"]["eid"] for m in matches
+                               if m.messages["e"].get("eid") in self.judged])
 
     def expire(self, watermark: float) -> list[Outcome]:
-        """Retract priors older than the look-back window: no later trigger can use them."""
-        keep_for = self.within if self.within is not None else self.horizon
-        if keep_for is None:
+        """Retract priors no later trigger can use; move the rest of the old to history."""
+        if self.within is not None:
+            self._retract_older(watermark - self.within, keep_history=False)
             return []
-        horizon = watermark - keep_for
+        self._retract_older(watermark - HOT_WINDOW.total_seconds(), keep_history=True)
+        if self.horizon is not None:
+            forget = watermark - self.horizon
+            while self.aged and self.aged[0][0] < forget:
+                _, key = self.aged.popleft()
+                self.history.pop(key, None)
+        return []
+
+    def _retract_older(self, before: float, keep_history: bool) -> None:
         for key in list(self.priors):
             keep = []
             for fact in self.priors[key]:
-                if fact["t"] < horizon:
-                    self.engine.retract_fact(self.name, fact)
-                else:
+                if fact["t"] >= before:
                     keep.append(fact)
+                    continue
+                self.engine.retract_fact(self.name, fact)
+                if keep_history and key not in self.history:
+                    self.history[key] = fact["t"]
+                    self.aged.append((fact["t"], key))
             if keep:
                 self.priors[key] = keep
             else:
                 del self.priors[key]
-        return []

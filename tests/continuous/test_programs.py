@@ -39,3 +39,35 @@ def test_a_late_older_change_does_not_hide_the_one_in_the_window():
     move = StreamEvent(3, "move", T0, TAG, None, {"label": TAG, "to_location": "Sales Floor"})
     assert ev.feed([move]) == []
     assert ev.late == 1
+
+
+def listing(id, days):
+    return StreamEvent(id, "package_snapshot", T0 + timedelta(days=days), TAG, None,
+                       {"label": TAG, "location": "Vault", "quantity": 1, "unit": "Each"})
+
+
+def move(id, days):
+    return StreamEvent(id, "move", T0 + timedelta(days=days), TAG, None,
+                       {"label": TAG, "to_location": "Vault"})
+
+
+def test_a_prior_moved_out_of_the_engine_into_history_still_counts():
+    pack = Pack("p", 1, "p", (RULES["untracked-package"],))
+    ev = LicenseEvaluator(pack, LICENSE, RulesEngine())
+    assert ev.feed([listing(1, 0)]) == []
+    assert ev.feed([move(2, 30)]) == []  # a month on: the listing is history by now
+    program = ev.programs[0]
+    assert program.priors == {} and len(program.history) == 1
+    assert ev.engine.working_memory() == 0
+
+
+def test_a_violation_rotated_out_of_the_engine_is_still_withdrawn_by_a_later_prior(
+        monkeypatch):
+    monkeypatch.setattr("auditor.continuous.programs.ROTATE_AFTER", 1)
+    pack = Pack("p", 1, "p", (RULES["untracked-package"],))
+    ev = LicenseEvaluator(pack, LICENSE, RulesEngine())
+    assert [d.status for d in ev.feed([move(1, 0)])] == ["open"]
+    other = StreamEvent(2, "move", T0 + timedelta(days=1), "1A4000000000000000000002", None,
+                        {"label": "1A4000000000000000000002", "to_location": "Vault"})
+    assert [d.status for d in ev.feed([other])] == ["open"]  # rotates: move 1 leaves
+    assert [d.status for d in ev.feed([listing(3, 2)])] == ["withdrawn"]
