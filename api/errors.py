@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from auditor.domain.errors import AuditorError, Conflict, InvalidInput, NotFound, StoreNotReady
 from auditor.services.access import Forbidden
@@ -23,6 +23,7 @@ class AuditorApi(Api):
     def _register_error_handlers(self) -> None:
         super()._register_error_handlers()
         self._app.register_error_handler(AuditorError, self.handle_auditor_error)
+        self._app.register_error_handler(RecursionError, self.handle_too_deep)
         self._app.register_error_handler(Exception, self.handle_unexpected)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
@@ -39,6 +40,11 @@ class AuditorApi(Api):
         status = {404: "Not Found", 422: "Unprocessable Entity", 409: "Conflict",
                   403: "Forbidden", 503: "Service Unavailable"}.get(code, "Bad Request")
         return {"code": code, "status": status, "message": str(error)}, code
+
+    def handle_too_deep(self, error: RecursionError) -> Any:
+        """Answer 400 for a body nested too deeply to decode (webargs lets json's error out)."""
+        log.warning("request refused: %s", error)
+        return self.handle_http_exception(BadRequest("the request body is nested too deeply"))
 
     def handle_unexpected(self, error: Exception) -> Any:
         """Log an unexpected error and answer a generic 500 that reveals nothing."""
