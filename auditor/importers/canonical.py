@@ -23,6 +23,17 @@ def read_events(data: bytes) -> Iterable[tuple[int, Any]]:
     return ndjson_records(data)
 
 
+def _has_nul(value: Any) -> bool:
+    """Say whether a NUL character hides in any string of a JSON value (PostgreSQL refuses it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def canonical_event(row: Mapping[str, Any], ctx: ParseContext) -> list[Event]:
     """Check one canonical event: a known type, an aware time, and only that type's fields."""
     kind = f.text(row, "type", max_len=60)
@@ -32,6 +43,8 @@ def canonical_event(row: Mapping[str, Any], ctx: ParseContext) -> list[Event]:
     payload = row.get("payload")
     if not isinstance(payload, dict):
         raise RowRejected("payload must be an object")
+    if _has_nul(payload):
+        raise RowRejected("payload contains a NUL character")
     unknown = set(payload) - EVENT_FIELDS[event_type]
     if unknown:
         raise RowRejected(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,9 +33,17 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _finite_float(literal: str) -> float:
+    """Parse a JSON number, refusing one too large for a float (1e999 would become inf)."""
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal} is too large for a number")
+    return value
+
+
 def _load(text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise FileRejected(f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno) from None
     except ValueError as exc:
@@ -109,7 +118,10 @@ def json_records(data: bytes) -> list[tuple[int, Any]]:
 
 def ndjson_records(data: bytes) -> Iterator[tuple[int, Any]]:
     """Return (line, record) pairs from newline-delimited JSON; a bad line gives a RowRejected."""
-    return _ndjson_lines(decode(data))
+    text = decode(data)
+    if not text.strip():
+        raise FileRejected("the file is empty")
+    return _ndjson_lines(text)
 
 
 def _ndjson_lines(text: str) -> Iterator[tuple[int, Any]]:
@@ -117,7 +129,8 @@ def _ndjson_lines(text: str) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line, parse_constant=_refuse_constant)
+            yield number, json.loads(line, parse_constant=_refuse_constant,
+                                     parse_float=_finite_float)
         except (ValueError, RecursionError) as exc:
             yield number, RowRejected(f"invalid JSON: {exc}")
 
