@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from auditor.continuous.engine import Match, RulesEngine
+from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import Reader, StreamEvent, all_hold, condition
 from auditor.domain.findings import Violation
 from auditor.domain.license import License
@@ -29,7 +29,6 @@ from auditor.domain.rules import Rule, Template, parse_deadline, parse_duration
 from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
 
 UTC_ZONE = ZoneInfo("UTC")
-ROTATE_AFTER = 2_000  # triggers held in a session before it is rebuilt
 EVER_HORIZON = timedelta(days=7)  # how long `ever` priors keyed on one record are kept
 HOT_WINDOW = timedelta(days=1)  # how long a prior stays in the engine before history
 _serial = itertools.count(1)  # ruleset names are process global: never reuse one
@@ -149,7 +148,7 @@ class Program:
         return []
 
     def waiting(self) -> int:
-        """Return the events the engine holds waiting for a join (bounded by rotate)."""
+        """Return the triggers the host holds waiting for a later event."""
         return 0
 
 
@@ -171,12 +170,13 @@ class FieldCheck(Program):
         return {"bad": {"all": [{"e": {"$and": [{"k": "trig"}, {"ok": 0}]}}]}}
 
     def judge(self, event: StreamEvent) -> list[Outcome]:
-        """Post the event with its verdict typed as 0/1; report what the engine flags."""
+        """Post a failing event with its verdict typed as 0; report what the engine flags."""
         if not self.selection.picks(event):
             return []
-        ok = all_hold(Reader(event, self.license), self.rule.params["require"])
-        self.engine.post(self.name, self.sid, {"k": "trig", "ok": int(ok), "eid": event.id})
-        flagged = {m.messages["e"]["eid"] for m in self.engine.drain() if m.ruleset == self.name}
+        if all_hold(Reader(event, self.license), self.rule.params["require"]):
+            return []  # an event with ok=1 matches no rule: the engine would drop it
+        self.engine.post(self.name, self.sid, {"k": "trig", "ok": 0, "eid": event.id})
+        flagged = {m.messages["e"]["eid"] for m in self.engine.drain(self.name)}
         return [Outcome("found", violation(self.rule, event))] if event.id in flagged else []
 
 
@@ -184,14 +184,13 @@ class RequiresPrior(Program):
     """requires_prior: the engine joins each trigger with the priors of its key.
 
     A trigger none of whose joined priors is early enough is a violation. With
-    `when: ever` a prior arriving later withdraws it: the trigger waits in the
-    engine and the join fires when the prior is asserted.
+    `when: ever` a prior arriving later withdraws it: the host keeps such violations
+    by key until their prior comes.
 
     The engine is a matcher of recent activity, not a store of history (it holds about
     8 KB per fact): a prior stays in it for HOT_WINDOW of event time, then only its key
     and earliest time stay, in the host's `history`, which judges triggers the engine
-    found nothing for. Likewise an `ever` violation waits in the engine until the next
-    rotation, then in the host's `violated` by key, where a later prior withdraws it.
+    found nothing for.
     """
 
     template = Template.REQUIRES_PRIOR
@@ -215,11 +214,9 @@ class RequiresPrior(Program):
         self.priors: dict[str, list[dict[str, Any]]] = {}  # key -> facts in the engine
         self.history: dict[str, float] = {}  # key -> earliest prior, out of the engine
         self.aged: deque[tuple[float, str]] = deque()  # history in time order, to forget
-        self.judged: dict[int, tuple[StreamEvent, bool]] = {}  # ever: trigger -> violated
-        self.violated: dict[str, list[int]] = {}  # ever: key -> violations out of the engine
+        self.violated: dict[str, list[StreamEvent]] = {}  # ever: key -> open violations
         self.known: set[str] = set()
         self.parked: dict[str, list[StreamEvent]] = {}  # unknown package -> triggers
-        self.posted = 0  # triggers the engine holds since the last rotation
 
     def definition(self) -> dict[str, Any]:
         """Join a trigger with each prior of the same key (key equality only)."""
@@ -237,9 +234,9 @@ class RequiresPrior(Program):
                 fact = self.engine.assert_fact(self.name, self.sid,
                                                {"k": "prior", "key": key, "t": event.t})
                 self.priors.setdefault(key, []).append(fact)
-                outcomes += self._withdrawals(self.engine.drain(self.name))
             if key is not None and key in self.violated:
-                outcomes += self._withdraw(self.violated.pop(key))
+                outcomes += [Outcome("withdrawn", violation(self.rule, trigger))
+                             for trigger in self.violated.pop(key)]
         if event.type in KNOWN_PACKAGE_TYPES and event.package_label not in self.known:
             self.known.add(event.package_label or "")
             for parked in self.parked.pop(event.package_label or "", []):
@@ -268,57 +265,16 @@ class RequiresPrior(Program):
             if key in self.history:
                 times.append(self.history[key])
         violated = not any(self._early_enough(t, event.t) for t in times)
-        if self.ever:
-            self.judged[event.id] = (event, violated)
+        if self.ever and violated and key is not None:
+            self.violated.setdefault(key, []).append(event)
         return [Outcome("found", violation(self.rule, event))] if violated else []
 
-    def _send(self, key: str, event: StreamEvent) -> None:
-        self.engine.post(self.name, self.sid, {"k": "trig", "key": key, "t": event.t,
-                                               "eid": event.id})
-        self.posted += 1
-
     def _post(self, key: str, event: StreamEvent) -> None:
-        if self.within is not None:
-            # Several priors of a key are kept, and an event is consumed by its first
-            # join: a fact joins every one of them, and leaves once judged.
-            self.engine.retract_fact(self.name, self.engine.assert_fact(
-                self.name, self.sid, {"k": "trig", "key": key, "t": event.t, "eid": event.id}))
-            return
-        if self.posted >= ROTATE_AFTER:
-            self.rotate()
-        self._send(key, event)
-
-    def waiting(self) -> int:
-        """Return the triggers the engine holds since the last rotation."""
-        return self.posted
-
-    def rotate(self) -> None:
-        """Bound working memory: drop the session, keep the priors; violations go to the host.
-
-        A posted trigger stays in the engine waiting for a prior to join; past its
-        judgement only an `ever` violation still needs that join (to be withdrawn), and
-        the host's `violated` does that from now on.
-        """
-        self.engine.delete_sessions(self.name)
-        self.posted = 0
-        for key, facts in self.priors.items():
-            self.priors[key] = [self.engine.assert_fact(self.name, self.sid, {
-                k: v for k, v in fact.items() if k not in ("id", "sid")}) for fact in facts]
-        self.judged = {eid: (event, True) for eid, (event, violated) in self.judged.items()
-                       if violated}
-        names = [m["event"] for m in self.rule.params["match"]]
-        for eid, (event, _) in self.judged.items():
-            waiting_key = key_of(Reader(event, self.license), names)
-            if waiting_key is not None and eid not in self.violated.get(waiting_key, []):
-                self.violated.setdefault(waiting_key, []).append(eid)
-
-    def _withdraw(self, eids: list[int]) -> list[Outcome]:
-        outcomes = []
-        for eid in eids:
-            event, violated = self.judged.pop(eid, (None, False))
-            if violated and event is not None:
-                outcomes.append(Outcome("withdrawn", violation(self.rule, event)))
-        return outcomes
+        # A fact, not an event: an event is consumed by its first join (a key may have
+        # several priors) and one that joins nothing would wait in the engine for good.
+        # The trigger joins every prior of its key, then leaves.
+        self.engine.retract_fact(self.name, self.engine.assert_fact(
+            self.name, self.sid, {"k": "trig", "key": key, "t": event.t, "eid": event.id}))
 
     def _early_enough(self, prior: float, trigger: float) -> bool:
         if self.ever:
@@ -327,10 +283,9 @@ class RequiresPrior(Program):
             return False
         return self.within is None or prior >= trigger - self.within
 
-    def _withdrawals(self, matches: list[Match]) -> list[Outcome]:
-        """A prior arriving after an `ever` trigger was judged withdraws its violation."""
-        return self._withdraw([m.messages["e"]["eid"] for m in matches
-                               if m.messages["e"].get("eid") in self.judged])
+    def waiting(self) -> int:
+        """Return the `ever` violations waiting for a prior to withdraw them."""
+        return sum(len(triggers) for triggers in self.violated.values())
 
     def expire(self, watermark: float) -> list[Outcome]:
         """Retract priors no later trigger can use; move the rest of the old to history."""

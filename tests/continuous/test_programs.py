@@ -61,13 +61,11 @@ def test_a_prior_moved_out_of_the_engine_into_history_still_counts():
     assert ev.engine.working_memory() == 0
 
 
-def test_a_violation_rotated_out_of_the_engine_is_still_withdrawn_by_a_later_prior(
-        monkeypatch):
-    monkeypatch.setattr("auditor.continuous.programs.ROTATE_AFTER", 1)
+def test_a_violation_waits_in_the_host_until_a_later_prior_withdraws_it():
     pack = Pack("p", 1, "p", (RULES["untracked-package"],))
     ev = LicenseEvaluator(pack, LICENSE, RulesEngine())
     assert [d.status for d in ev.feed([move(1, 0)])] == ["open"]
-    other = StreamEvent(2, "move", T0 + timedelta(days=1), "1A4000000000000000000002", None,
-                        {"label": "1A4000000000000000000002", "to_location": "Vault"})
-    assert [d.status for d in ev.feed([other])] == ["open"]  # rotates: move 1 leaves
+    assert ev.engine.working_memory() == 0  # the judged trigger left the engine
+    assert ev.programs[0].waiting() == 1
     assert [d.status for d in ev.feed([listing(3, 2)])] == ["withdrawn"]
+    assert ev.programs[0].waiting() == 0
