@@ -151,7 +151,8 @@ class RulesEngine:
             raise EngineError(f"{method} on {ruleset} failed: {error}") from error
         if code == OBSERVED:
             raise MessageObservedException(message)
-        if code == HANDLED:
+        # A retraction completes no rule here (no `$not` patterns): nothing to collect.
+        if code == HANDLED and method != "retract_fact":
             self._collect(ruleset, handle, state)
 
     def _collect(self, ruleset: str, handle: int, state: int) -> None:
