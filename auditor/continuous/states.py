@@ -9,19 +9,22 @@ and nothing waits in the engine. Triggers of tags with no state are left out, as
 batch audit. The evaluator takes in every event of an instant before it judges any, so
 a state at the trigger's own instant counts ("at or before").
 
-Horizon: one state per tag, for as long as the license runs. A state arriving behind
-the watermark replaces the current one without re-judging the triggers it preceded.
+Horizon: one state per tag in the host, for as long as the license runs; in the engine
+only the states of tags active within HOT_WINDOW (durable-rules holds about 8 KB per
+fact): an idle tag's fact is retracted and asserted again when a trigger of it comes.
+A state arriving behind the watermark replaces the current one without re-judging the
+triggers it preceded.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import Reader, StreamEvent, all_hold
 from auditor.continuous.hosted import Hosted
-from auditor.continuous.programs import Outcome, Selection, violation
+from auditor.continuous.programs import HOT_WINDOW, Outcome, Selection, types_read, violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
 
@@ -45,13 +48,14 @@ def state_fields(specs: list[dict[str, Any]]) -> set[str]:
     return names
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PackageState:
     """A tag's latest state, compact: the state-only verdict and the fields still needed."""
 
     ok: bool
     kept: StreamEvent  # the state event with only the fields other conditions read
-    fact: dict[str, Any]  # as asserted in the engine, for retraction
+    fact: dict[str, Any] | None  # as asserted in the engine (None while the tag is idle)
+    touched: float = field(default=0.0)  # last event time the tag was active
 
 
 class StateAtTime(Hosted):
@@ -68,7 +72,9 @@ class StateAtTime(Hosted):
         self.on_state = [c for c in params["require"] if reads_only_state(c)]
         self.on_both = [c for c in params["require"] if not reads_only_state(c)]
         self.kept_fields = state_fields(self.on_both)
+        self.reads = types_read(params["event"], extra=tuple(params["state_from"]))
         self.states: dict[str, PackageState] = {}
+        self.hot: set[str] = set()  # tags whose state fact is in the engine
 
     def definition(self) -> dict[str, Any]:
         """Join a trigger with the state fact of its tag (key equality only)."""
@@ -84,17 +90,24 @@ class StateAtTime(Hosted):
         kept = StreamEvent(event.id, event.type, event.occurred_at, label, event.reference,
                            {k: v for k, v in event.payload.items() if k in self.kept_fields})
         old = self.states.get(label)
-        if old is not None:
+        if old is not None and old.fact is not None:
             self.engine.retract_fact(self.name, old.fact)
-        fact = self.engine.assert_fact(self.name, self.sid,
-                                       {"k": "state", "key": label})
-        self.states[label] = PackageState(ok, kept, fact)
+        self.states[label] = PackageState(ok, kept, self._assert(label), event.t)
+        self.hot.add(label)
         return []
+
+    def _assert(self, label: str) -> dict[str, Any]:
+        return self.engine.assert_fact(self.name, self.sid, {"k": "state", "key": label})
 
     def judge(self, event: StreamEvent) -> list[Outcome]:
         """Judge a selected trigger of a tag with a state, against that state."""
         if event.package_label not in self.states or not self.selection.picks(event):
             return []
+        state = self.states[event.package_label]
+        if state.fact is None:  # an idle tag: its state goes back into the engine
+            state.fact = self._assert(event.package_label)
+            self.hot.add(event.package_label)
+        state.touched = event.t
         self.engine.post(self.name, self.sid, {"k": "trig", "key": event.package_label,
                                                "eid": event.id})
         for match in self.drained():
@@ -104,4 +117,15 @@ class StateAtTime(Hosted):
             fine = state.ok and all_hold(Reader(event, self.license, state=state.kept),
                                          self.on_both)
             return [] if fine else [Outcome("found", violation(self.rule, event))]
+        return []
+
+    def expire(self, watermark: float) -> list[Outcome]:
+        """Retract the state facts of tags idle for HOT_WINDOW (the host keeps the state)."""
+        idle_before = watermark - HOT_WINDOW.total_seconds()
+        for label in [tag for tag in self.hot if self.states[tag].touched < idle_before]:
+            state = self.states[label]
+            if state.fact is not None:
+                self.engine.retract_fact(self.name, state.fact)
+                state.fact = None
+            self.hot.discard(label)
         return []

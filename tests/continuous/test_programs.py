@@ -69,3 +69,17 @@ def test_a_violation_waits_in_the_host_until_a_later_prior_withdraws_it():
     assert ev.programs[0].waiting() == 1
     assert [d.status for d in ev.feed([listing(3, 2)])] == ["withdrawn"]
     assert ev.programs[0].waiting() == 0
+
+
+def test_an_idle_packages_state_leaves_the_engine_and_still_judges_its_next_sale():
+    pack = Pack("p", 1, "p", (RULES["sale-outside-sales-floor"],))
+    ev = LicenseEvaluator(pack, LICENSE, RulesEngine())
+    assert ev.feed([listing(1, 0)]) == []  # METRC lists the package in the vault
+    other = StreamEvent(2, "move", T0 + timedelta(days=10), "1A4000000000000000000002", None,
+                        {"label": "1A4000000000000000000002", "to_location": "Vault"})
+    assert ev.feed([other]) == []
+    assert ev.engine.working_memory() == 0  # ten idle days: the state is in the host only
+    sale = StreamEvent(3, "pos_sale_line", T0 + timedelta(days=11), TAG, "R1",
+                       {"receipt_id": "R1", "label": TAG, "quantity": 1, "unit": "Each",
+                        "voided": False})
+    assert [d.finding.rule_id for d in ev.feed([sale])] == ["sale-outside-sales-floor"]
