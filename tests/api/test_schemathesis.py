@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import missing_required_header, positive_
 
 from auditor.config import Settings
 from tests.api.conftest import make_app
+from tests.figures import Figure
 
 FOLDER = Path(tempfile.mkdtemp(prefix="auditor-schemathesis-"))
 APP, SECRETS = make_app(Settings(database_url=f"sqlite:///{FOLDER / 'a.db'}"))
@@ -30,10 +31,15 @@ schema.config.generation.update(modes=list(schemathesis.GenerationMode))
 YAML_DRAFTS = {"/rule-validations", "/licenses/{number}/backtests", "/rules/{rule_id}"}
 
 
+OPERATIONS_SEEN: set[str] = set()  # so each operation is counted once in the figures
+
+
+@pytest.mark.reliability
 @pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
-def test_the_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
+def test_the_api_conforms_to_its_openapi_document(case: schemathesis.Case,
+                                                  figure: Figure) -> None:
     # A PATCH or PUT without If-Match answers 428 Precondition Required (RFC 6585) and one with a
     # stale or made-up If-Match 412, both documented in the OpenAPI; schemathesis's
     # header checks know neither, so they are off for PATCH and PUT (test_flow and
@@ -44,5 +50,16 @@ def test_the_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> No
     # is beyond what the OpenAPI can say, so a schema-valid string may rightly get 422.
     if case.path in YAML_DRAFTS:
         excluded.append(positive_data_acceptance)
-    case.call_and_validate(headers={"Authorization": f"Bearer {SECRETS['compliance_officer']}"},
-                           excluded_checks=excluded)
+    operation = f"{case.operation.method.upper()} {case.operation.path}"
+    if operation not in OPERATIONS_SEEN:
+        OPERATIONS_SEEN.add(operation)
+        figure("api: schemathesis operations", 1, operation=operation)
+    figure("api: schemathesis cases", 1)
+    try:
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {SECRETS['compliance_officer']}"},
+            excluded_checks=excluded)
+    except Exception:
+        figure("api: schemathesis failures", 1, operation=operation)
+        raise
+    figure("api: schemathesis failures", 0, operation=operation)
