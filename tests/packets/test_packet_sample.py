@@ -72,18 +72,24 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+@pytest.mark.reliability
 @pytest.mark.slow
-def test_the_pdf_holds_every_finding_and_log_row_and_the_hostile_text_as_text(audited):
+def test_the_pdf_holds_every_finding_and_log_row_and_the_hostile_text_as_text(audited, figure):
     sources, pack, run = audited
     packet = current_packet(sources, run["run_id"], pack, "tester")
     renderer = PacketDocuments()
     pdf = pypdf.PdfReader(io.BytesIO(render_packet(packet, "pdf", renderer)))
     text = _squash("".join(page.extract_text() for page in pdf.pages))
+    fetched = renderer.fetcher.served + renderer.fetcher.refused
+    figure("packets: fetches outside packaged assets",
+           sum(not url.startswith("asset:") for url in renderer.fetcher.served), of=len(fetched),
+           document="PDF packet with hostile text")
     assert renderer.fetcher.served == ["asset:packet.css"] and renderer.fetcher.refused == []
     assert packet.sha256 in text and run["pack"]["hash"] in text
     for finding in run["findings"]:
         assert _squash(finding["message"]) in text
     heads = sum(text.count(f"[{s}]") for s in ("critical", "high", "medium", "low", "info"))
+    figure("packets: PDF findings equal to the JSON's", heads, of=len(run["findings"]))
     assert heads == len(run["findings"])  # the same count as the run's JSON
     for table in packet.content["logs"]:
         assert _squash(f"{len(table['rows'])}rows.") in text
@@ -98,10 +104,14 @@ def test_the_pdf_holds_every_finding_and_log_row_and_the_hostile_text_as_text(au
     assert _squash(f"{LICENSE} · 2026-01-01 to 2026-01-07") in _squash(pdf.pages[1].extract_text())
 
 
-def test_the_excel_packet_holds_the_same_data_cell_by_cell(audited):
+@pytest.mark.reliability
+def test_the_excel_packet_holds_the_same_data_cell_by_cell(audited, figure):
     sources, pack, run = audited
     packet = current_packet(sources, run["run_id"], pack, "tester")
     book = openpyxl.load_workbook(io.BytesIO(render_packet(packet, "xlsx", PacketDocuments())))
+    cells = [cell for sheet in book for row in sheet.iter_rows() for cell in row]
+    figure("packets: live formulas", sum(c.data_type == "f" for c in cells), of=len(cells),
+           document="XLSX packet with hostile text")
     tables = packet_tables(packet)
     assert len(book.sheetnames) == len(tables)
     rule_rows = 0
@@ -120,6 +130,7 @@ def test_the_excel_packet_holds_the_same_data_cell_by_cell(audited):
                 elif value not in (None, ""):
                     assert cell.value == value or str(cell.value)[:10] == value
         rule_rows += len(table.rows) if table.key.startswith("rule:") else 0
+    figure("packets: XLSX findings equal to the JSON's", rule_rows, of=len(run["findings"]))
     assert rule_rows == len(run["findings"])
     notes = [c.value for c in book["METRC adjustments"]["H"]]
     assert " ".join(HOSTILE) in notes
