@@ -61,14 +61,18 @@ def expected(expect, keys):
     return sorted(tuple(value(e, k) for k in keys) for e in expect)
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize(("license", "rule", "case"), CASES,
                          ids=[f"{lic.state} {r.id}: {c.name}" for lic, r, c in CASES])
-def test_rule_case(sql_store, license, rule, case):
+def test_rule_case(sql_store, license, rule, case, figure):
     start, end = load_case(sql_store, license, case)
     found = sql_store.evaluate(license.number, rule, start, end)
     findings = [explain(rule, v, license.zone()) for v in found.violations]
     keys = sorted({k for e in case.expect for k in e}) or ["package_label", "occurred_at"]
-    assert sorted(project(f, keys) for f in findings) == expected(case.expect, keys)
+    got = sorted(project(f, keys) for f in findings)
+    figure("rules: batch (SQL) cases disagreeing with the case", int(got != expected(
+        case.expect, keys)), of=1, database=sql_store.engine.dialect.name)
+    assert got == expected(case.expect, keys)
     for finding in findings:
         assert "<" not in finding.message, f"message names an unknown field: {finding.message}"
 
