@@ -1,5 +1,5 @@
 # The commands a newcomer needs; each one sets up .venv first if it is missing.
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench scorecard clean
 
 setup:
 	./scripts/bootstrap
@@ -19,6 +19,10 @@ lint: setup
 
 bench: setup
 	.venv/bin/python bench/ingest.py
+
+# Runs the reliability tests and writes their figures into the README's scorecard.
+scorecard: setup
+	.venv/bin/python scripts/scorecard
 
 clean:
 	rm -rf .venv var .pytest_cache
