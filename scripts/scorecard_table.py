@@ -2,7 +2,8 @@
 
 The tests append one JSON line per figure (see tests/figures.py). Figures of the same
 name are added up across tests and databases (a parametrized test reports one line
-per case), then shown one row each, grouped by the catalog area of RELIABILITY.md.
+per case; a share in % is averaged instead), then shown one row each, grouped by the
+catalog area of RELIABILITY.md.
 Nothing here runs tests or touches files: scripts/scorecard does that.
 """
 
@@ -87,6 +88,10 @@ def add_up(figures: Iterable[dict[str, Any]]) -> list[Total]:
             total.databases.add(database)
     for name in missing_of:
         totals[name].of = None
+    for total in totals.values():
+        if total.unit == "%":  # shares are averaged, not added up
+            total.value /= total.lines
+            total.of = None
     order = list(PROMISES)
     return sorted(totals.values(), key=lambda t: (
         order.index(t.area) if t.area in order else len(order), t.area))

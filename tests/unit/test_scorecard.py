@@ -44,9 +44,10 @@ def test_a_figure_without_a_total_anywhere_is_shown_without_one():
     assert total.of is None and scorecard.describe(total) == "schemathesis cases: **2**"
 
 
-def test_units_and_areas_outside_the_catalog_are_kept():
-    totals = scorecard.add_up([line("new-area: share", 99.5, of=100, unit="%")])
-    assert scorecard.describe(totals[0]) == "share: **99.50** % of 100"
+def test_shares_are_averaged_and_areas_outside_the_catalog_kept():
+    totals = scorecard.add_up([line("new-area: share", 99, of=100, unit="%"),
+                               line("new-area: share", 100, of=100, unit="%")])
+    assert scorecard.describe(totals[0]) == "share: **99.50** %"
     assert "| new-area |  | share" in scorecard.table(totals)
 
 
