@@ -17,7 +17,8 @@ Horizons (where continuous may differ from batch, documented and tested):
 - groups without from_start sources (a customer's day, a receipt) are dropped
   IDLE_HORIZON after their last amount: an amount later than that starts a new total;
 - a group's history waiting for a from_start amount is kept HISTORY_HORIZON at most;
-- a from_start amount after a group's first one counts from its own time on.
+- a from_start amount after a group's first one counts from its own time on (those of
+  the same instant as the first all count first, as in the batch audit).
 The engine adds nothing to sums kept per group: these programs need no rules of their own.
 """
 
@@ -77,6 +78,7 @@ class Aggregate(Hosted):
         self.snapshots: dict[str, StreamEvent] = {}
         self.groups: dict[tuple[Any, ...], Group] = {}
         self.touched: deque[tuple[float, tuple[Any, ...]]] = deque()
+        self.starts: list[StreamEvent] = []  # from_start events of the instant being run
 
     @staticmethod
     def _state_fields(params: Mapping[str, Any]) -> set[str]:
@@ -91,13 +93,25 @@ class Aggregate(Hosted):
             self.snapshots[event.package_label] = StreamEvent(
                 event.id, event.type, event.occurred_at, event.package_label, None,
                 {k: v for k, v in event.payload.items() if k in self.state_fields})
+        if any(s["from_start"] for s in self.sources.get(event.type, ())):
+            self.starts.append(event)
         return []
 
     def judge(self, event: StreamEvent) -> list[Outcome]:
-        """Add the event's amounts to its group's totals; report a crossing."""
+        """Add the event's amounts to its group's totals; report a crossing.
+
+        The from_start amounts of the instant count first, before any other amount of
+        it, as the batch audit counts them before all others.
+        """
         outcomes: list[Outcome] = []
+        starts, self.starts = self.starts, []
+        for start in starts:
+            for source in self.sources[start.type]:
+                if source["from_start"]:
+                    outcomes += self._add(source, start)
         for source in self.sources.get(event.type, ()):
-            outcomes += self._add(source, event)
+            if not source["from_start"]:
+                outcomes += self._add(source, event)
         return outcomes
 
     def _add(self, source: dict[str, Any], event: StreamEvent) -> list[Outcome]:

@@ -119,10 +119,14 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
         self.ledger = Ledger()
         self.known = KnownPackages()
         self.event_sel = HistorySelection(rule.params["event"], license, self.ledger)
+        # The batch audit counts a follow-up of any time up to the deadline, even one long
+        # before the event: the earliest per key and group outlives the follow-up facts.
+        self.earliest: dict[str, dict[int, float]] = {}
 
     def observe(self, event: StreamEvent) -> list[Outcome]:
         """Count the event in the ledger, take it as a follow-up; open parked obligations."""
         self.ledger.take(event)
+        self._remember(event)
         outcomes = super().observe(event)
         for parked in self.known.learn(event):
             outcomes += self._oblige(parked)
@@ -137,11 +141,26 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
             return []
         return self._oblige(event)
 
+    def _remember(self, event: StreamEvent) -> None:
+        if self.rule.params["strictly_after"] or self.rule.params["follow_up"]["first_per"] \
+                or not self.follow_sel.picks(event):
+            return
+        reader = Reader(event, self.license)
+        key = key_of(reader, [m["follow_up"] for m in self.rule.params["match"]])
+        when = reader.time(self.rule.params["follow_up_time"])
+        if key is None or when is None:
+            return
+        earliest = self.earliest.setdefault(key, {})
+        for group, conditions in enumerate(self.groups):
+            if all_hold(reader, conditions):
+                earliest[group] = min(earliest.get(group, when.timestamp()), when.timestamp())
+
     def _oblige(self, event: StreamEvent) -> list[Outcome]:
         reader = Reader(event, self.license)
         key = key_of(reader, [m["event"] for m in self.rule.params["match"]])
         due = self.deadline.due(event.occurred_at, self.license.zone()).timestamp()
-        duty = Obligation(event, key or "", due, set(range(len(self.groups))))
+        met = {g for g, when in self.earliest.get(key or "", {}).items() if when <= due}
+        duty = Obligation(event, key or "", due, set(range(len(self.groups))) - met)
         self.open[event.id] = duty
         if key is None:
             return []

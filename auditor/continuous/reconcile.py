@@ -26,7 +26,7 @@ from auditor.continuous.programs import Outcome, Selection, key_of, violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
 
-RECONCILE_HORIZON = timedelta(days=14)
+RECONCILE_HORIZON = timedelta(days=3)  # the sale report window (24 h) and then some
 
 
 @dataclass(slots=True)
