@@ -54,6 +54,8 @@ def test_continuous_findings_equal_the_batch_audit_on_a_sample_store(sql_setting
     run_once(worker, until=bounds[1])
     evaluator = worker.evaluators[worker.ids[license.number]]
     running = [p.rule for p in evaluator.programs]
+    assert evaluator.batch_only == {}, "every rule of the pack runs continuously"
+    assert len(running) == len(pack.rules)
     expected = batch_identities(store, license, running, bounds)
     assert expected, "the sample store plants violations of the continuous rules"
     assert open_identities(store, worker.ids[license.number]) == expected
