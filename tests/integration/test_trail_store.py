@@ -169,3 +169,33 @@ def test_a_denied_request_style_record_stands_alone(sql_store):
         "request.denied", "request", "GET /trail", None, None, {"status": 403}))
     assert newest(sql_store) == entry
     assert datetime.now(UTC).isoformat()[:10] == entry.at[:10]
+
+
+def _drop_guards(conn: sa.Connection) -> None:
+    """Do what an attacker owning the database can: switch the guards off."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE audit_trail DISABLE TRIGGER USER")
+        return
+    for name in ("audit_trail_no_update", "audit_trail_no_delete", "audit_trail_next_only"):
+        conn.exec_driver_sql(f"DROP TRIGGER {name}")
+
+
+@pytest.mark.parametrize("column", ["at", "actor", "action", "entity_type", "entity_id",
+                                    "license", "old", "new", "prev_hash", "hash", "mac", "seq"])
+def test_an_edit_of_any_column_with_the_guards_off_is_named(sql_settings, tmp_path, column):
+    (tmp_path / "key").write_bytes(KEY)
+    store = open_store(replace(sql_settings, trail_key_file=tmp_path / "key"), migrate=True)
+    for license in (LICENSE, NEW, replace(NEW, number="C10-0000998-LIC")):
+        store.add_license(license)
+    value = {"seq": "seq + 10", "old": "'{\"status\":\"x\"}'",
+             "at": "'2026-01-01T00:00:00.000000Z'", **{
+                 hexed: f"'{'e' * 64}'" for hexed in ("prev_hash", "hash", "mac")}}
+    try:
+        with store.engine.begin() as conn:
+            _drop_guards(conn)
+            edited = value.get(column, f"{column} || 'x'")
+            conn.exec_driver_sql(f"UPDATE audit_trail SET {column} = {edited} WHERE seq = 2")
+        verdict = verify_trail(SqlTrail(store.engine), KEY)
+    finally:
+        store.engine.dispose()
+    assert verdict.broken_seq == 2, (column, str(verdict))
