@@ -3,6 +3,8 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.evaluator import LicenseEvaluator
 from auditor.continuous.fields import StreamEvent
@@ -65,6 +67,16 @@ def test_every_core_rule_runs_continuously():
     ev = evaluator(*RULES)
     assert set(ev.batch_only) == BATCH_ONLY
     assert {p.rule.id for p in ev.programs} == set(RULES)
+
+
+@pytest.mark.parametrize("state", ["CA", "CO", "MA", "MI", "OR"])
+def test_every_rule_of_every_state_pack_runs_continuously(state):
+    license = replace(LICENSE, state=state)
+    pack = load_pack(default_rules_dir(), state)
+    ev = LicenseEvaluator(pack, license, RulesEngine())
+    assert set(ev.batch_only) == BATCH_ONLY
+    assert {p.rule.id for p in ev.programs} == {
+        r.id for r in pack.rules if r.applies_to(state)}
 
 
 def test_rules_the_engine_cannot_run_are_named_as_batch_only():
