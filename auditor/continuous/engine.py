@@ -123,6 +123,10 @@ class RulesEngine:
                 self._opened.discard((name, sid))
         self._live[ruleset] = 0
 
+    def facts(self, ruleset: str) -> int:
+        """Return the number of facts a ruleset holds."""
+        return self._live[ruleset]
+
     def working_memory(self) -> int:
         """Return the number of facts held across all rulesets."""
         return sum(self._live.values())
