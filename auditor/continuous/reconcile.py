@@ -31,9 +31,10 @@ RECONCILE_HORIZON = timedelta(days=3)  # the sale report window (24 h) and then 
 
 @dataclass(slots=True)
 class Side:
-    """One side's record: its event (lefts only), values compared, and fact."""
+    """One side's record: its key, event (lefts only), values compared, and fact."""
 
     t: float
+    key: str
     values: tuple[Any, ...]
     fact: dict[str, Any]
     event: StreamEvent | None = None
@@ -54,6 +55,9 @@ class Reconcile(Hosted):
         self.lefts: dict[int, Side] = {}
         self.rights: dict[int, Side] = {}
         self.arrived: deque[tuple[float, bool, int]] = deque()  # (time, is left, id)
+        # Facts held per key, [lefts, rights]: a record whose key has none on the other
+        # side cannot join, so the engine's queue need not be drained for it.
+        self.held: dict[str, list[int]] = {}
         self.keep_for = RECONCILE_HORIZON.total_seconds()
 
     def definition(self) -> dict[str, Any]:
@@ -75,9 +79,13 @@ class Reconcile(Hosted):
             values = tuple(typed(c[side], reader[c[side]]) for c in self.compare)
             fact = self.engine.assert_fact(self.name, self.sid,
                                            {"k": side, "key": key, "eid": event.id})
-            store[event.id] = Side(event.t, values, fact, event if side == "left" else None)
+            store[event.id] = Side(event.t, key, values, fact,
+                                   event if side == "left" else None)
             self.arrived.append((event.t, side == "left", event.id))
-            outcomes += self._compared()
+            counts = self.held.setdefault(key, [0, 0])
+            counts[side == "right"] += 1
+            if counts[side == "left"]:  # a counterpart is held: the engine joined them
+                outcomes += self._compared()
         return outcomes
 
     def _compared(self) -> list[Outcome]:
@@ -106,8 +114,13 @@ class Reconcile(Hosted):
 
     def _drop(self, store: dict[int, Side], eid: int) -> None:
         side = store.pop(eid, None)
-        if side is not None:
-            self.engine.retract_fact(self.name, side.fact)
+        if side is None:
+            return
+        self.engine.retract_fact(self.name, side.fact)
+        counts = self.held[side.key]
+        counts[store is self.rights] -= 1
+        if counts == [0, 0]:
+            del self.held[side.key]
 
     def expire(self, watermark: float) -> list[Outcome]:
         """Forget both sides' records older than the horizon (in arrival order: cheap)."""
