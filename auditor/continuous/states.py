@@ -3,7 +3,7 @@
 The host keeps per tag a compact state: the verdict of the conditions that read the
 state alone (worked out once per state event, as the batch audit's CTE does) and only
 the state fields the other conditions read (snapshots are large). The engine holds the
-tag as a fact (asserted once: the host replaces the state behind it) and joins each trigger
+state as a fact keyed by tag (replaced when a newer state comes) and joins each trigger
 with it; a trigger is posted only when its tag has a state, so it is consumed at once
 and nothing waits in the engine. Triggers of tags with no state are left out, as in the
 batch audit. The evaluator takes in every event of an instant before it judges any, so
