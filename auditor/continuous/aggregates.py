@@ -77,6 +77,7 @@ class Aggregate(Hosted):
         self.state_fields = self._state_fields(params)
         self.snapshots: dict[str, StreamEvent] = {}
         self.groups: dict[tuple[Any, ...], Group] = {}
+        self.reads = frozenset(self.sources) | ({SNAPSHOT} if self.state_fields else set())
         self.touched: deque[tuple[float, tuple[Any, ...]]] = deque()
         self.starts: list[StreamEvent] = []  # from_start events of the instant being run
 

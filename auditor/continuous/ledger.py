@@ -15,12 +15,14 @@ from auditor.continuous.deadlines import Obligation, RequiresWithin
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import Reader, StreamEvent, all_hold, typed
 from auditor.continuous.hosted import HistorySelection, Hosted, KnownPackages
-from auditor.continuous.programs import Outcome, Unsupported, key_of, violation
+from auditor.continuous.programs import Outcome, Unsupported, key_of, types_read, violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
+from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
 
 SIGNS = {"manifest_package": ("received_quantity", 1.0), "adjustment": ("quantity", 1.0),
          "metrc_sale_line": ("quantity", -1.0)}
+HISTORY_TYPES = (*SIGNS, *KNOWN_PACKAGE_TYPES)  # what the ledger and the known tags read
 
 
 class Ledger:
@@ -74,6 +76,7 @@ class LedgerFieldCheck(Hosted):
         self.known = KnownPackages()
         self.selection = HistorySelection(rule.params["event"], license, self.ledger)
         self.only_known = rule.params["event"]["only_known_packages"]
+        self.reads = types_read(rule.params["event"], extra=HISTORY_TYPES)
 
     def definition(self) -> dict[str, Any]:
         """Flag every trigger whose `ok` is 0."""
@@ -115,7 +118,8 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
         """Keep a ledger and the tags known beside the obligations."""
         super().__init__(rule, license, engine)
-        self.reads = None  # the ledger takes in every event, not only the rule's types
+        self.reads = types_read(rule.params["event"], rule.params["follow_up"],
+                                extra=HISTORY_TYPES)
         self.ledger = Ledger()
         self.known = KnownPackages()
         self.event_sel = HistorySelection(rule.params["event"], license, self.ledger)

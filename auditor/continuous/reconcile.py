@@ -22,7 +22,7 @@ from typing import Any
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import Reader, StreamEvent, typed
 from auditor.continuous.hosted import Hosted
-from auditor.continuous.programs import Outcome, Selection, key_of, violation
+from auditor.continuous.programs import Outcome, Selection, key_of, types_read, violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
 
@@ -52,6 +52,7 @@ class Reconcile(Hosted):
         self.left_sel = Selection(params["left"], license)
         self.right_sel = Selection(params["right"], license)
         self.compare = params["compare"]
+        self.reads = types_read(params["left"], params["right"])
         self.lefts: dict[int, Side] = {}
         self.rights: dict[int, Side] = {}
         self.arrived: deque[tuple[float, bool, int]] = deque()  # (time, is left, id)

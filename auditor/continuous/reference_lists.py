@@ -29,9 +29,10 @@ from typing import Any
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import Reader, StreamEvent
 from auditor.continuous.hosted import Hosted, KnownPackages
-from auditor.continuous.programs import Outcome, Selection, key_of, violation
+from auditor.continuous.programs import Outcome, Selection, key_of, types_read, violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
+from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
 
 LIST_HORIZON = timedelta(days=90)
 
@@ -57,6 +58,8 @@ class InForceBy(Hosted):
         self.event_sel = Selection(params["event"], license)
         self.prior_sel = Selection(params["prior"], license)
         self.version_field: str = params["in_force_by"]
+        # Lists come through `refer`; observe and judge see triggers and listed tags.
+        self.reads = types_read(params["event"], extra=KNOWN_PACKAGE_TYPES)
         self.ever = params["when"] != "before"
         self.timeline: list[tuple[float, int, Any]] = []  # (time, id, version), sorted
         self.keys: dict[Any, dict[str, float]] = {}  # version -> key -> earliest entry time

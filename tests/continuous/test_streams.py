@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from auditor.bootstrap import open_store
@@ -82,8 +82,23 @@ def both_ways(store, rule, stream, state="CA", zone="America/Los_Angeles"):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stream=st.lists(an_event(), min_size=1, max_size=25))  # an empty file is refused
 def test_continuous_equals_batch_on_generated_streams(store, rule_id, stream):
+    assume(rule_id != "pos-sale-unreported" or within_follow_up_horizon(stream))
     found, expected = both_ways(store, RULES[rule_id], stream)
     assert found == expected
+
+
+FOLLOW_UP_HORIZON = timedelta(hours=48)  # deadlines.RequiresWithin.keep_for for 24 h
+
+
+def within_follow_up_horizon(stream):
+    """Return whether no METRC line was recorded more than the follow-up horizon before a
+    sale of its tag: requires_within forgets a follow-up after that (a documented horizon
+    where the batch audit would still count it)."""
+    sales = [datetime.fromisoformat(e["occurred_at"]) for e in stream
+             if e["type"] == "pos_sale_line"]
+    recorded = [datetime.fromisoformat(e["payload"]["recorded_at"]) for e in stream
+                if e["type"] == "metrc_sale_line"]
+    return not any(sold - when > FOLLOW_UP_HORIZON for sold in sales for when in recorded)
 
 
 @st.composite
