@@ -221,3 +221,21 @@ def test_rule_versions_of_the_new_templates_name_themselves_in_findings():
     decided = ev.feed([sale(0), metrc_line(0, quantity=3.0)])
     assert [(d.finding.rule_id, d.finding.rule_version) for d in decided] == [
         ("sale-quantity-mismatch", 4)]
+
+
+def test_memory_stays_bounded_over_sixty_days_of_sales():
+    ev = evaluator("sale-quantity-mismatch", "purchase-limit-exceeded", "package-oversold",
+                   "sale-outside-sales-floor")
+    held = []
+    for day in range(60):
+        tag = f"1A40000000000000000{day:05d}"
+        ev.feed([event("manifest_package", 24 * day, label=tag, shipment_state="Accepted",
+                       received_quantity=5),
+                 event("package_snapshot", 24 * day, label=tag, location="Sales Floor"),
+                 sale(24 * day + 1, label=tag, customer_id=f"C{day}", category="Flower"),
+                 metrc_line(24 * day + 2, label=tag)])
+        held.append(sum(p.waiting() for p in ev.programs) + ev.engine.working_memory())
+    reconcile, limits = ev.programs[0], ev.programs[1]
+    assert len(limits.groups) <= 3  # customers' days within the idle horizon
+    assert reconcile.waiting() <= 2 * 4  # records within the reconciliation horizon
+    assert max(held[30:]) == max(held[:30])  # flat: sixty days hold what four did
