@@ -169,7 +169,7 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
         if key is None:
             return []
         self._post(duty)
-        return self._joined(self.engine.drain())
+        return self._joined(self.drained())
 
     def waiting(self) -> int:
         """Return the events waiting for their tag to be known."""
