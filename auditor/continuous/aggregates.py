@@ -18,7 +18,9 @@ Horizons (where continuous may differ from batch, documented and tested):
   IDLE_HORIZON after their last amount: an amount later than that starts a new total;
 - a group's history waiting for a from_start amount is kept HISTORY_HORIZON at most;
 - a from_start amount after a group's first one counts from its own time on (those of
-  the same instant as the first all count first, as in the batch audit).
+  the same instant as the first all count first, as in the batch audit);
+- an event arriving behind the watermark is added at once to the totals as they stand
+  (the batch audit would place it in time order).
 The engine adds nothing to sums kept per group: these programs need no rules of their own.
 """
 

@@ -5,6 +5,8 @@ the package at or before the event (`sql_fields.Fields._on_hand`). The evaluator
 in every event of an instant before it judges any, so the ledger a trigger reads already
 holds the events of its own instant, as the SQL's "at or before" does. One float per tag
 is all it keeps (tags live as long as the license: there is no horizon to drop them).
+An event arriving behind the watermark moves on-hand from then on; counts already judged
+are not judged again (the batch audit would count it for them).
 """
 
 from __future__ import annotations
