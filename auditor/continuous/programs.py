@@ -270,11 +270,18 @@ class RequiresPrior(Program):
         return [Outcome("found", violation(self.rule, event))] if violated else []
 
     def _post(self, key: str, event: StreamEvent) -> None:
-        # A fact, not an event: an event is consumed by its first join (a key may have
-        # several priors) and one that joins nothing would wait in the engine for good.
-        # The trigger joins every prior of its key, then leaves.
-        self.engine.retract_fact(self.name, self.engine.assert_fact(
-            self.name, self.sid, {"k": "trig", "key": key, "t": event.t, "eid": event.id}))
+        trigger = {"k": "trig", "key": key, "t": event.t, "eid": event.id}
+        if self.within is None:
+            # One prior per key at most is in the engine: a posted trigger joins it and
+            # is consumed. With none there, the join cannot happen and a posted trigger
+            # would wait in the engine for good, so the host's history alone decides.
+            if key in self.priors:
+                self.engine.post(self.name, self.sid, trigger)
+            return
+        # Several priors of a key within the look-back, and an event is consumed by its
+        # first join: a fact joins every one of them, then leaves.
+        self.engine.retract_fact(self.name, self.engine.assert_fact(self.name, self.sid,
+                                                                    trigger))
 
     def _early_enough(self, prior: float, trigger: float) -> bool:
         if self.ever:
