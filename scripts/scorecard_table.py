@@ -36,7 +36,8 @@ PROMISES: dict[str, str] = {
     "api": "schemathesis against the OpenAPI document, all checks",
     "authz": "role x route matrix from the app's URL map; other licenses' objects",
     "rules": "every rule's cases through both backends",
-    "engine": "events through the continuous worker",
+    "engine": "every stored event through the continuous worker (a sample store here, "
+              "not the catalog's 1M events)",
     "packets": "injection payloads in every user-controlled field; one run as JSON, PDF "
                "and XLSX",
     "time": "naive datetimes refused; every stored time aware",

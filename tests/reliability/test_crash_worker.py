@@ -25,7 +25,7 @@ from auditor.config import Settings
 from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import local_bounds
 from auditor.services.demo import load_sample_store
-from auditor.store.schema import continuous_findings
+from auditor.store.schema import continuous_findings, events, worker_checkpoints
 
 KILLS = 20
 DAYS = 12
@@ -65,6 +65,16 @@ def run_to_end(path, number, until):
     return time.monotonic() - started
 
 
+def dropped(path):
+    """Return (events stored, stored events the worker's checkpoint has not processed)."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        stored = conn.scalar(sa.select(sa.func.count()).select_from(events)) or 0
+        processed = conn.scalar(sa.select(sa.func.sum(worker_checkpoints.c.events_processed)))
+    engine.dispose()
+    return stored, stored - (processed or 0)
+
+
 def findings(path):
     """Return every continuous finding as a tuple of its identifying fields."""
     engine = sa.create_engine(f"sqlite:///{path}")
@@ -84,6 +94,9 @@ def test_twenty_kills_of_the_worker_lose_and_duplicate_no_finding(tmp_path, figu
     clean_run = run_to_end(reference, number, until)
     expected = findings(reference)
     assert expected, "the sample store plants violations the worker finds"
+    stored, left_out = dropped(reference)
+    figure("engine: events dropped by the worker in one run", left_out, of=stored)
+    assert left_out == 0
 
     rng = random.Random(20)
     killed_running = attempts = 0
