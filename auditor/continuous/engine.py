@@ -34,6 +34,7 @@ OPEN = "$open"  # the session-open message every ruleset completes first
 ID_RETRIES = 8
 # The C core's answer codes (durable.engine.Ruleset._handle_result).
 HANDLED, NOT_HANDLED, OBSERVED, QUEUED = 0, 1, 2, 3
+_encode = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
 CORE_CALLS = {"post": durable_rules_engine.assert_event,
               "assert_fact": durable_rules_engine.assert_fact,
               "retract_fact": durable_rules_engine.retract_fact}
@@ -91,7 +92,8 @@ class RulesEngine:
     def assert_fact(self, ruleset: str, sid: str, fact: dict[str, Any]) -> dict[str, Any]:
         """Assert a typed fact in a session; return it as stored (with its id), for retraction."""
         self._open(ruleset, sid)
-        stored = self._call(ruleset, "assert_fact", {**fact, "sid": sid})
+        fact["sid"] = sid  # callers build each fact for this call alone
+        stored = self._call(ruleset, "assert_fact", fact)
         self._live[ruleset] += 1
         return stored
 
@@ -103,7 +105,8 @@ class RulesEngine:
     def post(self, ruleset: str, sid: str, event: dict[str, Any]) -> None:
         """Post a typed event in a session."""
         self._open(ruleset, sid)
-        self._call(ruleset, "post", {**event, "sid": sid})
+        event["sid"] = sid  # callers build each event for this call alone
+        self._call(ruleset, "post", event)
 
     def drain(self, ruleset: str | None = None) -> list[Match]:
         """Return and forget the matches found so far (of one ruleset, or all)."""
@@ -139,7 +142,7 @@ class RulesEngine:
     def _call(self, ruleset: str, method: str, message: dict[str, Any]) -> dict[str, Any]:
         for _ in range(ID_RETRIES):
             self._seq += 1
-            message = {**message, "id": f"m{self._seq}"}
+            message["id"] = f"m{self._seq}"
             try:
                 self._submit(ruleset, method, message)
                 return message
@@ -150,7 +153,7 @@ class RulesEngine:
     def _submit(self, ruleset: str, method: str, message: dict[str, Any]) -> None:
         handle = self._handles[ruleset]
         try:
-            code, state = CORE_CALLS[method](handle, json.dumps(message))
+            code, state = CORE_CALLS[method](handle, _encode(message))
         except Exception as error:
             raise EngineError(f"{method} on {ruleset} failed: {error}") from error
         if code == OBSERVED:
@@ -165,13 +168,12 @@ class RulesEngine:
             started = durable_rules_engine.start_action_for_state(handle, state)
             if not started:
                 return
-            state_json, pending = started
+            pending = started[1]
             while pending:
                 for rule, messages in json.loads(pending).items():
                     if rule != "r_open":
                         self._matches.append(Match(ruleset, rule, messages))
-                # The session state is unchanged: hand it back as the engine gave it.
-                durable_rules_engine.update_state(handle, state_json)
+                # No action changes the session state, so it is not written back.
                 pending = durable_rules_engine.complete_and_start_action(handle, state)
         except Exception as error:
             durable_rules_engine.abandon_action(handle, state)

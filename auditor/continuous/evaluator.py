@@ -113,10 +113,12 @@ class LicenseEvaluator:
         for program in self.programs:
             reads = program.reads
             events = group if reads is None else [e for e in group if e.type in reads]
-            for event in events:
-                decisions += self._decide(program.rule, program.observe(event))
-            for event in events:
-                decisions += self._decide(program.rule, program.judge(event))
+            if not events:
+                continue
+            outcomes = [o for event in events for o in program.observe(event)]
+            outcomes += [o for event in events for o in program.judge(event)]
+            if outcomes:
+                decisions += self._decide(program.rule, outcomes)
         return decisions
 
     def _decide(self, rule: Rule, outcomes: list[Outcome]) -> list[Decision]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -29,11 +29,11 @@ class StreamEvent:
     package_label: str | None
     reference: str | None
     payload: Mapping[str, Any]
+    t: float = field(init=False, repr=False, compare=False)  # POSIX seconds, the engine's
 
-    @property
-    def t(self) -> float:
-        """Return the event time as POSIX seconds (the engine's typed time)."""
-        return self.occurred_at.timestamp()
+    def __post_init__(self) -> None:
+        """Work out the event time in POSIX seconds once (every program reads it)."""
+        object.__setattr__(self, "t", self.occurred_at.timestamp())
 
 
 OnHand = Callable[[str | None], float]
