@@ -137,6 +137,21 @@ def a_history_event(draw):
             "payload": payload}
 
 
+RECONCILE_HORIZON = timedelta(days=3)  # reconcile.RECONCILE_HORIZON
+
+
+def within_reconcile_horizon(stream):
+    """Return whether every POS and METRC line of one receipt and tag are at most the
+    reconcile horizon apart: further apart they are not compared (a documented horizon
+    where the batch audit still compares them; real receipts are days apart at most)."""
+    times: dict[tuple[str, str], list[datetime]] = {}
+    for e in stream:
+        if e["type"] in ("pos_sale_line", "metrc_sale_line"):
+            times.setdefault((e["reference"], e["package_label"]), []).append(
+                datetime.fromisoformat(e["occurred_at"]))
+    return all(max(t) - min(t) <= RECONCILE_HORIZON for t in times.values())
+
+
 STATE_RULES = {(rule.id, state): rule for state in ("CO", "MA")
                for rule in load_pack(default_rules_dir(), state).rules
                if rule.jurisdictions != ("*",)}
@@ -153,6 +168,7 @@ ZONES = {"CA": "America/Los_Angeles", "CO": "America/Denver", "MA": "America/New
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stream=st.lists(a_history_event(), min_size=1, max_size=25))
 def test_history_rules_equal_batch_on_generated_streams(store, rule_id, state, stream):
+    assume(rule_id != "sale-quantity-mismatch" or within_reconcile_horizon(stream))
     rule = STATE_RULES.get((rule_id, state), RULES[rule_id])
     found, expected = both_ways(store, rule, received_once(stream), state, ZONES[state])
     assert found == expected
