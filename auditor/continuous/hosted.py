@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditor.continuous.engine import Match, RulesEngine
-from auditor.continuous.fields import OnHand, Reader, StreamEvent, all_hold, condition
+from auditor.continuous.fields import OnHand, Reader, StreamEvent
 from auditor.continuous.programs import Program, Selection
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
@@ -50,25 +50,9 @@ class HistorySelection(Selection):
         super().__init__(ref, license)
         self.on_hand = on_hand
 
-    def picks(self, event: StreamEvent) -> bool:
-        """Return whether the event is selected, reading on-hand as of now."""
-        ref = self.ref
-        if "*" in ref["type"]:
-            if event.package_label is None:
-                return False
-        elif event.type not in ref["type"]:
-            return False
-        reader = Reader(event, self.license, on_hand=self.on_hand)
-        if not all_hold(reader, ref["where"]):
-            return False
-        if ref["where_any"] and not any(condition(reader, c) is True for c in ref["where_any"]):
-            return False
-        if ref["first_per"]:
-            value = reader[ref["first_per"]]
-            if value is None or (event.type, value) in self.first_seen:
-                return False
-            self.first_seen.add((event.type, value))
-        return True
+    def reader(self, event: StreamEvent) -> Reader:
+        """Return a reader that reads on-hand as of now."""
+        return Reader(event, self.license, on_hand=self.on_hand)
 
 
 class KnownPackages:
@@ -102,3 +86,15 @@ class KnownPackages:
     def held(self) -> int:
         """Return how many triggers wait for their tag to be known."""
         return sum(len(v) for v in self.parked.values())
+
+
+def judged_now(rule: Rule, selection: Selection, known: KnownPackages,
+               event: StreamEvent) -> bool:
+    """Return whether the rule selects the event and may judge it now.
+
+    With `only_known_packages` an event of a tag METRC has not listed yet is parked
+    (in `known`) until it is, and is not judged now.
+    """
+    if not selection.picks(event):
+        return False
+    return not rule.params["event"]["only_known_packages"] or known.admit(event, event)

@@ -16,7 +16,7 @@ from typing import Any
 from auditor.continuous.deadlines import Obligation, RequiresWithin
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import Reader, StreamEvent, all_hold, typed
-from auditor.continuous.hosted import HistorySelection, Hosted, KnownPackages
+from auditor.continuous.hosted import HistorySelection, Hosted, KnownPackages, judged_now
 from auditor.continuous.programs import Outcome, Unsupported, key_of, types_read, violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
@@ -140,10 +140,7 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
 
     def judge(self, event: StreamEvent) -> list[Outcome]:
         """Open an obligation for a selected event (once its tag is known, if need be)."""
-        if not self.event_sel.picks(event):
-            return []
-        if self.rule.params["event"]["only_known_packages"] and \
-                not self.known.admit(event, event):
+        if not judged_now(self.rule, self.event_sel, self.known, event):
             return []
         return self._oblige(event)
 

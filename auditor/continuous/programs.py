@@ -68,6 +68,10 @@ class Selection:
         self.ref, self.license = ref, license
         self.first_seen: set[tuple[str, Any]] = set()
 
+    def reader(self, event: StreamEvent) -> Reader:
+        """Return the reader the reference's conditions are judged with."""
+        return Reader(event, self.license)
+
     def picks(self, event: StreamEvent) -> bool:
         """Return whether the event is selected (first_per is judged in arrival order)."""
         ref = self.ref
@@ -76,7 +80,7 @@ class Selection:
                 return False
         elif event.type not in ref["type"]:
             return False
-        reader = Reader(event, self.license)
+        reader = self.reader(event)
         if not all_hold(reader, ref["where"]):
             return False
         if ref["where_any"] and not any(condition(reader, c) is True for c in ref["where_any"]):

@@ -28,7 +28,7 @@ from typing import Any
 
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import Reader, StreamEvent
-from auditor.continuous.hosted import Hosted, KnownPackages
+from auditor.continuous.hosted import Hosted, KnownPackages, judged_now
 from auditor.continuous.programs import Outcome, Selection, key_of, types_read, violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
@@ -86,10 +86,7 @@ class InForceBy(Hosted):
 
     def judge(self, event: StreamEvent) -> list[Outcome]:
         """Judge a trigger against the version in force at its time (or park it)."""
-        if not self.event_sel.picks(event):
-            return []
-        if self.rule.params["event"]["only_known_packages"] and \
-                not self.known.admit(event, event):
+        if not judged_now(self.rule, self.event_sel, self.known, event):
             return []
         return self._judge_known(event)
 

@@ -46,12 +46,17 @@ def make_app(settings: Settings) -> tuple[Flask, dict[str, str]]:
     return app, secrets
 
 
-@pytest.fixture
-def app(sqlite_url: str) -> Iterator[Flask]:
-    app, secrets = make_app(Settings(database_url=sqlite_url))
+def serve(settings: Settings) -> Iterator[Flask]:
+    """Yield an app from make_app with its token secrets in its config; dispose after."""
+    app, secrets = make_app(settings)
     app.config["TEST_SECRETS"] = secrets
     yield app
     app.extensions["auditor"]["store"].engine.dispose()
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Flask]:
+    yield from serve(Settings(database_url=sqlite_url))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from auditor.config import Settings
 from auditor.store.schema import metadata
-from tests.api.conftest import make_app
+from tests.api.conftest import serve
 
 # Tables a refused request may still touch: the import log records every attempt with its
 # rejections, and the audit trail records who tried what.
@@ -21,10 +21,7 @@ LOG_TABLES = frozenset({"imports", "audit_trail"})
 @pytest.fixture
 def sql_app(sql_settings: Settings) -> Iterator[Flask]:
     """Yield the API on an empty migrated database, on SQLite and on PostgreSQL."""
-    app, secrets = make_app(sql_settings)
-    app.config["TEST_SECRETS"] = secrets
-    yield app
-    app.extensions["auditor"]["store"].engine.dispose()
+    yield from serve(sql_settings)
 
 
 @pytest.fixture
