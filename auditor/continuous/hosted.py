@@ -37,8 +37,8 @@ class Hosted(Program):
         return {}
 
     def drained(self) -> list[Match]:
-        """Run the engine's queued actions; return this program's matches."""
-        return [m for m in self.engine.drain() if m.ruleset == self.name]
+        """Return (and forget) this program's matches, leaving other rulesets' alone."""
+        return self.engine.drain(self.name)
 
 
 class HistorySelection(Selection):

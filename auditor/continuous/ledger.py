@@ -17,7 +17,13 @@ from auditor.continuous.deadlines import Obligation, RequiresWithin
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import Reader, StreamEvent, all_hold, typed
 from auditor.continuous.hosted import HistorySelection, Hosted, KnownPackages, judged_now
-from auditor.continuous.programs import Outcome, Unsupported, key_of, types_read, violation
+from auditor.continuous.programs import (
+    FLAG_FAILED,
+    Outcome,
+    Unsupported,
+    key_of,
+    types_read,
+)
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
 from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
@@ -82,12 +88,12 @@ class LedgerFieldCheck(Hosted):
 
     def definition(self) -> dict[str, Any]:
         """Flag every trigger whose `ok` is 0."""
-        return {"bad": {"all": [{"e": {"$and": [{"k": "trig"}, {"ok": 0}]}}]}}
+        return FLAG_FAILED
 
     def observe(self, event: StreamEvent) -> list[Outcome]:
         """Count the event in the ledger; judge triggers waiting for its tag."""
         self.ledger.take(event)
-        return [o for waiting in self.known.learn(event) for o in self._flag(*waiting)]
+        return [o for waiting in self.known.learn(event) for o in self.flag(*waiting)]
 
     def judge(self, event: StreamEvent) -> list[Outcome]:
         """Judge the trigger against on-hand now; report it once its tag is known."""
@@ -97,12 +103,7 @@ class LedgerFieldCheck(Hosted):
         ok = all_hold(reader, self.rule.params["require"])
         if self.only_known and not self.known.admit(event, (event, ok)):
             return []
-        return self._flag(event, ok)
-
-    def _flag(self, event: StreamEvent, ok: bool) -> list[Outcome]:
-        self.engine.post(self.name, self.sid, {"k": "trig", "ok": int(ok), "eid": event.id})
-        flagged = {m.messages["e"]["eid"] for m in self.drained()}
-        return [Outcome("found", violation(self.rule, event))] if event.id in flagged else []
+        return self.flag(event, ok)
 
     def waiting(self) -> int:
         """Return the triggers waiting for their tag to be known."""

@@ -31,6 +31,7 @@ from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
 UTC_ZONE = ZoneInfo("UTC")
 EVER_HORIZON = timedelta(days=7)  # how long `ever` priors keyed on one record are kept
 HOT_WINDOW = timedelta(days=1)  # how long a prior stays in the engine before history
+FLAG_FAILED = {"bad": {"all": [{"e": {"$and": [{"k": "trig"}, {"ok": 0}]}}]}}
 _serial = itertools.count(1)  # ruleset names are process global: never reuse one
 
 
@@ -155,6 +156,18 @@ class Program:
         """Return the triggers the host holds waiting for a later event."""
         return 0
 
+    def flag(self, event: StreamEvent, ok: bool) -> list[Outcome]:
+        """Post a failed check (ruleset FLAG_FAILED) typed as 0; report what the engine flags.
+
+        A passing check (ok=1) would match no rule and the engine would drop it, so it
+        is not posted.
+        """
+        if ok:
+            return []
+        self.engine.post(self.name, self.sid, {"k": "trig", "ok": 0, "eid": event.id})
+        flagged = {m.messages["e"]["eid"] for m in self.engine.drain(self.name)}
+        return [Outcome("found", violation(self.rule, event))] if event.id in flagged else []
+
 
 class FieldCheck(Program):
     """field_check: the engine flags typed events whose own conditions do not all hold."""
@@ -171,17 +184,14 @@ class FieldCheck(Program):
 
     def definition(self) -> dict[str, Any]:
         """Flag every trigger whose `ok` is 0."""
-        return {"bad": {"all": [{"e": {"$and": [{"k": "trig"}, {"ok": 0}]}}]}}
+        return FLAG_FAILED
 
     def judge(self, event: StreamEvent) -> list[Outcome]:
-        """Post a failing event with its verdict typed as 0; report what the engine flags."""
+        """Judge the event's own conditions; report what the engine flags."""
         if not self.selection.picks(event):
             return []
-        if all_hold(Reader(event, self.license), self.rule.params["require"]):
-            return []  # an event with ok=1 matches no rule: the engine would drop it
-        self.engine.post(self.name, self.sid, {"k": "trig", "ok": 0, "eid": event.id})
-        flagged = {m.messages["e"]["eid"] for m in self.engine.drain(self.name)}
-        return [Outcome("found", violation(self.rule, event))] if event.id in flagged else []
+        return self.flag(event, all_hold(Reader(event, self.license),
+                                         self.rule.params["require"]))
 
 
 class RequiresPrior(Program):
