@@ -29,6 +29,7 @@ from auditor.domain.rules import (
 from auditor.rules.schema import PARAMS, PackSchema, RuleSchema, check_fields
 
 TIME_PARAMS = {"within": parse_duration, "deadline": parse_deadline}
+PACK_FILE = "pack.yaml"  # the pack's own file in a folder; every other file is a rule
 
 
 class RuleInvalid(InvalidInput):
@@ -135,7 +136,7 @@ def load_rule(path: Path, parameters: Mapping[str, Any]) -> Rule:
 
 
 def _pack_file(folder: Path) -> dict[str, Any]:
-    path = folder / "pack.yaml"
+    path = folder / PACK_FILE
     if not path.exists():
         raise RuleInvalid(f"{folder}: no pack.yaml")
     return _validate(PackSchema(), _read_yaml(path), str(path))
@@ -144,7 +145,7 @@ def _pack_file(folder: Path) -> dict[str, Any]:
 def _rules(folder: Path, parameters: Mapping[str, Any]) -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == "pack.yaml":
+        if path.name == PACK_FILE:
             continue
         rule = load_rule(path, parameters)
         if rule.id in rules:

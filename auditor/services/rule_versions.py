@@ -19,7 +19,7 @@ from typing import Any
 from auditor.domain.errors import Conflict, InvalidInput, NotFound
 from auditor.domain.findings import Finding, explain
 from auditor.domain.rules import Pack, Rule
-from auditor.rules.loader import declared_jurisdictions, load_pack, load_rule
+from auditor.rules.loader import PACK_FILE, declared_jurisdictions, load_pack, load_rule
 from auditor.services.api_ports import RuleVersions
 from auditor.services.audit import local_bounds
 from auditor.services.ports import EventStore
@@ -60,7 +60,7 @@ def seed_text(root: Path, rule_id: str, state: str | None = None) -> str | None:
     folders = ([root / "states" / state.lower()] if state else []) + [root / "core"]
     for folder in folders:
         path = folder / f"{rule_id}.yaml"
-        if path.is_file():
+        if path.name != PACK_FILE and path.is_file():
             return path.read_text(encoding="utf-8")
     return None
 

@@ -69,3 +69,10 @@ def test_an_invalid_draft_names_the_rule_and_field(client: FlaskClient,
                            headers=auth(secrets["compliance_officer"]))
     assert response.status_code == 422 and "severity" in response.json["message"]
     assert str(Path("/tmp")) not in response.json["message"]
+
+
+def test_the_pack_file_is_not_a_rule(client: FlaskClient, secrets: dict[str, str]) -> None:
+    # Schemathesis found this: rules/core/pack.yaml was read as the seed of a rule "pack".
+    officer = auth(secrets["compliance_officer"])
+    assert client.get("/rules/pack/diff?from=1&to=1", headers=officer).status_code == 404
+    assert client.get("/rules/pack/versions/1", headers=officer).status_code == 404
