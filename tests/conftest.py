@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 
 from auditor.bootstrap import open_store
 from auditor.config import Settings
@@ -22,6 +23,12 @@ from auditor.services.fakes import InMemoryEventStore
 from auditor.store.sql_store import SqlEventStore
 
 pytest_plugins = ["tests.figures"]  # the `figure` fixture the scorecard reads
+
+# CI replays the same examples every run (a red CI names a real regression, never a draw
+# of the dice); on a developer's machine Hypothesis keeps exploring new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 METRC_EXAMPLES = FIXTURES / "metrc-examples"

@@ -1,7 +1,7 @@
 """aggregate: running totals per group, kept by the host as one number per group and limit.
 
 Each source event's amount towards each limit is worked out as the batch audit does
-(`rules_sql._contributions`: the first equivalent whose conditions hold, divided by its
+(`store.rules_sql._contributions`: the first equivalent whose conditions hold, divided by its
 `per`, a missing multiplier counting as 1, a missing measure as 0); the event that takes
 a total out of its bounds (EPSILON) is found, if its type is reported. `state.X` reads
 the tag's latest package snapshot at or before the event (the evaluator takes in every
@@ -27,18 +27,19 @@ The engine adds nothing to sums kept per group: these programs need no rules of 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from auditor.continuous.engine import RulesEngine
-from auditor.continuous.fields import Reader, StreamEvent, all_hold, typed
+from auditor.continuous.fields import Reader, all_hold, typed
 from auditor.continuous.hosted import Hosted
 from auditor.continuous.programs import Outcome, Unsupported, violation
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
-from auditor.store.rules_sql import DERIVED, EPSILON, WHOLE
+from auditor.rules.language import DERIVED, EPSILON, STATE_PREFIX
+from auditor.rules.params import AggregateParams, Limit, Source
 
 IDLE_HORIZON = timedelta(days=2)
 HISTORY_HORIZON = timedelta(days=30)
@@ -65,17 +66,17 @@ class Aggregate(Hosted):
 
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
         """Read sources, limits and groups; keep snapshots only if a source reads them."""
-        params = rule.params
-        if any(s["from_start"] and s["type"] in params["report"] for s in params["sources"]):
+        params: AggregateParams = rule.params
+        if any(s.from_start and s.type in params.report for s in params.sources):
             raise Unsupported(f"{rule.id} reports a from_start source")
         super().__init__(rule, license, engine)
-        self.sources: dict[str, list[dict[str, Any]]] = {}
-        for source in params["sources"]:
-            self.sources.setdefault(source["type"], []).append(source)
-        self.limits: list[dict[str, Any]] = params["limits"]
-        self.group_by: list[str] = params["group_by"]
-        self.report = set(params["report"])
-        self.has_start = any(s["from_start"] for s in params["sources"])
+        self.sources: dict[str, list[Source]] = {}
+        for source in params.sources:
+            self.sources.setdefault(source.type, []).append(source)
+        self.limits = params.limits
+        self.group_by = params.group_by
+        self.report = set(params.report)
+        self.has_start = any(s.from_start for s in params.sources)
         self.state_fields = self._state_fields(params)
         self.snapshots: dict[str, StreamEvent] = {}
         self.groups: dict[tuple[Any, ...], Group] = {}
@@ -84,11 +85,10 @@ class Aggregate(Hosted):
         self.starts: list[StreamEvent] = []  # from_start events of the instant being run
 
     @staticmethod
-    def _state_fields(params: Mapping[str, Any]) -> set[str]:
-        names = [s.get("multiply_by") for s in params["sources"]]
-        names += [t.get("multiply_by") for lim in params["limits"]
-                  for t in lim["equivalents"]]
-        return {n.removeprefix("state.") for n in names if n and n.startswith("state.")}
+    def _state_fields(params: AggregateParams) -> set[str]:
+        names = [s.multiply_by for s in params.sources]
+        names += [t.multiply_by for lim in params.limits for t in lim.equivalents]
+        return {n.removeprefix(STATE_PREFIX) for n in names if n and n.startswith(STATE_PREFIX)}
 
     def observe(self, event: StreamEvent) -> list[Outcome]:
         """Keep the tag's latest snapshot, compact (only the fields multiplied by)."""
@@ -96,7 +96,7 @@ class Aggregate(Hosted):
             self.snapshots[event.package_label] = StreamEvent(
                 event.id, event.type, event.occurred_at, event.package_label, None,
                 {k: v for k, v in event.payload.items() if k in self.state_fields})
-        if any(s["from_start"] for s in self.sources.get(event.type, ())):
+        if any(s.from_start for s in self.sources.get(event.type, ())):
             self.starts.append(event)
         return []
 
@@ -110,26 +110,26 @@ class Aggregate(Hosted):
         starts, self.starts = self.starts, []
         for start in starts:
             for source in self.sources[start.type]:
-                if source["from_start"]:
+                if source.from_start:
                     outcomes += self._add(source, start)
         for source in self.sources.get(event.type, ()):
-            if not source["from_start"]:
+            if not source.from_start:
                 outcomes += self._add(source, event)
         return outcomes
 
-    def _add(self, source: dict[str, Any], event: StreamEvent) -> list[Outcome]:
+    def _add(self, source: Source, event: StreamEvent) -> list[Outcome]:
         state = self.snapshots.get(event.package_label or "") if self.state_fields else None
         reader = Reader(event, self.license, state=state)
         key = tuple(reader[name] for name in self.group_by)
         if any(v is None and n not in DERIVED for v, n in zip(key, self.group_by, strict=True)):
             return []
-        if not all_hold(reader, source["where"]):
+        if not all_hold(reader, source.where):
             return []
         deltas = tuple(self._delta(reader, source, limit) for limit in self.limits)
         if all(d is None for d in deltas):
             return []
         group = self._group(key, event.t)
-        if source["from_start"]:
+        if source.from_start:
             return self._start(group, deltas)
         crossed = self._cross(group.totals, deltas)
         if group.history is not None and not group.started:
@@ -137,24 +137,23 @@ class Aggregate(Hosted):
             if crossed and event.type in self.report:
                 group.found[event.id] = event
         if crossed and event.type in self.report:
-            return [Outcome("found", violation(self.rule, event, self.license.zone()))]
+            return [Outcome("found", violation(self.rule, event, self.license))]
         return []
 
-    def _delta(self, reader: Reader, source: dict[str, Any],
-               limit: dict[str, Any]) -> float | None:
+    def _delta(self, reader: Reader, source: Source, limit: Limit) -> float | None:
         """Return the event's amount towards a limit (None: the limit does not count it)."""
-        measure = reader[source["add"]] if "add" in source else reader[source["subtract"]]
+        measure = reader[source.measure]
         if measure is not None:
-            measure = float(measure) if "add" in source else -float(measure)
-        for term in limit["equivalents"] or [WHOLE]:
-            if not all_hold(reader, limit["where"] + term["where"]):
+            measure = float(measure) if source.add else -float(measure)
+        for term in limit.terms:
+            if not all_hold(reader, limit.where + term.where):
                 continue
-            multiply_by = term.get("multiply_by") or source.get("multiply_by")
+            multiply_by = term.multiply_by or source.multiply_by
             amount = measure
             if multiply_by and amount is not None:
-                factor = typed(multiply_by.removeprefix("state."), reader[multiply_by])
+                factor = typed(multiply_by, reader[multiply_by])
                 amount = amount * (1.0 if factor is None else float(factor))
-            return 0.0 if amount is None else amount / term["per"]
+            return 0.0 if amount is None else amount / term.per
         return None
 
     def _cross(self, totals: list[float], deltas: tuple[float | None, ...]) -> bool:
@@ -169,10 +168,10 @@ class Aggregate(Hosted):
 
     def _out(self, index: int, total: float, delta: float) -> bool:
         limit, before = self.limits[index], total - delta
-        if limit["minimum"] is not None:
-            bound = limit["minimum"] - EPSILON
+        if limit.minimum is not None:
+            bound = limit.minimum - EPSILON
             return total < bound <= before
-        bound = limit["maximum"] + EPSILON
+        bound = (limit.maximum or 0.0) + EPSILON
         return total > bound >= before
 
     def _start(self, group: Group, deltas: tuple[float | None, ...]) -> list[Outcome]:
@@ -192,10 +191,9 @@ class Aggregate(Hosted):
         for event, event_deltas in history:
             if self._cross(group.totals, event_deltas) and event.type in self.report:
                 crossing[event.id] = event
-        zone = self.license.zone()
-        outcomes = [Outcome("withdrawn", violation(self.rule, e, zone))
+        outcomes = [Outcome("withdrawn", violation(self.rule, e, self.license))
                     for eid, e in group.found.items() if eid not in crossing]
-        outcomes += [Outcome("found", violation(self.rule, e, zone))
+        outcomes += [Outcome("found", violation(self.rule, e, self.license))
                      for eid, e in crossing.items() if eid not in group.found]
         group.found = {}
         return outcomes

@@ -1,4 +1,9 @@
-"""Pick the program that runs a rule's template continuously, or say it cannot."""
+"""Pick the program that runs a rule's template continuously, or say it cannot.
+
+`PROGRAMS` holds each registered template's program (`rules.templates`); a rule that
+reads a package's history (on-hand, or only tags METRC knows) or judges by a list in
+force runs in the program that keeps that history.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +32,8 @@ PROGRAMS: dict[Template, Build] = {Template.FIELD_CHECK: FieldCheck,
 def needs_history(rule: Rule) -> bool:
     """Return whether a rule reads on-hand, or (field_check, requires_within) known tags."""
     known = rule.template in (Template.FIELD_CHECK, Template.REQUIRES_WITHIN) and \
-        rule.params["event"]["only_known_packages"]
-    return known or reads_on_hand(rule.params)
+        rule.params.event.only_known_packages
+    return known or reads_on_hand(rule.spec)
 
 
 def compile_rule(rule: Rule, license: License, engine: RulesEngine) -> Program:
@@ -37,8 +42,8 @@ def compile_rule(rule: Rule, license: License, engine: RulesEngine) -> Program:
         raise Unsupported(f"{rule.id}: template {rule.template.value} runs in batch only")
     if needs_history(rule):
         return ledger_program(rule, license, engine)
-    if rule.template == Template.REQUIRES_PRIOR and rule.params["in_force_by"]:
-        if rule.params["within"]:
+    if rule.template == Template.REQUIRES_PRIOR and rule.params.in_force_by:
+        if rule.params.within is not None:
             raise Unsupported(f"{rule.id}: in_force_by with a within window")
         return InForceBy(rule, license, engine)
     return PROGRAMS[rule.template](rule, license, engine)

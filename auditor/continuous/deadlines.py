@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.continuous.engine import Match, RulesEngine
-from auditor.continuous.fields import Reader, StreamEvent, all_hold
+from auditor.continuous.fields import Reader, all_hold
 from auditor.continuous.programs import (
     Outcome,
     Program,
@@ -24,8 +24,10 @@ from auditor.continuous.programs import (
     types_read,
     violation,
 )
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
-from auditor.domain.rules import Rule, Template, parse_deadline
+from auditor.domain.rules import Rule, Template
+from auditor.rules.params import Conditions
 
 
 @dataclass
@@ -52,11 +54,11 @@ class RequiresWithin(Program):
         """Read the deadline, the follow-up groups and the follow-up time field."""
         super().__init__(rule, license, engine)
         params = rule.params
-        self.deadline = parse_deadline(params["deadline"])
-        self.groups: list[list[dict[str, Any]]] = params["each_of"] or [[]]
-        self.event_sel = Selection(params["event"], license)
-        self.follow_sel = Selection(params["follow_up"], license)
-        self.reads = types_read(params["event"], params["follow_up"])
+        self.deadline = params.deadline
+        self.groups: tuple[Conditions, ...] = params.groups
+        self.event_sel = Selection(params.event, license)
+        self.follow_sel = Selection(params.follow_up, license)
+        self.reads = types_read(params.event, params.follow_up)
         self.open: dict[int, Obligation] = {}
         self.follow_ups: list[dict[str, Any]] = []
         # Follow-ups are kept for two deadlines: long enough for any obligation of their
@@ -73,8 +75,8 @@ class RequiresWithin(Program):
         if not self.follow_sel.picks(event):
             return []
         reader = Reader(event, self.license)
-        key = key_of(reader, [m["follow_up"] for m in self.rule.params["match"]])
-        when = reader.time(self.rule.params["follow_up_time"])
+        key = key_of(reader, [m.follow_up for m in self.rule.params.match])
+        when = reader.time(self.rule.params.follow_up_time)
         groups = [i for i, g in enumerate(self.groups) if all_hold(reader, g)]
         if key is None or when is None or not groups:
             return []
@@ -89,7 +91,7 @@ class RequiresWithin(Program):
         if not self.event_sel.picks(event):
             return []
         reader = Reader(event, self.license)
-        key = key_of(reader, [m["event"] for m in self.rule.params["match"]])
+        key = key_of(reader, [m.event for m in self.rule.params.match])
         due = self.deadline.due(event.occurred_at, self.license.zone()).timestamp()
         duty = Obligation(event, key or "", due, set(range(len(self.groups))))
         self.open[event.id] = duty
@@ -118,7 +120,7 @@ class RequiresWithin(Program):
                 continue
             follow = match.messages["f"]
             when = float(follow["when"])
-            if self.rule.params["strictly_after"] and when <= duty.event.t:
+            if self.rule.params.strictly_after and when <= duty.event.t:
                 continue
             groups = {int(g) for g in str(follow["groups"]).split(",")}
             outcomes += self._meet(duty, groups, when)
@@ -143,7 +145,7 @@ class RequiresWithin(Program):
         return []
 
     def _violation(self, duty: Obligation) -> Any:
-        return violation(self.rule, duty.event, self.license.zone())
+        return violation(self.rule, duty.event, self.license)
 
     def expire(self, watermark: float) -> list[Outcome]:
         """Find the obligations whose deadline the clock passed unmet; forget old ones."""

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from auditor.continuous.compiler import compile_rule
 from auditor.continuous.engine import RulesEngine
-from auditor.continuous.fields import StreamEvent
 from auditor.continuous.programs import Outcome, Program, Unsupported
+from auditor.domain.events import StreamEvent
 from auditor.domain.findings import Finding, explain
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule

@@ -1,40 +1,30 @@
-"""Read event fields and judge conditions in Python exactly as `store.sql_fields` does in SQL.
+"""Read event fields and judge conditions in Python exactly as the SQL backend does.
 
-The host types every value before it reaches the engine (durable-rules compares loosely:
-`'9' > 10` matches). Conditions keep SQL's three values: None means unknown, and a
-condition that is unknown never holds.
+Fields are typed by the kinds the rule language declares (`rules.language`), before
+any value reaches the engine (durable-rules compares loosely: `'9' > 10` matches).
+Conditions keep SQL's three values: None means unknown, and a condition that is unknown
+never holds.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
-from auditor.domain.rules import parse_duration
-from auditor.store.sql_fields import COLUMNS, DATES, NUMBERS
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """One stored event as the worker reads it: id, type, time, columns and payload."""
-
-    id: int
-    type: str
-    occurred_at: datetime
-    package_label: str | None
-    reference: str | None
-    payload: Mapping[str, Any]
-    t: float = field(init=False, repr=False, compare=False)  # POSIX seconds, the engine's
-
-    def __post_init__(self) -> None:
-        """Work out the event time in POSIX seconds once (every program reads it)."""
-        object.__setattr__(self, "t", self.occurred_at.timestamp())
-
+from auditor.rules.language import (
+    COLUMNS,
+    LICENSE_PREFIX,
+    STATE_PREFIX,
+    Kind,
+    kind_of,
+    typed_value,
+)
+from auditor.rules.params import Condition
 
 OnHand = Callable[[str | None], float]
 
@@ -46,18 +36,18 @@ class Reader:
                  state: StreamEvent | None = None, on_hand: OnHand | None = None) -> None:
         self.event, self.license, self.state, self.on_hand = event, license, state, on_hand
 
-    def value(self, raw: Any) -> Any:
-        """Return a condition's value, reading "@license.NAME" from the license."""
-        if isinstance(raw, str) and raw.startswith("@license."):
-            found = getattr(self.license, raw.removeprefix("@license."))
+    def value(self, raw: Any, field: str) -> Any:
+        """Return a condition's value typed as its field, "@license.NAME" from the license."""
+        if isinstance(raw, str) and raw.startswith(LICENSE_PREFIX):
+            found = getattr(self.license, raw.removeprefix(LICENSE_PREFIX))
             return list(found) if isinstance(found, tuple) else found
-        return raw
+        return typed_value(field, raw)
 
     def __getitem__(self, name: str) -> Any:
-        if name.startswith("state."):
+        if name.startswith(STATE_PREFIX):
             if self.state is None:
                 return None
-            return Reader(self.state, self.license)[name.removeprefix("state.")]
+            return Reader(self.state, self.license)[name.removeprefix(STATE_PREFIX)]
         if name == "local_date":
             return self.event.occurred_at.astimezone(self.license.zone()).date()
         if name == "on_hand":
@@ -77,9 +67,10 @@ def typed(name: str, raw: Any) -> Any:
     """Return a payload value as the SQL backend reads it: numbers, dates, booleans, text."""
     if raw is None:
         return None
-    if name in NUMBERS:
-        return float(raw) if not isinstance(raw, bool) else float(raw)
-    if name in DATES and isinstance(raw, str):
+    kind = kind_of(name)
+    if kind is Kind.NUMBER:
+        return float(raw)
+    if kind is Kind.DATE and isinstance(raw, str):
         try:
             return date.fromisoformat(raw[:10])
         except ValueError:
@@ -124,21 +115,21 @@ def _compare(op: str, left: Any, right: Any) -> bool | None:
         return None
 
 
-def condition(reader: Reader, spec: Mapping[str, Any]) -> bool | None:
+def condition(reader: Reader, spec: Condition) -> bool | None:
     """Judge one `field op value` condition: True, False or None (unknown, never holds)."""
-    if "any" in spec:
-        return any(condition(reader, c) is True for c in spec["any"])
-    op = spec["op"]
-    value: Any = reader[spec["other"]] if "other" in spec else reader.value(spec.get("value"))
-    expr = reader[spec["field"]]
-    if "shift" in spec:
-        expr, other = reader.time(spec["field"]), reader.time(spec["other"])
-        value = None if other is None else other + parse_duration(spec["shift"])
-    if "tolerance" in spec:
+    if spec.any:
+        return any(condition(reader, c) is True for c in spec.any)
+    op = spec.op
+    value: Any = reader[spec.other] if spec.other else reader.value(spec.value, spec.field)
+    expr = reader[spec.field]
+    if spec.shift is not None and spec.other:
+        expr, other = reader.time(spec.field), reader.time(spec.other)
+        value = None if other is None else other + spec.shift
+    if spec.tolerance is not None:
         if expr is None or value is None:
             return None
         apart = abs(float(expr) - float(value))
-        return apart <= spec["tolerance"] if op == "eq" else apart > spec["tolerance"]
+        return apart <= spec.tolerance if op == "eq" else apart > spec.tolerance
     return _judge(op, expr, value)
 
 
@@ -166,14 +157,6 @@ def _judge(op: str, expr: Any, value: Any) -> bool | None:
     raise ValueError(f"unknown operator {op!r}")
 
 
-def all_hold(reader: Reader, specs: Sequence[Mapping[str, Any]]) -> bool:
+def all_hold(reader: Reader, specs: Sequence[Condition]) -> bool:
     """Return whether every condition holds (an unknown one does not)."""
     return all(condition(reader, c) is True for c in specs)
-
-
-def shifted(when: datetime, duration: str) -> datetime:
-    """Return when moved by an ISO 8601 duration."""
-    return when + parse_duration(duration)
-
-
-ZERO = timedelta(0)

@@ -1,36 +1,26 @@
-"""What the programs beyond `programs` share: registration, selection with history, drain.
+"""What the programs beyond `programs` share: selection with history, known tags, drain.
 
-`programs.Program` refuses rules reading `on_hand`, because its programs cannot work it
-out; the programs built on `Hosted` can (they keep the package's ledger), so `Hosted`
-registers the ruleset without that guard. `drained` is the one place these programs
-empty the engine's queue, so a per-ruleset drain is a one-line change.
+The programs built on `Hosted` keep history the engine cannot (on-hand, states, totals).
+`drained` is the one place these programs empty the engine's queue, so a per-ruleset
+drain is a one-line change.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping
 from typing import Any
 
-from auditor.continuous.engine import Match, RulesEngine
-from auditor.continuous.fields import OnHand, Reader, StreamEvent
+from auditor.continuous.engine import Match
+from auditor.continuous.fields import OnHand, Reader
 from auditor.continuous.programs import Program, Selection
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
-from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
-
-_serial = itertools.count(1)  # ruleset names are process global: "h" keeps these apart
+from auditor.rules.language import KNOWN_PACKAGE_TYPES
+from auditor.rules.params import EventRef
 
 
 class Hosted(Program):
     """A program whose host keeps history (on-hand, states, totals) the engine cannot."""
-
-    def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
-        """Register the rule's ruleset under a versioned, process-unique name."""
-        self.rule, self.license, self.engine = rule, license, engine
-        self.name = f"{rule.id}.v{rule.version}.h{next(_serial)}"
-        self.sid = license.number
-        engine.register(self.name, self.definition())
 
     def definition(self) -> dict[str, Any]:
         """No rules of its own by default: the host judges on dict look-ups alone."""
@@ -44,7 +34,7 @@ class Hosted(Program):
 class HistorySelection(Selection):
     """A Selection whose conditions may read `on_hand` (the package's METRC quantity)."""
 
-    def __init__(self, ref: Mapping[str, Any], license: License,
+    def __init__(self, ref: EventRef, license: License,
                  on_hand: OnHand | None = None) -> None:
         """Keep the reference, the license and where to read on-hand from."""
         super().__init__(ref, license)
@@ -97,4 +87,4 @@ def judged_now(rule: Rule, selection: Selection, known: KnownPackages,
     """
     if not selection.picks(event):
         return False
-    return not rule.params["event"]["only_known_packages"] or known.admit(event, event)
+    return not rule.params.event.only_known_packages or known.admit(event, event)

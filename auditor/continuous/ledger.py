@@ -1,7 +1,8 @@
 """METRC's on-hand per package, kept as one number per tag, and the rules that read it.
 
 On-hand at an event is the accepted quantity, plus adjustments, less METRC sales, of
-the package at or before the event (`sql_fields.Fields._on_hand`). The evaluator takes
+the package at or before the event (`rules.language.ON_HAND`, which the SQL backend
+and the reports' ledger read too). The evaluator takes
 in every event of an instant before it judges any, so the ledger a trigger reads already
 holds the events of its own instant, as the SQL's "at or before" does. One float per tag
 is all it keeps (tags live as long as the license: there is no horizon to drop them).
@@ -15,7 +16,7 @@ from typing import Any
 
 from auditor.continuous.deadlines import Obligation, RequiresWithin
 from auditor.continuous.engine import RulesEngine
-from auditor.continuous.fields import Reader, StreamEvent, all_hold, typed
+from auditor.continuous.fields import Reader, all_hold
 from auditor.continuous.hosted import HistorySelection, Hosted, KnownPackages, judged_now
 from auditor.continuous.programs import (
     FLAG_FAILED,
@@ -24,17 +25,17 @@ from auditor.continuous.programs import (
     key_of,
     types_read,
 )
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
-from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
+from auditor.rules.language import KNOWN_PACKAGE_TYPES, ON_HAND, on_hand_delta
 
-SIGNS = {"manifest_package": ("received_quantity", 1.0), "adjustment": ("quantity", 1.0),
-         "metrc_sale_line": ("quantity", -1.0)}
-HISTORY_TYPES = (*SIGNS, *KNOWN_PACKAGE_TYPES)  # what the ledger and the known tags read
+# What the ledger and the known tags read.
+HISTORY_TYPES = (*{term.type for term in ON_HAND["metrc"]}, *KNOWN_PACKAGE_TYPES)
 
 
 class Ledger:
-    """On-hand per tag: accepted receipts, plus adjustments, less METRC sales, so far."""
+    """METRC's on-hand per tag, so far (`rules.language.ON_HAND`)."""
 
     def __init__(self) -> None:
         """Start with every tag at zero."""
@@ -42,17 +43,12 @@ class Ledger:
 
     def take(self, event: StreamEvent) -> None:
         """Count an event that changes METRC's quantity of its package."""
-        if event.type not in SIGNS or event.package_label is None:
+        if event.package_label is None:
             return
-        if event.type == "manifest_package" and \
-                event.payload.get("shipment_state") != "Accepted":
-            return
-        field, sign = SIGNS[event.type]
-        amount = typed(field, event.payload.get(field))
-        if amount is None:
-            return  # SQL's SUM skips a missing quantity
-        label = event.package_label
-        self.on_hand[label] = self.on_hand.get(label, 0.0) + sign * float(amount)
+        delta = on_hand_delta("metrc", event.type, event.payload)
+        if delta is not None:
+            label = event.package_label
+            self.on_hand[label] = self.on_hand.get(label, 0.0) + delta
 
     def __call__(self, label: str | None) -> float:
         """Return the tag's on-hand now (zero for a tag with no history, as SQL's COALESCE)."""
@@ -60,7 +56,7 @@ class Ledger:
 
 
 def reads_on_hand(value: Any) -> bool:
-    """Return whether a rule's parameters read `on_hand` anywhere."""
+    """Return whether a rule's parameters (as written) read `on_hand` anywhere."""
     if isinstance(value, dict):
         return any(reads_on_hand(v) for v in value.values())
     if isinstance(value, list):
@@ -82,9 +78,9 @@ class LedgerFieldCheck(Hosted):
         super().__init__(rule, license, engine)
         self.ledger = Ledger()
         self.known = KnownPackages()
-        self.selection = HistorySelection(rule.params["event"], license, self.ledger)
-        self.only_known = rule.params["event"]["only_known_packages"]
-        self.reads = types_read(rule.params["event"], extra=HISTORY_TYPES)
+        self.selection = HistorySelection(rule.params.event, license, self.ledger)
+        self.only_known = rule.params.event.only_known_packages
+        self.reads = types_read(rule.params.event, extra=HISTORY_TYPES)
 
     def definition(self) -> dict[str, Any]:
         """Flag every trigger whose `ok` is 0."""
@@ -100,10 +96,15 @@ class LedgerFieldCheck(Hosted):
         if not self.selection.picks(event):
             return []
         reader = Reader(event, self.license, on_hand=self.ledger)
-        ok = all_hold(reader, self.rule.params["require"])
-        if self.only_known and not self.known.admit(event, (event, ok)):
+        ok = all_hold(reader, self.rule.params.require)
+        on_hand = self.ledger(event.package_label)  # a message names on-hand as judged
+
+        def derive(name: str) -> float:
+            return on_hand
+
+        if self.only_known and not self.known.admit(event, (event, ok, derive)):
             return []
-        return self.flag(event, ok)
+        return self.flag(event, ok, derive)
 
     def waiting(self) -> int:
         """Return the triggers waiting for their tag to be known."""
@@ -121,11 +122,10 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
         """Keep a ledger and the tags known beside the obligations."""
         super().__init__(rule, license, engine)
-        self.reads = types_read(rule.params["event"], rule.params["follow_up"],
-                                extra=HISTORY_TYPES)
+        self.reads = types_read(rule.params.event, rule.params.follow_up, extra=HISTORY_TYPES)
         self.ledger = Ledger()
         self.known = KnownPackages()
-        self.event_sel = HistorySelection(rule.params["event"], license, self.ledger)
+        self.event_sel = HistorySelection(rule.params.event, license, self.ledger)
         # The batch audit counts a follow-up of any time up to the deadline, even one long
         # before the event: the earliest per key and group outlives the follow-up facts.
         self.earliest: dict[str, dict[int, float]] = {}
@@ -146,12 +146,13 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
         return self._oblige(event)
 
     def _remember(self, event: StreamEvent) -> None:
-        if self.rule.params["strictly_after"] or self.rule.params["follow_up"]["first_per"] \
+        params = self.rule.params
+        if params.strictly_after or params.follow_up.first_per \
                 or not self.follow_sel.picks(event):
             return
         reader = Reader(event, self.license)
-        key = key_of(reader, [m["follow_up"] for m in self.rule.params["match"]])
-        when = reader.time(self.rule.params["follow_up_time"])
+        key = key_of(reader, [m.follow_up for m in params.match])
+        when = reader.time(params.follow_up_time)
         if key is None or when is None:
             return
         earliest = self.earliest.setdefault(key, {})
@@ -161,7 +162,7 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
 
     def _oblige(self, event: StreamEvent) -> list[Outcome]:
         reader = Reader(event, self.license)
-        key = key_of(reader, [m["event"] for m in self.rule.params["match"]])
+        key = key_of(reader, [m.event for m in self.rule.params.match])
         due = self.deadline.due(event.occurred_at, self.license.zone()).timestamp()
         met = {g for g, when in self.earliest.get(key or "", {}).items() if when <= due}
         duty = Obligation(event, key or "", due, set(range(len(self.groups))) - met)

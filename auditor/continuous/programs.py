@@ -6,29 +6,28 @@ the facts they need by key (one ruleset per rule, sessions per license). Time wi
 are judged by the host on the pairs the engine matched, because `$lte`/`$gt` against
 another alias's float crashes durable-rules' C core here at random (see `engine`).
 
-Supported: field_check (not on `on_hand`) and requires_prior (not `in_force_by`).
-Other templates raise Unsupported and stay with the batch audit.
+Here: the Program base, field_check (not on `on_hand`) and requires_prior (not
+`in_force_by`); the other templates' programs have modules of their own.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from auditor.continuous.engine import RulesEngine
-from auditor.continuous.fields import Reader, StreamEvent, all_hold, condition
+from auditor.continuous.fields import Reader, all_hold, condition
+from auditor.domain.events import StreamEvent
 from auditor.domain.findings import Violation
 from auditor.domain.license import License
-from auditor.domain.rules import Rule, Template, parse_deadline, parse_duration
-from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
+from auditor.domain.rules import Rule, Template
+from auditor.rules.language import KNOWN_PACKAGE_TYPES, Derive, shape_violation
+from auditor.rules.params import EventRef
 
-UTC_ZONE = ZoneInfo("UTC")
 EVER_HORIZON = timedelta(days=7)  # how long `ever` priors keyed on one record are kept
 HOT_WINDOW = timedelta(days=1)  # how long a prior stays in the engine before history
 FLAG_FAILED = {"bad": {"all": [{"e": {"$and": [{"k": "trig"}, {"ok": 0}]}}]}}
@@ -48,23 +47,17 @@ class Outcome:
     at: float | None = None  # remedied: when the late follow-up came (POSIX seconds)
 
 
-def violation(rule: Rule, event: StreamEvent, zone: ZoneInfo = UTC_ZONE) -> Violation:
-    """Return the violation an event triggers, shaped exactly as the batch backend's."""
-    params = rule.params
-    when = (datetime.fromisoformat(event.payload[params["finding_time"]])
-            if params.get("finding_time") else event.occurred_at)
-    if params.get("date_by_deadline"):
-        when = parse_deadline(params["deadline"]).due(when, zone)
-    label = None if params.get("license_level") else event.package_label
-    subject = (event.payload.get(params["subject"]) if params.get("subject")
-               else event.reference)
-    return Violation(event.id, event.type, when, label, subject, dict(event.payload))
+def violation(rule: Rule, event: StreamEvent, license: License,
+              derive: Derive | None = None) -> Violation:
+    """Return the violation an event triggers, shaped as the batch backend shapes it."""
+    return shape_violation(rule, event.id, event.type, event.occurred_at, event.package_label,
+                           event.reference, event.payload, license.zone(), derive)
 
 
 class Selection:
     """Judges whether an event is one a rule's event reference picks (type, where, ...)."""
 
-    def __init__(self, ref: Mapping[str, Any], license: License) -> None:
+    def __init__(self, ref: EventRef, license: License) -> None:
         """Keep the reference and the license its `@license` values come from."""
         self.ref, self.license = ref, license
         self.first_seen: set[tuple[str, Any]] = set()
@@ -76,25 +69,25 @@ class Selection:
     def picks(self, event: StreamEvent) -> bool:
         """Return whether the event is selected (first_per is judged in arrival order)."""
         ref = self.ref
-        if "*" in ref["type"]:
+        if ref.any_type:
             if event.package_label is None:
                 return False
-        elif event.type not in ref["type"]:
+        elif event.type not in ref.type:
             return False
         reader = self.reader(event)
-        if not all_hold(reader, ref["where"]):
+        if not all_hold(reader, ref.where):
             return False
-        if ref["where_any"] and not any(condition(reader, c) is True for c in ref["where_any"]):
+        if ref.where_any and not any(condition(reader, c) is True for c in ref.where_any):
             return False
-        if ref["first_per"]:
-            value = reader[ref["first_per"]]
+        if ref.first_per:
+            value = reader[ref.first_per]
             if value is None or (event.type, value) in self.first_seen:
                 return False
             self.first_seen.add((event.type, value))
         return True
 
 
-def key_of(reader: Reader, names: list[str]) -> str | None:
+def key_of(reader: Reader, names: Sequence[str]) -> str | None:
     """Return the typed match key of an event (None if a field is missing: SQL NULL).
 
     Each value is written with its type, so 1 and "1" differ as they do in SQL, and
@@ -109,13 +102,13 @@ def key_of(reader: Reader, names: list[str]) -> str | None:
     return "\x1f".join(parts)
 
 
-def types_read(*refs: Mapping[str, Any], extra: tuple[str, ...] = ()) -> frozenset[str] | None:
+def types_read(*refs: EventRef, extra: Sequence[str] = ()) -> frozenset[str] | None:
     """Return the event types the references select, or None when one takes any type."""
     types = set(extra)
     for ref in refs:
-        if "*" in ref["type"]:
+        if ref.any_type:
             return None
-        types.update(ref["type"])
+        types.update(ref.type)
     return frozenset(types)
 
 
@@ -129,8 +122,6 @@ class Program:
 
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
         """Register the rule's ruleset under a versioned, process-unique name."""
-        if "on_hand" in json.dumps(rule.params, default=str):
-            raise Unsupported(f"{rule.id} reads on_hand, which needs the package's history")
         self.rule, self.license, self.engine = rule, license, engine
         self.name = f"{rule.id}.v{rule.version}.{next(_serial)}"
         self.sid = license.number
@@ -156,7 +147,7 @@ class Program:
         """Return the triggers the host holds waiting for a later event."""
         return 0
 
-    def flag(self, event: StreamEvent, ok: bool) -> list[Outcome]:
+    def flag(self, event: StreamEvent, ok: bool, derive: Derive | None = None) -> list[Outcome]:
         """Post a failed check (ruleset FLAG_FAILED) typed as 0; report what the engine flags.
 
         A passing check (ok=1) would match no rule and the engine would drop it, so it
@@ -166,7 +157,8 @@ class Program:
             return []
         self.engine.post(self.name, self.sid, {"k": "trig", "ok": 0, "eid": event.id})
         flagged = {m.messages["e"]["eid"] for m in self.engine.drain(self.name)}
-        return [Outcome("found", violation(self.rule, event))] if event.id in flagged else []
+        return [Outcome("found", violation(self.rule, event, self.license, derive))] \
+            if event.id in flagged else []
 
 
 class FieldCheck(Program):
@@ -175,12 +167,10 @@ class FieldCheck(Program):
     template = Template.FIELD_CHECK
 
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
-        """Refuse conditions on METRC's on-hand, which needs the package's history."""
-        if rule.params["event"]["only_known_packages"]:
-            raise Unsupported(f"{rule.id} needs only_known_packages on a field check")
+        """Select the rule's events (known tags and on-hand are `ledger`'s to run)."""
         super().__init__(rule, license, engine)
-        self.selection = Selection(rule.params["event"], license)
-        self.reads = types_read(rule.params["event"])
+        self.selection = Selection(rule.params.event, license)
+        self.reads = types_read(rule.params.event)
 
     def definition(self) -> dict[str, Any]:
         """Flag every trigger whose `ok` is 0."""
@@ -190,8 +180,7 @@ class FieldCheck(Program):
         """Judge the event's own conditions; report what the engine flags."""
         if not self.selection.picks(event):
             return []
-        return self.flag(event, all_hold(Reader(event, self.license),
-                                         self.rule.params["require"]))
+        return self.flag(event, all_hold(Reader(event, self.license), self.rule.params.require))
 
 
 class RequiresPrior(Program):
@@ -210,21 +199,19 @@ class RequiresPrior(Program):
     template = Template.REQUIRES_PRIOR
 
     def __init__(self, rule: Rule, license: License, engine: RulesEngine) -> None:
-        """Refuse `in_force_by`, whose version in force depends on later lists."""
-        if rule.params["in_force_by"]:
-            raise Unsupported(f"{rule.id} uses in_force_by")
+        """Select triggers and priors (`in_force_by` is `reference_lists`'s to run)."""
         super().__init__(rule, license, engine)
         params = rule.params
-        self.event_sel = Selection(params["event"], license)
-        self.prior_sel = Selection(params["prior"], license)
-        self.reads = types_read(params["event"], params["prior"], extra=KNOWN_PACKAGE_TYPES)
-        self.ever = params["when"] != "before"
-        self.within = (parse_duration(params["within"]).total_seconds()
-                       if params.get("within") and not self.ever else None)
+        self.event_sel = Selection(params.event, license)
+        self.prior_sel = Selection(params.prior, license)
+        self.reads = types_read(params.event, params.prior, extra=KNOWN_PACKAGE_TYPES)
+        self.ever = params.ever
+        self.within = (params.within.total_seconds()
+                       if params.within is not None and not self.ever else None)
         # A key naming one record (receipt and tag) is short-lived; one naming a package
         # lives as long as the package. Only the former leave after a retention horizon.
         self.horizon = (EVER_HORIZON.total_seconds()
-                        if self.ever and len(params["match"]) > 1 else None)
+                        if self.ever and len(params.match) > 1 else None)
         self.priors: dict[str, list[dict[str, Any]]] = {}  # key -> facts in the engine
         self.history: dict[str, float] = {}  # key -> earliest prior, out of the engine
         self.aged: deque[tuple[float, str]] = deque()  # history in time order, to forget
@@ -241,7 +228,7 @@ class RequiresPrior(Program):
         """Assert a prior (the earliest per key suffices without a look-back window)."""
         outcomes: list[Outcome] = []
         if self.prior_sel.picks(event):
-            names = [m["prior"] for m in self.rule.params["match"]]
+            names = [m.prior for m in self.rule.params.match]
             key = key_of(Reader(event, self.license), names)
             if key is not None and (self.within is not None or (
                     key not in self.priors and key not in self.history)):
@@ -249,7 +236,7 @@ class RequiresPrior(Program):
                                                {"k": "prior", "key": key, "t": event.t})
                 self.priors.setdefault(key, []).append(fact)
             if key is not None and key in self.violated:
-                outcomes += [Outcome("withdrawn", violation(self.rule, trigger))
+                outcomes += [Outcome("withdrawn", violation(self.rule, trigger, self.license))
                              for trigger in self.violated.pop(key)]
         if event.type in KNOWN_PACKAGE_TYPES and event.package_label not in self.known:
             self.known.add(event.package_label or "")
@@ -261,14 +248,13 @@ class RequiresPrior(Program):
         """Judge a trigger now, or park it until its package is known."""
         if not self.event_sel.picks(event):
             return []
-        if self.rule.params["event"]["only_known_packages"] and \
-                event.package_label not in self.known:
+        if self.rule.params.event.only_known_packages and event.package_label not in self.known:
             self.parked.setdefault(event.package_label or "", []).append(event)
             return []
         return self._judge_known(event)
 
     def _judge_known(self, event: StreamEvent) -> list[Outcome]:
-        names = [m["event"] for m in self.rule.params["match"]]
+        names = [m.event for m in self.rule.params.match]
         key = key_of(Reader(event, self.license), names)
         times: list[float] = []
         if key is not None:
@@ -281,7 +267,7 @@ class RequiresPrior(Program):
         violated = not any(self._early_enough(t, event.t) for t in times)
         if self.ever and violated and key is not None:
             self.violated.setdefault(key, []).append(event)
-        return [Outcome("found", violation(self.rule, event))] if violated else []
+        return [Outcome("found", violation(self.rule, event, self.license))] if violated else []
 
     def _post(self, key: str, event: StreamEvent) -> None:
         trigger = {"k": "trig", "key": key, "t": event.t, "eid": event.id}

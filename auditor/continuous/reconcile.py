@@ -20,11 +20,13 @@ from datetime import timedelta
 from typing import Any
 
 from auditor.continuous.engine import RulesEngine
-from auditor.continuous.fields import Reader, StreamEvent, typed
+from auditor.continuous.fields import Reader, typed
 from auditor.continuous.hosted import Hosted
 from auditor.continuous.programs import Outcome, Selection, key_of, types_read, violation
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
+from auditor.rules.params import Compare
 
 RECONCILE_HORIZON = timedelta(days=3)  # the sale report window (24 h) and then some
 
@@ -49,10 +51,10 @@ class Reconcile(Hosted):
         """Read both sides' selections, match fields and compared fields."""
         super().__init__(rule, license, engine)
         params = rule.params
-        self.left_sel = Selection(params["left"], license)
-        self.right_sel = Selection(params["right"], license)
-        self.compare = params["compare"]
-        self.reads = types_read(params["left"], params["right"])
+        self.left_sel = Selection(params.left, license)
+        self.right_sel = Selection(params.right, license)
+        self.compare = params.compare
+        self.reads = types_read(params.left, params.right)
         self.lefts: dict[int, Side] = {}
         self.rights: dict[int, Side] = {}
         self.arrived: deque[tuple[float, bool, int]] = deque()  # (time, is left, id)
@@ -74,10 +76,11 @@ class Reconcile(Hosted):
             if not selection.picks(event):
                 continue
             reader = Reader(event, self.license)
-            key = key_of(reader, [m[side] for m in self.rule.params["match"]])
+            key = key_of(reader, [getattr(m, side) for m in self.rule.params.match])
             if key is None:
                 continue  # SQL's equality never holds on a missing field
-            values = tuple(typed(c[side], reader[c[side]]) for c in self.compare)
+            values = tuple(typed(getattr(c, side), reader[getattr(c, side)])
+                           for c in self.compare)
             fact = self.engine.assert_fact(self.name, self.sid,
                                            {"k": side, "key": key, "eid": event.id})
             store[event.id] = Side(event.t, key, values, fact,
@@ -98,17 +101,17 @@ class Reconcile(Hosted):
                 continue
             if not all(self._agree(c, a, b) for c, a, b in
                        zip(self.compare, left.values, right.values, strict=True)):
-                outcomes.append(Outcome("found", violation(self.rule, left.event)))
+                outcomes.append(Outcome("found", violation(self.rule, left.event, self.license)))
                 self._drop(self.lefts, left.event.id)
         return outcomes
 
     @staticmethod
-    def _agree(spec: dict[str, Any], left: Any, right: Any) -> bool:
+    def _agree(spec: Compare, left: Any, right: Any) -> bool:
         if left is None or right is None:
             return False
-        if spec["tolerance"] is not None:
+        if spec.tolerance is not None:
             try:
-                return abs(float(left) - float(right)) <= spec["tolerance"]
+                return abs(float(left) - float(right)) <= spec.tolerance
             except (TypeError, ValueError):
                 return False
         return bool(left == right)

@@ -2,7 +2,7 @@
 
 The version in force at an event is the version field of the latest list entry at or
 before it, or of the earliest entry of all when none is yet (a list imported after the
-activity it covers: `rules_sql._version_in_force`). A list's time is its effective
+activity it covers: `store.rules_sql._version_in_force`). A list's time is its effective
 time, often the moment it was imported, later than the activity it covers: so list
 entries are taken in as they arrive (`refer`, called by the evaluator on arrival, not in
 event-time order), and the batch audit's view of all lists, whenever they arrived, is
@@ -27,12 +27,13 @@ from datetime import timedelta
 from typing import Any
 
 from auditor.continuous.engine import RulesEngine
-from auditor.continuous.fields import Reader, StreamEvent
+from auditor.continuous.fields import Reader
 from auditor.continuous.hosted import Hosted, KnownPackages, judged_now
 from auditor.continuous.programs import Outcome, Selection, key_of, types_read, violation
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
-from auditor.store.sql_fields import KNOWN_PACKAGE_TYPES
+from auditor.rules.language import KNOWN_PACKAGE_TYPES
 
 LIST_HORIZON = timedelta(days=90)
 
@@ -55,12 +56,12 @@ class InForceBy(Hosted):
         """Read which field names the version and which fields match."""
         super().__init__(rule, license, engine)
         params = rule.params
-        self.event_sel = Selection(params["event"], license)
-        self.prior_sel = Selection(params["prior"], license)
-        self.version_field: str = params["in_force_by"]
+        self.event_sel = Selection(params.event, license)
+        self.prior_sel = Selection(params.prior, license)
+        self.version_field: str = params.in_force_by
         # Lists come through `refer`; observe and judge see triggers and listed tags.
-        self.reads = types_read(params["event"], extra=KNOWN_PACKAGE_TYPES)
-        self.ever = params["when"] != "before"
+        self.reads = types_read(params.event, extra=KNOWN_PACKAGE_TYPES)
+        self.ever = params.ever
         self.timeline: list[tuple[float, int, Any]] = []  # (time, id, version), sorted
         self.keys: dict[Any, dict[str, float]] = {}  # version -> key -> earliest entry time
         self.judged: dict[int, Judged] = {}
@@ -74,7 +75,7 @@ class InForceBy(Hosted):
         reader = Reader(event, self.license)
         version = reader[self.version_field]
         bisect.insort(self.timeline, (event.t, event.id, version), key=lambda r: r[:2])
-        key = key_of(reader, [m["prior"] for m in self.rule.params["match"]])
+        key = key_of(reader, [m.prior for m in self.rule.params.match])
         if version is not None and key is not None:
             known = self.keys.setdefault(version, {})
             known[key] = min(known.get(key, event.t), event.t)
@@ -91,12 +92,12 @@ class InForceBy(Hosted):
         return self._judge_known(event)
 
     def _judge_known(self, event: StreamEvent) -> list[Outcome]:
-        key = key_of(Reader(event, self.license),
-                     [m["event"] for m in self.rule.params["match"]])
+        key = key_of(Reader(event, self.license), [m.event for m in self.rule.params.match])
         judged = Judged(event, key, self._violated(event, key))
         self.judged[event.id] = judged
         self.arrived.append((event.t, event.id))
-        return [Outcome("found", violation(self.rule, event))] if judged.violated else []
+        return [Outcome("found", violation(self.rule, event, self.license))] \
+            if judged.violated else []
 
     def _again(self, judged: Judged) -> list[Outcome]:
         violated = self._violated(judged.event, judged.key)
@@ -104,7 +105,7 @@ class InForceBy(Hosted):
             return []
         judged.violated = violated
         kind = "found" if violated else "withdrawn"
-        return [Outcome(kind, violation(self.rule, judged.event))]
+        return [Outcome(kind, violation(self.rule, judged.event, self.license))]
 
     def _violated(self, event: StreamEvent, key: str | None) -> bool:
         version = self._in_force(event.t)

@@ -22,30 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.continuous.engine import RulesEngine
-from auditor.continuous.fields import Reader, StreamEvent, all_hold
+from auditor.continuous.fields import Reader, all_hold
 from auditor.continuous.hosted import Hosted
 from auditor.continuous.programs import HOT_WINDOW, Outcome, Selection, types_read, violation
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
-
-
-def reads_only_state(spec: dict[str, Any]) -> bool:
-    """Return whether a condition reads nothing but `state.` fields."""
-    if "any" in spec:
-        return all(reads_only_state(c) for c in spec["any"])
-    return all(name.startswith("state.") for name in (spec["field"], spec.get("other", "state.")))
-
-
-def state_fields(specs: list[dict[str, Any]]) -> set[str]:
-    """Return the state fields (without `state.`) that conditions read."""
-    names: set[str] = set()
-    for spec in specs:
-        if "any" in spec:
-            names |= state_fields(spec["any"])
-            continue
-        names |= {n.removeprefix("state.") for n in (spec["field"], spec.get("other", ""))
-                  if n.startswith("state.")}
-    return names
+from auditor.rules.language import reads_only_state, state_fields
 
 
 @dataclass(slots=True)
@@ -67,12 +50,12 @@ class StateAtTime(Hosted):
         """Split `require` into conditions on the state alone and on both."""
         super().__init__(rule, license, engine)
         params = rule.params
-        self.selection = Selection(params["event"], license)
-        self.state_types = set(params["state_from"])
-        self.on_state = [c for c in params["require"] if reads_only_state(c)]
-        self.on_both = [c for c in params["require"] if not reads_only_state(c)]
+        self.selection = Selection(params.event, license)
+        self.state_types = set(params.state_from)
+        self.on_state = [c for c in params.require if reads_only_state(c)]
+        self.on_both = [c for c in params.require if not reads_only_state(c)]
         self.kept_fields = state_fields(self.on_both)
-        self.reads = types_read(params["event"], extra=tuple(params["state_from"]))
+        self.reads = types_read(params.event, extra=params.state_from)
         self.states: dict[str, PackageState] = {}
         self.hot: set[str] = set()  # tags whose state fact is in the engine
 
@@ -116,7 +99,7 @@ class StateAtTime(Hosted):
             state = self.states[str(match.messages["s"]["key"])]
             fine = state.ok and all_hold(Reader(event, self.license, state=state.kept),
                                          self.on_both)
-            return [] if fine else [Outcome("found", violation(self.rule, event))]
+            return [] if fine else [Outcome("found", violation(self.rule, event, self.license))]
         return []
 
     def expire(self, watermark: float) -> list[Outcome]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -81,6 +82,23 @@ class Event:
         content = "\x1f".join([kind, self.occurred_at.isoformat(), self.package_label or "",
                                self.reference or "", payload_json])
         object.__setattr__(self, "fingerprint", hashlib.sha256(content.encode()).hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One stored event as it is read back: id, type, time, columns and payload."""
+
+    id: int
+    type: str
+    occurred_at: datetime
+    package_label: str | None
+    reference: str | None
+    payload: Mapping[str, Any]
+    t: float = field(init=False, repr=False, compare=False)  # POSIX seconds, the engine's
+
+    def __post_init__(self) -> None:
+        """Work out the event time in POSIX seconds once (every program reads it)."""
+        object.__setattr__(self, "t", self.occurred_at.timestamp())
 
 
 def _fields(names: str) -> frozenset[str]:

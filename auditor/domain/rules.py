@@ -66,14 +66,18 @@ class RuleCase:
 
 @dataclass(frozen=True)
 class Rule:
-    """One compliance rule: metadata, a template and its (resolved) parameters."""
+    """One compliance rule: metadata, a template and its (resolved) parameters.
+
+    `params` is the template's typed parameters (`rules.params`); `spec` is the same
+    parameters as validated from the file, which the pack's content hash covers.
+    """
 
     id: str
     title: str
     version: int
     severity: Severity
     template: Template
-    params: Mapping[str, Any]
+    params: Any
     citations: tuple[Citation, ...]
     description: str
     remediation: str
@@ -81,6 +85,7 @@ class Rule:
     effective_from: date | None = None
     effective_to: date | None = None
     cases: tuple[RuleCase, ...] = ()
+    spec: Mapping[str, Any] = field(default_factory=dict)
 
     def applies_to(self, state: str) -> bool:
         """Return whether the rule is in force for a state's licenses."""
@@ -98,6 +103,7 @@ class Pack:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     state: str | None = None
     excluded: Mapping[str, str] = field(default_factory=dict)  # rule id -> why not in force
+    timezone: str | None = None  # the state's time zone (its rule cases run in it)
 
     @property
     def content_hash(self) -> str:
@@ -119,7 +125,15 @@ def _content(pack: Pack) -> dict[str, Any]:
 
     return {"id": pack.id, "version": pack.version, "parameters": plain(pack.parameters),
             "excluded": plain(pack.excluded),
-            "rules": [plain(rule) for rule in sorted(pack.rules, key=lambda r: r.id)]}
+            "rules": [_rule_content(rule, plain)
+                      for rule in sorted(pack.rules, key=lambda r: r.id)]}
+
+
+def _rule_content(rule: Rule, plain: Any) -> dict[str, Any]:
+    """Return a rule's content as hashed: its fields, with the parameters as written."""
+    content = {k: plain(getattr(rule, k)) for k in rule.__dataclass_fields__ if k != "spec"}
+    content["params"] = plain(rule.spec)
+    return content
 
 
 _DURATION = re.compile(

@@ -26,7 +26,9 @@ from auditor.domain.rules import (
     parse_deadline,
     parse_duration,
 )
-from auditor.rules.schema import PARAMS, PackSchema, RuleSchema, check_fields
+from auditor.rules.params import build
+from auditor.rules.schema import PackSchema, RuleSchema, check_fields
+from auditor.rules.templates import template_spec
 
 TIME_PARAMS = {"within": parse_duration, "deadline": parse_deadline}
 PACK_FILE = "pack.yaml"  # the pack's own file in a folder; every other file is a rule
@@ -112,8 +114,9 @@ def load_rule(path: Path, parameters: Mapping[str, Any]) -> Rule:
     data = _validate(RuleSchema(), _read_yaml(path), str(path))
     where = f"{path}: rule {data['id']}"
     template = Template(data["template"])
+    spec = template_spec(template)
     resolved = _resolve(data["params"], parameters, f"{where}: params")
-    params = _validate(PARAMS[template](), resolved, f"{where}: params")
+    params = _validate(spec.schema(), resolved, f"{where}: params")
     problems = check_fields(params)
     problems += _check_shifts(params)
     for name, parse in TIME_PARAMS.items():
@@ -126,7 +129,8 @@ def load_rule(path: Path, parameters: Mapping[str, Any]) -> Rule:
         raise RuleInvalid(f"{where}: params." + "; params.".join(problems))
     return Rule(
         id=data["id"], title=data["title"], version=data["version"],
-        severity=Severity(data["severity"]), template=template, params=params,
+        severity=Severity(data["severity"]), template=template,
+        params=build(spec.params, params), spec=params,
         citations=tuple(Citation(**c) for c in data["citations"]),
         description=data["description"].strip(), remediation=data["remediation"].strip(),
         jurisdictions=tuple(data["jurisdictions"]), effective_from=data["effective_from"],
@@ -177,7 +181,13 @@ def load_pack(root: Path, state: str | None = None) -> Pack:
     in_force = tuple(r for r in rules.values()
                      if r.applies_to(state) and r.id not in pack["excluded"])
     return Pack(pack["id"], pack["version"], pack["title"], in_force, parameters, state,
-                pack["excluded"])
+                pack["excluded"], pack["timezone"])
+
+
+def state_packs(root: Path) -> list[str]:
+    """Return the states that have a pack under root (from the folders, upper-case)."""
+    return sorted(folder.name.upper() for folder in (root / "states").iterdir()
+                  if (folder / PACK_FILE).exists())
 
 
 def default_rules_dir() -> Path:

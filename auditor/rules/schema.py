@@ -11,16 +11,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from auditor.domain.events import EVENT_FIELDS, EventType
 from auditor.domain.rules import Severity, Template
+from auditor.rules.language import COLUMNS as STORED
+from auditor.rules.language import COMPARISONS, DERIVED, NO_VALUE, OPERATORS
 
 ID = validate.Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$", error="must be lower-case words joined by -")
 EVENT_TYPES = [t.value for t in EventType]
-OPERATORS = ["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "not_matches",
-             "empty", "not_empty", "length_between", "is_true", "is_false"]
-NO_VALUE = {"empty", "not_empty", "is_true", "is_false"}
-COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
 # Stored beside the payload, or derived: local_date (the event's date in the license's
 # zone) and on_hand (METRC's quantity of the package at the event's time).
-COLUMNS = {"package_label", "reference", "occurred_at", "local_date", "on_hand"}
+COLUMNS = set(STORED) | set(DERIVED)
 
 
 class Strict(Schema):
@@ -257,16 +255,6 @@ class AggregateParams(Strict):
     message = fields.String(required=True)
 
 
-PARAMS: dict[Template, type[Schema]] = {
-    Template.FIELD_CHECK: FieldCheckParams,
-    Template.REQUIRES_PRIOR: RequiresPriorParams,
-    Template.REQUIRES_WITHIN: RequiresWithinParams,
-    Template.RECONCILE: ReconcileParams,
-    Template.STATE_AT_TIME: StateAtTimeParams,
-    Template.AGGREGATE: AggregateParams,
-}
-
-
 class CitationSchema(Strict):
     """A regulation and where to read it."""
 
@@ -308,6 +296,7 @@ class PackSchema(Strict):
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     title = fields.String(required=True)
     state = fields.String(load_default=None, allow_none=True)
+    timezone = fields.String(load_default=None, allow_none=True)  # the state's own zone
     extends = fields.String(load_default=None, allow_none=True)
     parameters = fields.Dict(load_default=dict)
     # Rules of the extended pack not in force here, each with the reason why.

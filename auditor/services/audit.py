@@ -20,7 +20,8 @@ from typing import Any
 from auditor.domain.errors import InvalidInput
 from auditor.domain.findings import Evaluation, Finding, explain
 from auditor.domain.license import License
-from auditor.domain.rules import Pack, Rule, Severity, Template
+from auditor.domain.rules import Pack, Rule, Severity
+from auditor.rules.templates import template_spec
 from auditor.services.ports import EventStore
 
 WEIGHTS = {Severity.CRITICAL: 5, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1,
@@ -92,9 +93,6 @@ def rules_in_force(pack: Pack, license: License, start: date, end: date) -> list
 # Rules are independent read-only queries, so they run side by side: SQLite's WAL lets
 # readers share the file and PostgreSQL gives each its own backend.
 AUDIT_THREADS = min(4, os.cpu_count() or 1)
-# The slow templates start first, so the threads finish together.
-COST_ORDER = [Template.AGGREGATE, Template.STATE_AT_TIME, Template.RECONCILE,
-              Template.REQUIRES_WITHIN, Template.REQUIRES_PRIOR, Template.FIELD_CHECK]
 
 
 def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
@@ -111,7 +109,8 @@ def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
         evaluation = store.evaluate(license.number, rule, opens, closes)
         return rule, evaluation, perf_counter() - began
 
-    slow_first = sorted(report.rules, key=lambda r: COST_ORDER.index(r.template))
+    # The costly templates start first, so the threads finish together.
+    slow_first = sorted(report.rules, key=lambda r: -template_spec(r.template).cost)
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         for rule, evaluation, seconds in pool.map(evaluate, slow_first):
             report.findings += [explain(rule, v, license.zone()) for v in evaluation.violations]

@@ -1,8 +1,9 @@
 """A package ledger replayed from the events: what METRC, the POS and the floor hold.
 
-METRC's on-hand is accepted quantity, plus adjustments, less METRC sales; the POS's is
-accepted quantity, plus adjustments, less POS sales (voided lines aside). The location
-is the last physical move's destination, or the METRC location until a move is seen.
+On-hand is the rule language's one definition (`rules.language.ON_HAND`), the same the
+rules read: METRC's is accepted quantity, plus adjustments, less METRC sales; the POS's
+is the same with POS sales (voided lines aside). The location is the last physical
+move's destination, or the METRC location until a move is seen.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from auditor.domain.events import EventType as T
+from auditor.rules.language import on_hand_delta
 from auditor.services.report_ports import LoggedEvent
 
 LEDGER_TYPES = (T.MANIFEST_PACKAGE, T.PACKAGE_SNAPSHOT, T.ADJUSTMENT, T.METRC_SALE_LINE,
@@ -50,13 +52,11 @@ class Ledger:
     def apply(self, event: LoggedEvent) -> None:
         """Update the package the event is about."""
         p, package = event.payload, self.state(event.package_label)
-        quantity = _number(p.get("quantity"))
+        package.metrc += on_hand_delta("metrc", event.type, p) or 0.0
+        package.pos += on_hand_delta("pos", event.type, p) or 0.0
         if event.type is T.MANIFEST_PACKAGE:
             _describe(package, p)
             if p.get("shipment_state") == "Accepted":
-                received = _number(p.get("received_quantity"))
-                package.metrc += received
-                package.pos += received
                 package.received_at = event.occurred_at
                 package.unit = p.get("received_unit") or package.unit
         elif event.type is T.PACKAGE_SNAPSHOT:
@@ -64,13 +64,7 @@ class Ledger:
             dates = [p.get(k) for k in ("expiration_date", "sell_by_date", "use_by_date")]
             package.expires = min((d for d in dates if d), default=package.expires)
             package.location = package.location or p.get("location")
-        elif event.type is T.ADJUSTMENT:
-            package.metrc += quantity
-            package.pos += quantity
-        elif event.type is T.METRC_SALE_LINE:
-            package.metrc -= quantity
         elif event.type is T.POS_SALE_LINE and not p.get("voided"):
-            package.pos -= quantity
             _describe(package, {"item_name": p.get("product_name"), **p})
         elif event.type is T.MOVE:
             package.location = p.get("to_location") or package.location
@@ -87,6 +81,3 @@ def _describe(package: PackageState, payload: dict[str, Any]) -> None:
     package.category = package.category or payload.get("category")
     package.unit = package.unit or payload.get("unit")
 
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.evaluator import Decision, LicenseEvaluator
-from auditor.continuous.fields import StreamEvent
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
 from auditor.services.worker_ports import Checkpoint, WorkerStore, Written

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from auditor.continuous.fields import StreamEvent
+from auditor.domain.events import StreamEvent
 from auditor.domain.findings import Finding
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from auditor.continuous.fields import StreamEvent
+from auditor.domain.events import StreamEvent
 from auditor.services.worker_ports import Checkpoint, Written
 from auditor.store.schema import continuous_findings, events, licenses, worker_checkpoints
 

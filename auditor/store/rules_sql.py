@@ -8,7 +8,7 @@ and conditions live in sql_fields, so every template reads data the same way.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +28,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from auditor.domain.findings import Evaluation, Violation
+from auditor.domain.findings import Evaluation
 from auditor.domain.license import License
-from auditor.domain.rules import Rule, Template, parse_deadline, parse_duration
+from auditor.domain.rules import Rule, Template
+from auditor.rules.language import (
+    DERIVED,
+    EPSILON,
+    message_fields,
+    reads_only_state,
+    shape_violation,
+)
+from auditor.rules.params import AggregateParams, Compare, Limit, Source
 from auditor.store.schema import events
 from auditor.store.sql_fields import Fields, condition, holds, instant, selects
 
@@ -42,8 +50,8 @@ def field_check(rule: Rule, license_id: int, license: License, dialect: str,
     """Select events of the rule's type that fail any `require` condition."""
     e = events.alias("e")
     fields = Fields(e, dialect, license)
-    required = and_(*(condition(fields, c) for c in rule.params["require"]))
-    return select(e).where(*selects(e, fields, rule.params["event"], license_id),
+    required = and_(*(condition(fields, c) for c in rule.params.require))
+    return select(e).where(*selects(e, fields, rule.params.event, license_id),
                            not_(holds(required))), None
 
 
@@ -53,20 +61,20 @@ def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
     params = rule.params
     e, p = events.alias("e"), events.alias("p")
     ef, pf = Fields(e, dialect, license), Fields(p, dialect, license)
-    counterpart = selects(p, pf, params["prior"], license_id)
-    counterpart += [pf[m["prior"]] == ef[m["event"]] for m in params["match"]]
-    if params["in_force_by"]:
-        counterpart.append(pf[params["in_force_by"]] == _version_in_force(
-            params["prior"]["type"], params["in_force_by"], e, license_id, license, dialect))
-    if params["when"] == "before":
+    counterpart = selects(p, pf, params.prior, license_id)
+    counterpart += [pf[m.prior] == ef[m.event] for m in params.match]
+    if params.in_force_by:
+        counterpart.append(pf[params.in_force_by] == _version_in_force(
+            params.prior.type, params.in_force_by, e, license_id, license, dialect))
+    if not params.ever:
         counterpart.append(pf.time() <= ef.time())
-        if params["within"]:
-            counterpart.append(pf.time() >= ef.shifted_time(-parse_duration(params["within"])))
-    return select(e).where(*selects(e, ef, params["event"], license_id),
+        if params.within is not None:
+            counterpart.append(pf.time() >= ef.shifted_time(-params.within))
+    return select(e).where(*selects(e, ef, params.event, license_id),
                            not_(exists().where(*counterpart))), None
 
 
-def _version_in_force(types: list[str], version_field: str, event: Any, license_id: int,
+def _version_in_force(types: Sequence[str], version_field: str, event: Any, license_id: int,
                       license: License, dialect: str) -> ColumnElement[Any]:
     """Return the version (field value) in force at the event: the latest at or before it,
     or the earliest of all when none is yet (a list imported after the activity it covers)."""
@@ -95,21 +103,21 @@ def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
     params = rule.params
     e = events.alias("e")
     ef = Fields(e, dialect, license)
-    deadline = ef.due(parse_deadline(params["deadline"]))
+    deadline = ef.due(params.deadline)
     end = instant(cutoff, dialect)
 
-    def followed(extra: list[dict[str, Any]]) -> ColumnElement[bool]:
+    def followed(extra: Sequence[Any]) -> ColumnElement[bool]:
         f = events.alias("f")
         ff = Fields(f, dialect, license)
-        when = ff.time(params["follow_up_time"])
-        later = [when > ef.time()] if params["strictly_after"] else []
+        when = ff.time(params.follow_up_time)
+        later = [when > ef.time()] if params.strictly_after else []
         return exists().where(
-            *selects(f, ff, params["follow_up"], license_id),
-            *(ff[m["follow_up"]] == ef[m["event"]] for m in params["match"]),
+            *selects(f, ff, params.follow_up, license_id),
+            *(ff[m.follow_up] == ef[m.event] for m in params.match),
             *(condition(ff, c) for c in extra), *later, when <= deadline, when <= end)
 
-    met = and_(*(followed(group) for group in params["each_of"] or [[]]))
-    unmet = select(e).where(*selects(e, ef, params["event"], license_id), not_(met))
+    met = and_(*(followed(group) for group in params.groups))
+    unmet = select(e).where(*selects(e, ef, params.event, license_id), not_(met))
     return unmet.where(deadline <= end), unmet.where(deadline > end)
 
 
@@ -120,17 +128,16 @@ def reconcile(rule: Rule, license_id: int, license: License, dialect: str,
     left, right = events.alias("l"), events.alias("r")
     lf, rf = Fields(left, dialect, license), Fields(right, dialect, license)
 
-    def agrees(spec: dict[str, Any]) -> ColumnElement[bool]:
-        a, b = lf[spec["left"]], rf[spec["right"]]
-        close = (func.abs(a - b) <= spec["tolerance"]) if spec["tolerance"] is not None \
-            else a == b
+    def agrees(spec: Compare) -> ColumnElement[bool]:
+        a, b = lf[spec.left], rf[spec.right]
+        close = (func.abs(a - b) <= spec.tolerance) if spec.tolerance is not None else a == b
         return holds(close)
 
     differs = exists().where(
-        *selects(right, rf, params["right"], license_id),
-        *(rf[m["right"]] == lf[m["left"]] for m in params["match"]),
-        or_(*(not_(agrees(c)) for c in params["compare"])))
-    return select(left).where(*selects(left, lf, params["left"], license_id), differs), None
+        *selects(right, rf, params.right, license_id),
+        *(rf[m.right] == lf[m.left] for m in params.match),
+        or_(*(not_(agrees(c)) for c in params.compare)))
+    return select(left).where(*selects(left, lf, params.left, license_id), differs), None
 
 
 def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
@@ -143,30 +150,24 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
     states are few and their payloads large.
     """
     params = rule.params
-    on_state = [c for c in params["require"] if _reads_only_state(c)]
-    on_both = [c for c in params["require"] if not _reads_only_state(c)]
+    on_state = [c for c in params.require if reads_only_state(c)]
+    on_both = [c for c in params.require if not reads_only_state(c)]
     e, s, state = events.alias("e"), events.alias("s"), events.alias("state")
     itself = Fields(state, dialect, license)
     meets = and_(true(), *(condition(Fields(state, dialect, license, state=itself), c)
                            for c in on_state))
     verdicts = (select(state.c.id, case((meets, 1), else_=0).label("ok"))
                 .where(state.c.license_id == license_id,
-                       state.c.type.in_(params["state_from"])).cte("verdicts")
+                       state.c.type.in_(params.state_from)).cte("verdicts")
                 .prefix_with("MATERIALIZED"))  # else SQLite inlines it into every sale
-    latest = _latest_of(e, params["state_from"], license_id)
+    latest = _latest_of(e, params.state_from, license_id)
     fields = Fields(e, dialect, license, state=Fields(s, dialect, license))
     required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
     joined = e.join(verdicts, verdicts.c.id == latest)
     if on_both:
         joined = joined.join(s, s.c.id == verdicts.c.id)
     return (select(e).select_from(joined)
-            .where(*selects(e, fields, params["event"], license_id), not_(holds(required)))), None
-
-
-def _reads_only_state(spec: dict[str, Any]) -> bool:
-    if "any" in spec:
-        return all(_reads_only_state(c) for c in spec["any"])
-    return all(name.startswith("state.") for name in (spec["field"], spec.get("other", "state.")))
+            .where(*selects(e, fields, params.event, license_id), not_(holds(required)))), None
 
 
 def _latest_of(event: Any, types: Sequence[str], license_id: int) -> ColumnElement[Any]:
@@ -190,63 +191,58 @@ def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
     """
     params = rule.params
     parts = [_contributions(params, source, license_id, license, dialect)
-             for source in params["sources"]]
+             for source in params.sources]
     amounts = union_all(*parts).cte("contributions")
     crossings = [_crossing(amounts, params, index, limit)
-                 for index, limit in enumerate(params["limits"])]
+                 for index, limit in enumerate(params.limits)]
     e = events.alias("e")
     return select(e).where(e.c.id.in_(union_all(*crossings))), None
 
 
-DERIVED = {"local_date"}  # never NULL for an event, and costly to work out twice
-WHOLE = {"where": [], "per": 1}  # a limit without equivalents counts every amount as is
-EPSILON = 1e-9  # equivalents are fractions: 8 g / 8 must not read as above 1
-
-
-def _contributions(params: Mapping[str, Any], source: dict[str, Any], license_id: int,
+def _contributions(params: AggregateParams, source: Source, license_id: int,
                    license: License, dialect: str) -> Select[Any]:
     """Select a source's events with their amount towards each limit (NULL: not counted)."""
     c, s = events.alias("c"), events.alias("s")
     cf = Fields(c, dialect, license, state=Fields(s, dialect, license))
-    measure = cf[source["add"]] if "add" in source else -cf[source["subtract"]]
+    measure = cf[source.measure] if source.add else -cf[source.measure]
     columns, reads_state = [], False
-    for index, limit in enumerate(params["limits"]):
+    for index, limit in enumerate(params.limits):
         whens = []
-        for term in limit["equivalents"] or [WHOLE]:
-            multiply_by = term.get("multiply_by") or source.get("multiply_by")
+        for term in limit.terms:
+            multiply_by = term.multiply_by or source.multiply_by
             amount = measure * func.coalesce(cf[multiply_by], 1) if multiply_by else measure
             reads_state = reads_state or bool(multiply_by and multiply_by.startswith("state."))
-            counted = and_(true(), *(condition(cf, w) for w in limit["where"] + term["where"]))
-            whens.append((counted, func.coalesce(amount / term["per"], 0)))
+            counted = and_(true(), *(condition(cf, w) for w in limit.where + term.where))
+            whens.append((counted, func.coalesce(amount / term.per, 0)))
         columns.append(case(*whens, else_=None).label(f"d{index}"))
-    groups = [cf[name].label(f"g{i}") for i, name in enumerate(params["group_by"])]
+    groups = [cf[name].label(f"g{i}") for i, name in enumerate(params.group_by)]
     query = select(c.c.id, c.c.type, c.c.occurred_at, *groups, *columns,
-                   literal(0 if source["from_start"] else 1).label("phase"))
+                   literal(0 if source.from_start else 1).label("phase"))
     if reads_state:
         latest = _latest_of(c, ["package_snapshot"], license_id)
         query = query.select_from(c.outerjoin(s, s.c.id == latest))
-    return query.where(c.c.license_id == license_id, c.c.type == source["type"],
-                       *(cf[name].is_not(None) for name in params["group_by"]
+    # A derived group field is never NULL for an event, and costly to work out twice.
+    return query.where(c.c.license_id == license_id, c.c.type == source.type,
+                       *(cf[name].is_not(None) for name in params.group_by
                          if name not in DERIVED),
-                       *(condition(cf, w) for w in source["where"]))
+                       *(condition(cf, w) for w in source.where))
 
 
-def _crossing(amounts: Any, params: Mapping[str, Any], index: int,
-              limit: dict[str, Any]) -> Select[Any]:
+def _crossing(amounts: Any, params: AggregateParams, index: int, limit: Limit) -> Select[Any]:
     """Select the events whose amount takes limit number `index` out of its bounds."""
     delta = amounts.c[f"d{index}"]
-    groups = [amounts.c[f"g{i}"] for i in range(len(params["group_by"]))]
+    groups = [amounts.c[f"g{i}"] for i in range(len(params.group_by))]
     running = select(amounts.c.id, amounts.c.type, delta.label("delta"), func.sum(delta).over(
         partition_by=groups, order_by=(amounts.c.phase, amounts.c.occurred_at, amounts.c.id))
         .label("total")).where(delta.is_not(None)).subquery(f"running{index}")
     before = running.c.total - running.c.delta
-    if limit["minimum"] is not None:
-        bound = limit["minimum"] - EPSILON
+    if limit.minimum is not None:
+        bound = limit.minimum - EPSILON
         out = and_(running.c.total < bound, before >= bound)
     else:
-        bound = limit["maximum"] + EPSILON
+        bound = (limit.maximum or 0.0) + EPSILON
         out = and_(running.c.total > bound, before <= bound)
-    return select(running.c.id).where(running.c.type.in_(params["report"]), out)
+    return select(running.c.id).where(running.c.type.in_(params.report), out)
 
 
 COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
@@ -257,27 +253,27 @@ COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: require
 def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, start: datetime,
              end: datetime) -> Evaluation:
     """Evaluate a rule over a license's events that occurred in [start, end), as of end."""
-    query, pending_query = COMPILERS[rule.template](rule, license_id, license,
-                                                    engine.dialect.name, end)
+    dialect = engine.dialect.name
+    query, pending_query = COMPILERS[rule.template](rule, license_id, license, dialect, end)
+    found = _in_period(query, start, end).subquery("found")
+    # Derived fields a message names (on_hand) are worked out for the findings alone.
+    derived = sorted(message_fields(rule.params.message) & DERIVED.keys() - {"local_date"})
+    fields = Fields(found, dialect, license)
     with engine.connect() as conn:
-        rows: Sequence[Any] = conn.execute(_in_period(query, start, end).order_by(
-            query.selected_columns.occurred_at, query.selected_columns.id)).all()
+        rows: Sequence[Any] = conn.execute(
+            select(found, *(fields[name].label(f"derived_{name}") for name in derived))
+            .order_by(found.c.occurred_at, found.c.id)).all()
         pending = 0 if pending_query is None else conn.scalar(
             select(func.count()).select_from(_in_period(pending_query, start, end).subquery()))
-    dated_by = rule.params.get("finding_time")
-    by_deadline = (parse_deadline(rule.params["deadline"])
-                   if rule.params.get("date_by_deadline") else None)
-    found = []
-    for row in rows:
-        payload = _payload(row.payload)
-        when = datetime.fromisoformat(payload[dated_by]) if dated_by else row.occurred_at
-        if by_deadline:
-            when = by_deadline.due(when, license.zone())
-        label = None if rule.params.get("license_level") else row.package_label
-        subject = payload.get(rule.params["subject"]) if rule.params.get("subject") \
-            else row.reference
-        found.append(Violation(row.id, row.type, when, label, subject, payload))
-    return Evaluation(found, pending or 0)
+    zone = license.zone()
+    return Evaluation([shape_violation(
+        rule, row.id, row.type, row.occurred_at, row.package_label, row.reference,
+        _payload(row.payload), zone, _derived(row)) for row in rows], pending or 0)
+
+
+def _derived(row: Any) -> Callable[[str], Any]:
+    """Return the derived fields selected beside a found event, by name."""
+    return lambda name: row._mapping[f"derived_{name}"]
 
 
 def _in_period(query: Select[Any], start: datetime, end: datetime) -> Select[Any]:

@@ -28,17 +28,23 @@ from sqlalchemy import (
 )
 
 from auditor.domain.license import License
-from auditor.domain.rules import Deadline, parse_duration
+from auditor.domain.rules import Deadline
+from auditor.rules.language import (
+    COLUMNS,
+    KNOWN_PACKAGE_TYPES,
+    LICENSE_PREFIX,
+    ON_HAND,
+    STATE_PREFIX,
+    Kind,
+    Term,
+    kind_of,
+    typed_value,
+)
+from auditor.rules.params import Condition, EventRef
 from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
 from auditor.store.schema import events
 
-COLUMNS = {"package_label", "reference", "occurred_at"}
-NUMBERS = {"quantity", "counted_quantity", "shipped_quantity", "received_quantity",
-           "unit_price", "total_price", "unit_weight", "unit_thc_content", "package_count",
-           "received_package_count", "line_count", "metrc_id", "line_index"}
-DATES = {"expiration_date", "sell_by_date", "use_by_date", "packaged_date", "finished_date",
-         "archived_date", "move_date", "actual_date"}
-KNOWN_PACKAGE_TYPES = ("manifest_package", "package_snapshot")
+CASTS = {Kind.NUMBER: Float, Kind.DATE: Date, Kind.BOOLEAN: Boolean}  # PostgreSQL's ->> is text
 
 
 class Fields:
@@ -53,49 +59,48 @@ class Fields:
                  state: Fields | None = None) -> None:
         self.alias, self.dialect, self.license, self.state = alias, dialect, license, state
 
-    def value(self, raw: Any) -> Any:
-        """Return a condition's value, reading "@license.NAME" from the audited license."""
-        if isinstance(raw, str) and raw.startswith("@license."):
-            found = getattr(self.license, raw.removeprefix("@license."))
+    def value(self, raw: Any, field: str) -> Any:
+        """Return a condition's value typed as its field, "@license.NAME" from the license."""
+        if isinstance(raw, str) and raw.startswith(LICENSE_PREFIX):
+            found = getattr(self.license, raw.removeprefix(LICENSE_PREFIX))
             return list(found) if isinstance(found, tuple) else found
-        return raw
+        return typed_value(field, raw)
 
     def __getitem__(self, name: str) -> ColumnElement[Any]:
-        if name.startswith("state.") and self.state is not None:
-            return self.state[name.removeprefix("state.")]
+        if name.startswith(STATE_PREFIX) and self.state is not None:
+            return self.state[name.removeprefix(STATE_PREFIX)]
         if name == "local_date":
             return self._local_date()
         if name == "on_hand":
-            return self._on_hand()
+            return self.on_hand("metrc")
         if name in COLUMNS:
             return self.alias.c[name]
-        boolean = name.startswith(("is_", "requires_")) or name == "voided"
         if self.dialect == "postgresql":
             text = self.alias.c.payload.op("->>", return_type=String)(literal(name, String))
-            if name in NUMBERS:
-                return cast(text, Float)
-            if name in DATES:
-                return cast(text, Date)
-            return cast(text, Boolean) if boolean else text
+            kind = CASTS.get(kind_of(name))
+            return text if kind is None else cast(text, kind)
         return func.json_extract(self.alias.c.payload, f"$.{name}")
 
-    def _on_hand(self) -> ColumnElement[Any]:
-        """Return METRC's quantity of the package at the event's time.
+    def on_hand(self, side: str) -> ColumnElement[Any]:
+        """Return one side's quantity of the package at the event's time (language.ON_HAND)."""
+        total: ColumnElement[Any] = literal(0.0)
+        for term in ON_HAND[side]:
+            total = total + term.sign * self._term_sum(term)
+        return total
 
-        Accepted quantity, plus adjustments, less METRC sales, up to and at the event.
-        """
-        def total(kind: str, field: str, where: list[Any]) -> ColumnElement[Any]:
-            other = events.alias(f"{kind}_sum")
-            of = Fields(other, self.dialect, self.license)
-            return func.coalesce(select(func.sum(of[field])).where(
-                other.c.license_id == self.alias.c.license_id, other.c.type == kind,
-                other.c.package_label == self.alias.c.package_label,
-                other.c.occurred_at <= self.alias.c.occurred_at,
-                *(condition(of, c) for c in where)).correlate(self.alias).scalar_subquery(), 0)
-
-        accepted = [{"field": "shipment_state", "op": "eq", "value": "Accepted"}]
-        return (total("manifest_package", "received_quantity", accepted)
-                + total("adjustment", "quantity", []) - total("metrc_sale_line", "quantity", []))
+    def _term_sum(self, term: Term) -> ColumnElement[Any]:
+        other = events.alias(f"{term.type}_sum")
+        of = Fields(other, self.dialect, self.license)
+        where = []
+        if term.only_if is not None:
+            where.append(of[term.only_if[0]] == term.only_if[1])
+        if term.unless is not None:
+            where.append(not_(holds(of[term.unless] == True)))  # noqa: E712 - SQL
+        return func.coalesce(select(func.sum(of[term.field])).where(
+            other.c.license_id == self.alias.c.license_id, other.c.type == term.type,
+            other.c.package_label == self.alias.c.package_label,
+            other.c.occurred_at <= self.alias.c.occurred_at, *where)
+            .correlate(self.alias).scalar_subquery(), 0)
 
     def _local_date(self) -> ColumnElement[Any]:
         zone = self.license.timezone
@@ -137,18 +142,18 @@ def instant(value: datetime, dialect: str) -> ColumnElement[Any]:
     return literal(value.timestamp() / 86400 + UNIX_EPOCH_JULIAN_DAY)
 
 
-def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
+def condition(fields: Fields, spec: Condition) -> ColumnElement[bool]:
     """Compile one `field op value` condition; a missing field never satisfies it."""
-    if "any" in spec:
-        return or_(*(holds(condition(fields, c)) for c in spec["any"]))
-    expr, op = fields[spec["field"]], spec["op"]
-    value: Any = fields[spec["other"]] if "other" in spec else fields.value(spec.get("value"))
-    if "shift" in spec:  # compare times: both sides as Fields.time() gives them
-        expr = fields.time(spec["field"])
-        value = fields.shifted_time(parse_duration(spec["shift"]), spec["other"])
-    if "tolerance" in spec:
+    if spec.any:
+        return or_(*(holds(condition(fields, c)) for c in spec.any))
+    expr, op = fields[spec.field], spec.op
+    value: Any = fields[spec.other] if spec.other else fields.value(spec.value, spec.field)
+    if spec.shift is not None and spec.other:  # compare times: both as Fields.time() gives
+        expr = fields.time(spec.field)
+        value = fields.shifted_time(spec.shift, spec.other)
+    if spec.tolerance is not None:
         apart = func.abs(expr - value)
-        return apart <= spec["tolerance"] if op == "eq" else apart > spec["tolerance"]
+        return apart <= spec.tolerance if op == "eq" else apart > spec.tolerance
     text = func.trim(cast(expr, String))
     compiled: dict[str, Any] = {
         "eq": lambda: expr == value, "ne": lambda: expr != value,
@@ -166,24 +171,23 @@ def condition(fields: Fields, spec: dict[str, Any]) -> ColumnElement[bool]:
     return compiled[op]()
 
 
-def selects(alias: Any, fields: Fields, ref: dict[str, Any], license_id: int) -> list[Any]:
+def selects(alias: Any, fields: Fields, ref: EventRef, license_id: int) -> list[Any]:
     """Return the WHERE clauses that pick an event reference's events of the license."""
-    types = ref["type"]
     clauses = [alias.c.license_id == license_id]
-    clauses.append(alias.c.package_label.is_not(None) if "*" in types
-                   else alias.c.type.in_(types))
-    clauses += [condition(fields, c) for c in ref["where"]]
-    if ref["where_any"]:
-        clauses.append(or_(*(holds(condition(fields, c)) for c in ref["where_any"])))
-    if ref["first_per"]:
+    clauses.append(alias.c.package_label.is_not(None) if ref.any_type
+                   else alias.c.type.in_(ref.type))
+    clauses += [condition(fields, c) for c in ref.where]
+    if ref.where_any:
+        clauses.append(or_(*(holds(condition(fields, c)) for c in ref.where_any)))
+    if ref.first_per:
         first = events.alias("first")
         ff = Fields(first, fields.dialect, fields.license)
         clauses.append(alias.c.id == select(first.c.id).where(
             first.c.license_id == license_id, first.c.type == alias.c.type,
-            ff[ref["first_per"]] == fields[ref["first_per"]])
+            ff[ref.first_per] == fields[ref.first_per])
             .order_by(first.c.occurred_at, first.c.id).limit(1).correlate(alias)
             .scalar_subquery())
-    if ref["only_known_packages"]:
+    if ref.only_known_packages:
         known = events.alias("known")
         clauses.append(exists().where(
             known.c.license_id == license_id, known.c.package_label == alias.c.package_label,

@@ -7,9 +7,9 @@ import pytest
 
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.evaluator import LicenseEvaluator
-from auditor.continuous.fields import StreamEvent
+from auditor.domain.events import StreamEvent
 from auditor.domain.rules import Pack
-from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.rules.loader import default_rules_dir, load_pack, state_packs
 from tests.conftest import LICENSE
 
 RULES = {rule.id: rule for rule in load_pack(default_rules_dir()).rules}
@@ -69,7 +69,7 @@ def test_every_core_rule_runs_continuously():
     assert {p.rule.id for p in ev.programs} == set(RULES)
 
 
-@pytest.mark.parametrize("state", ["CA", "CO", "MA", "MI", "OR"])
+@pytest.mark.parametrize("state", state_packs(default_rules_dir()))
 def test_every_rule_of_every_state_pack_runs_continuously(state):
     license = replace(LICENSE, state=state)
     pack = load_pack(default_rules_dir(), state)
@@ -82,8 +82,8 @@ def test_every_rule_of_every_state_pack_runs_continuously(state):
 def test_rules_the_engine_cannot_run_are_named_as_batch_only():
     oversold = RULES["package-oversold"]
     # A from_start amount counts before all others: reporting it has no streaming order.
-    odd = replace(oversold, params={**oversold.params,
-                                    "report": ["manifest_package", "adjustment"]})
+    odd = replace(oversold, params=replace(oversold.params,
+                                           report=("manifest_package", "adjustment")))
     ev = LicenseEvaluator(Pack("p", 1, "p", (odd, RULES["tag-invalid"])), LICENSE,
                           RulesEngine())
     assert list(ev.batch_only) == ["package-oversold"]

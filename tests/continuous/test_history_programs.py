@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from auditor.continuous.aggregates import IDLE_HORIZON
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.evaluator import LicenseEvaluator
-from auditor.continuous.fields import StreamEvent
 from auditor.continuous.reconcile import RECONCILE_HORIZON
+from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
 from auditor.rules.loader import default_rules_dir, load_pack

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.evaluator import LicenseEvaluator
-from auditor.continuous.fields import StreamEvent
+from auditor.domain.events import StreamEvent
 from auditor.domain.rules import Pack
 from auditor.rules.loader import default_rules_dir, load_pack
 from tests.conftest import LICENSE

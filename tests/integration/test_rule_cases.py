@@ -1,7 +1,8 @@
 """Every case of every rule, through the batch (SQL) backend, on SQLite and PostgreSQL.
 
-Core rules run under the core pack's parameters for a California license; a state's own
-rules run under that state's pack for a license of that state, in its time zone.
+States, rules and cases are discovered from the rules folder: core rules run under the
+core pack's parameters for a California license; a state's own rules (the files in its
+folder) run under that state's pack for a license of that state, in the pack's zone.
 """
 
 import json
@@ -11,25 +12,36 @@ import pytest
 
 from auditor.domain.findings import explain
 from auditor.domain.license import License
-from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.rules.loader import PACK_FILE, default_rules_dir, load_pack, state_packs
 from auditor.services.ingest import ingest
 from tests.conftest import LICENSE
 
-ZONES = {"CO": "America/Denver", "MI": "America/Detroit", "OR": "America/Los_Angeles",
-         "MA": "America/New_York"}
-STATE_LICENSES = {state: License(f"{state}-TEST-1", state, zone, ("Sales Floor",), "Test",
-                                 ("Vault",)) for state, zone in ZONES.items()}
+RULES_DIR = default_rules_dir()
+STATES = state_packs(RULES_DIR)
+
+
+def state_license(state):
+    """Return a test license of the state, in its pack's time zone (which it must name)."""
+    zone = load_pack(RULES_DIR, state).timezone
+    assert zone, f"rules/states/{state.lower()}/pack.yaml names no timezone"
+    return License(f"{state}-TEST-1", state, zone, ("Sales Floor",), "Test", ("Vault",))
+
+
+def own_rule_ids(state):
+    """Return the ids of the rules a state's folder holds (its own versions and rules)."""
+    folder = RULES_DIR / "states" / state.lower()
+    return {path.stem for path in folder.glob("*.yaml") if path.name != PACK_FILE}
 
 
 def state_rules():
-    for state, license in STATE_LICENSES.items():
-        for rule in load_pack(default_rules_dir(), state).rules:
-            if rule.jurisdictions != ("*",):
+    for state in STATES:
+        license, own = state_license(state), own_rule_ids(state)
+        for rule in load_pack(RULES_DIR, state).rules:
+            if rule.id in own:
                 yield license, rule
 
 
-CASES = [(LICENSE, rule, case) for rule in load_pack(default_rules_dir()).rules
-         for case in rule.cases]
+CASES = [(LICENSE, rule, case) for rule in load_pack(RULES_DIR).rules for case in rule.cases]
 CASES += [(license, rule, case) for license, rule in state_rules() for case in rule.cases]
 
 
@@ -77,8 +89,16 @@ def test_rule_case(sql_store, license, rule, case, figure):
         assert "<" not in finding.message, f"message names an unknown field: {finding.message}"
 
 
+def test_the_cases_cover_every_rule_file_of_every_state():
+    core = {path.stem for path in (RULES_DIR / "core").glob("*.yaml") if path.name != PACK_FILE}
+    assert {rule.id for lic, rule, _ in CASES if lic == LICENSE} == core
+    for state in STATES:
+        ran = {rule.id for lic, rule, _ in CASES if lic.state == state and lic != LICENSE}
+        assert ran == own_rule_ids(state) - set(load_pack(RULES_DIR, state).excluded), state
+
+
 def test_every_rule_has_a_passing_and_a_failing_case():
     state_specific = [rule for _, rule in state_rules()]
-    for rule in [*load_pack(default_rules_dir()).rules, *state_specific]:
+    for rule in [*load_pack(RULES_DIR).rules, *state_specific]:
         assert any(not c.expect for c in rule.cases), f"{rule.id} has no passing case"
         assert any(c.expect for c in rule.cases), f"{rule.id} has no failing case"

@@ -102,7 +102,7 @@ def test_excluding_an_unknown_rule_is_refused(rules_dir):
 def test_a_state_rule_replaces_the_core_rule_of_the_same_id():
     rule = next(r for r in load_pack(default_rules_dir(), "CO").rules
                 if r.id == "purchase-limit-exceeded")
-    assert rule.jurisdictions == ("CO",) and rule.params["group_by"] == ["receipt_id"]
+    assert rule.jurisdictions == ("CO",) and rule.params.group_by == ("receipt_id",)
 
 
 NEW_YORK = ZoneInfo("America/New_York")
