@@ -68,7 +68,8 @@ def rule_for(tmp_path, op):
 def test_both_backends_judge_each_operator_alike(sql_store, tmp_path, op):
     rule = rule_for(tmp_path, op)
     lines = [json.dumps({"type": "package_snapshot", "occurred_at": T0.isoformat(),
-                         "natural_key": f"snap-{name}", "package_label": f"1A400000000000000000000{name}",
+                         "natural_key": f"snap-{name}",
+                         "package_label": f"1A400000000000000000000{name}",
                          "reference": None, "payload": payload})
              for name, payload in SNAPSHOTS.items()]
     summary = ingest(sql_store, LICENSE.number, "events", "ops.ndjson", "\n".join(lines).encode())
