@@ -3,7 +3,7 @@
 The tests append one JSON line per figure (see tests/figures.py). Figures of the same
 name are added up across tests and databases (a parametrized test reports one line
 per case; a share in % is averaged instead), then shown one row each, grouped by the
-catalog area of RELIABILITY.md.
+area of the reliability catalog (the README's scorecard).
 Nothing here runs tests or touches files: scripts/scorecard does that.
 """
 
@@ -19,7 +19,7 @@ START = "<!-- scorecard:start -->"
 END = "<!-- scorecard:end -->"
 DATABASE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
-# The promise each area of the RELIABILITY.md catalog makes, in the catalog's order.
+# The promise each area of the reliability catalog makes, in the catalog's order.
 PROMISES: dict[str, str] = {
     "trail": "every change leaves one hash-chained trail entry; any edit of the trail is "
              "detected; no mutation path gets through",

@@ -1,6 +1,6 @@
 """The durable-rules adapter: the only module that imports durable-rules.
 
-A hardened host around durable-rules 2.0.28 (DESIGN §4). It runs no background
+A hardened host around durable-rules 2.0.28 (docs/durable-rules.md). It runs no background
 threads. Rulesets are registered through the stock Host (which validates them), but
 messages go straight to the C core and the matches a message completes are collected
 right after it, in the same call: the stock Python action machinery (promises,

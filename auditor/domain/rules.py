@@ -32,7 +32,7 @@ class Severity(StrEnum):
 
 
 class Template(StrEnum):
-    """The shapes a rule can take (DESIGN §3).
+    """The shapes a rule can take (rules/README.md; registered in `rules.templates`).
 
     "Every item of a group before the group closes" is a requires_prior rule whose
     event is the item's closing (e.g. a manifest package accepted) and whose prior is

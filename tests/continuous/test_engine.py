@@ -1,4 +1,4 @@
-"""The hardened durable-rules host: each DESIGN §4 hazard it can provoke, handled."""
+"""The hardened durable-rules host: each hazard of docs/durable-rules.md it can provoke, handled."""
 
 import threading
 
