@@ -19,6 +19,7 @@ from auditor.continuous.reference_lists import InForceBy
 from auditor.continuous.states import StateAtTime
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
+from auditor.rules.language import message_fields
 
 Build = Callable[[Rule, License, RulesEngine], Program]
 PROGRAMS: dict[Template, Build] = {Template.FIELD_CHECK: FieldCheck,
@@ -30,10 +31,11 @@ PROGRAMS: dict[Template, Build] = {Template.FIELD_CHECK: FieldCheck,
 
 
 def needs_history(rule: Rule) -> bool:
-    """Return whether a rule reads on-hand, or (field_check, requires_within) known tags."""
+    """Return whether a rule reads on-hand (in a condition or its message), or
+    (field_check, requires_within) only tags METRC knows."""
     known = rule.template in (Template.FIELD_CHECK, Template.REQUIRES_WITHIN) and \
         rule.params.event.only_known_packages
-    return known or reads_on_hand(rule.spec)
+    return known or reads_on_hand(rule.spec) or "on_hand" in message_fields(rule.params.message)
 
 
 def compile_rule(rule: Rule, license: License, engine: RulesEngine) -> Program:

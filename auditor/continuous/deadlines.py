@@ -27,6 +27,7 @@ from auditor.continuous.programs import (
 from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
+from auditor.rules.language import Derive
 from auditor.rules.params import Conditions
 
 
@@ -43,6 +44,7 @@ class Obligation:
     late_groups: set[int] = field(default_factory=set)
     late_when: float | None = None  # the earliest follow-up after the deadline
     fact: dict[str, Any] | None = None  # as asserted in the engine, for retraction
+    derive: Derive | None = None  # derived fields as they stood at the event (on-hand)
 
 
 class RequiresWithin(Program):
@@ -145,7 +147,7 @@ class RequiresWithin(Program):
         return []
 
     def _violation(self, duty: Obligation) -> Any:
-        return violation(self.rule, duty.event, self.license)
+        return violation(self.rule, duty.event, self.license, duty.derive)
 
     def expire(self, watermark: float) -> list[Outcome]:
         """Find the obligations whose deadline the clock passed unmet; forget old ones."""

@@ -17,7 +17,7 @@ from typing import Any
 from auditor.continuous.deadlines import Obligation, RequiresWithin
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.fields import Reader, all_hold
-from auditor.continuous.hosted import HistorySelection, Hosted, KnownPackages, judged_now
+from auditor.continuous.hosted import HistorySelection, Hosted, KnownPackages
 from auditor.continuous.programs import (
     FLAG_FAILED,
     Outcome,
@@ -135,15 +135,22 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
         self.ledger.take(event)
         self._remember(event)
         outcomes = super().observe(event)
-        for parked in self.known.learn(event):
-            outcomes += self._oblige(parked)
+        for parked, on_hand in self.known.learn(event):
+            outcomes += self._oblige(parked, on_hand)
         return outcomes
 
     def judge(self, event: StreamEvent) -> list[Outcome]:
-        """Open an obligation for a selected event (once its tag is known, if need be)."""
-        if not judged_now(self.rule, self.event_sel, self.known, event):
+        """Open an obligation for a selected event (once its tag is known, if need be).
+
+        On-hand is read now, at the event, for a message that names it.
+        """
+        if not self.event_sel.picks(event):
             return []
-        return self._oblige(event)
+        on_hand = self.ledger(event.package_label)
+        if self.rule.params.event.only_known_packages and \
+                not self.known.admit(event, (event, on_hand)):
+            return []
+        return self._oblige(event, on_hand)
 
     def _remember(self, event: StreamEvent) -> None:
         params = self.rule.params
@@ -160,12 +167,13 @@ class LedgerRequiresWithin(RequiresWithin, Hosted):
             if all_hold(reader, conditions):
                 earliest[group] = min(earliest.get(group, when.timestamp()), when.timestamp())
 
-    def _oblige(self, event: StreamEvent) -> list[Outcome]:
+    def _oblige(self, event: StreamEvent, on_hand: float) -> list[Outcome]:
         reader = Reader(event, self.license)
         key = key_of(reader, [m.event for m in self.rule.params.match])
         due = self.deadline.due(event.occurred_at, self.license.zone()).timestamp()
         met = {g for g, when in self.earliest.get(key or "", {}).items() if when <= due}
-        duty = Obligation(event, key or "", due, set(range(len(self.groups))) - met)
+        duty = Obligation(event, key or "", due, set(range(len(self.groups))) - met,
+                          derive=lambda name: on_hand)
         self.open[event.id] = duty
         if key is None:
             return []
