@@ -1,0 +1,138 @@
+"""The METRC connector against the simulator on a real loopback port, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from auditor.connectors.metrc_http import MetrcHttp
+from auditor.sample.metrc_simulator import Faults
+from auditor.services.sync import ENDPOINTS, MAX_WINDOW, sync_license
+from auditor.services.sync_ports import MetrcKeys, MetrcRefused
+from auditor.store.schema import audit_trail
+from auditor.store.sql_store import SqlEventStore
+from auditor.store.sync_sql import SqlSyncState
+from tests.conftest import LICENSE
+from tests.metrc_sim import (
+    SINCE,
+    UNTIL,
+    client,
+    ingested_events,
+    make_sample,
+    simulator,
+    stored_events,
+)
+
+LIC = LICENSE.number
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sample(tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture(scope="module")
+def from_files(sample: Path, tmp_path_factory: pytest.TempPathFactory) -> list:
+    return ingested_events(sample, tmp_path_factory.mktemp("files"))
+
+
+def pull(store: SqlEventStore, source: MetrcHttp, **kwargs):
+    return sync_license(store, SqlSyncState(store.engine), source, LIC,
+                        **{"since": SINCE, "until": UNTIL, **kwargs})
+
+
+def test_a_full_sync_stores_the_same_events_as_ingesting_the_files(
+        sql_store: SqlEventStore, sample: Path, from_files: list) -> None:
+    with simulator(sample) as server:
+        result = pull(sql_store, client(server, LIC))
+    assert result.ok, [r.line() for r in result.runs]
+    assert stored_events(sql_store.engine) == from_files
+    assert {r.endpoint for r in result.runs} == {e.name for e in ENDPOINTS}
+
+
+def test_a_second_sync_adds_nothing(sql_store: SqlEventStore, sample: Path) -> None:
+    with simulator(sample) as server:
+        first = pull(sql_store, client(server, LIC))
+        before = sql_store.event_counts(LIC)
+        second = pull(sql_store, client(server, LIC))
+    assert sum(r.accepted for r in first.runs) > 0
+    assert sum(r.accepted for r in second.runs) == 0
+    assert sum(r.duplicates for r in second.runs) == sum(r.accepted for r in first.runs)
+    assert sql_store.event_counts(LIC) == before
+
+
+def test_429_500_and_dropped_connections_are_retried_honouring_retry_after(
+        sql_store: SqlEventStore, sample: Path, from_files: list) -> None:
+    waits: list[float] = []
+    faults = Faults(retry_after=7)
+    faults.queued.extend(["429", "500", "drop", "500"])
+    with simulator(sample, faults) as server:
+        source = client(server, LIC, sleep=waits.append)
+        result = pull(sql_store, source)
+    assert result.ok
+    assert source.retries == 4
+    assert 7.0 in waits  # the 429's Retry-After
+    assert stored_events(sql_store.engine) == from_files
+
+
+def test_a_fault_that_outlasts_the_retries_fails_only_its_endpoint(
+        sql_store: SqlEventStore, sample: Path) -> None:
+    faults = Faults(every=1, kind="500")
+    with simulator(sample, faults) as server:
+        result = pull(sql_store, client(server, LIC, max_attempts=2), only=["adjustments"])
+    (run,) = result.runs
+    assert run.status == "failed"
+    assert "kept failing (HTTP 500) after 2 attempts" in (run.error or "")
+    assert SqlSyncState(sql_store.engine).checkpoint(LIC, "adjustments") is None
+
+
+def test_a_refused_user_key_gives_the_error_naming_the_fix(
+        sql_store: SqlEventStore, sample: Path) -> None:
+    with simulator(sample) as server:
+        source = MetrcHttp(server.url, MetrcKeys("vk-4f1c9e7a-simulated-vendor", "wrong-key"),
+                           LIC, rate=10_000.0, sleep=lambda _s: None)
+        with pytest.raises(MetrcRefused) as refused:
+            pull(sql_store, source)
+    message = str(refused.value)
+    assert message.startswith(f"METRC refused the user key for license {LIC} (HTTP 401")
+    assert "AUDITOR_METRC_USER_KEY" in message and "wrong-key" not in message
+    assert sql_store.event_counts(LIC) == {}
+    states = {s["endpoint"]: s["status"] for s in SqlSyncState(sql_store.engine).status(LIC)}
+    assert states["adjust-reasons"] == "failed"
+    with sql_store.engine.connect() as conn:
+        actions = conn.execute(sa.select(audit_trail.c.action)).scalars().all()
+    assert actions.count("metrc.sync") == 1  # the refused sync is on the record too
+
+
+def test_windows_never_exceed_24_hours_and_cover_the_span(
+        sql_store: SqlEventStore, sample: Path) -> None:
+    with simulator(sample) as server:
+        pull(sql_store, client(server, LIC))
+        requests = server.app.config["requests"]
+    windows: dict[str, list[tuple[datetime, datetime]]] = {}
+    for path, query in requests:
+        if "lastModifiedStart" in query:
+            start = datetime.fromisoformat(query["lastModifiedStart"])
+            end = datetime.fromisoformat(query["lastModifiedEnd"])
+            assert timedelta(0) < end - start <= MAX_WINDOW
+            windows.setdefault(path, []).append((start, end))
+    assert len(windows) == sum(e.windowed for e in ENDPOINTS)
+    for pages in windows.values():
+        spans = sorted(set(pages))  # a window of several pages is asked for once a page
+        assert spans[0][0] == SINCE and spans[-1][1] == UNTIL
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))  # no gap
+
+
+def test_a_sync_resumes_from_its_checkpoints(sql_store: SqlEventStore, sample: Path) -> None:
+    middle = SINCE + timedelta(hours=36)
+    with simulator(sample) as server:
+        pull(sql_store, client(server, LIC), until=middle)
+        server.app.config["requests"].clear()
+        pull(sql_store, client(server, LIC), since=None)
+        starts = {q["lastModifiedStart"] for p, q in server.app.config["requests"]
+                  if p == "/sales/v2/receipts/active" and "lastModifiedStart" in q}
+    resumed = min(datetime.fromisoformat(s) for s in starts)
+    assert resumed == middle - timedelta(minutes=5)  # the checkpoint, less the overlap
