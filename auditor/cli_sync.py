@@ -16,11 +16,13 @@ from auditor.bootstrap import metrc_source, open_store
 from auditor.config import Settings
 from auditor.connectors.metrc_settings import load_keys
 from auditor.domain.errors import InvalidInput
+from auditor.domain.license import License
 from auditor.sample import StoreSpec, generate_store
 from auditor.sample.metrc_simulator import Faults, MetrcData, SimulatorServer, create_simulator
 from auditor.services.demo import sample_license
 from auditor.services.sync import ENDPOINT_NAMES, SyncResult, sync_license
 from auditor.services.sync_ports import EndpointRun
+from auditor.store.sql_store import SqlEventStore
 from auditor.store.sync_sql import SqlSyncState
 
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d"]
@@ -80,27 +82,35 @@ def sync(license_number: str, since: datetime | None, until: datetime | None,
     interval = parse_every(every) if every else None
     settings = Settings.from_env()
     store = open_store(settings)
-    license = store.get_license(license_number)
-    state = SqlSyncState(store.engine)
-    start = _aware(since)
-    while True:
-        source = metrc_source(license)
-        try:
-            result = sync_license(store, state, source, license.number, since=start,
-                                  until=_aware(until), only=endpoints,
-                                  progress=_show if sys.stderr.isatty() else None,
-                                  chunk_size=settings.import_chunk)
-        finally:
-            source.close()
-        _print_result(result)
-        if interval is None:
-            sys.exit(0 if result.ok else 1)
-        start = None  # later rounds carry on from the checkpoints
-        try:
-            time.sleep(interval.total_seconds())
-        except KeyboardInterrupt:
-            click.echo("stopped", err=True)
-            return
+    try:
+        license = store.get_license(license_number)
+        start = _aware(since)
+        while True:
+            result = _sync_once(store, settings, license, start, _aware(until), endpoints)
+            _print_result(result)
+            if interval is None:
+                sys.exit(0 if result.ok else 1)
+            start = None  # later rounds carry on from the checkpoints
+            try:
+                time.sleep(interval.total_seconds())
+            except KeyboardInterrupt:
+                click.echo("stopped", err=True)
+                return
+    finally:
+        store.engine.dispose()
+
+
+def _sync_once(store: SqlEventStore, settings: Settings, license: License,
+               since: datetime | None, until: datetime | None,
+               endpoints: tuple[str, ...]) -> SyncResult:
+    source = metrc_source(license)
+    try:
+        return sync_license(store, SqlSyncState(store.engine), source, license.number,
+                            since=since, until=until, only=endpoints,
+                            progress=_show if sys.stderr.isatty() else None,
+                            chunk_size=settings.import_chunk)
+    finally:
+        source.close()
 
 
 @click.command("metrc-simulator")
