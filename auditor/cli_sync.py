@@ -157,8 +157,9 @@ def demo_sync(days: int, work_dir: Path) -> None:
                        migrate=True)
     license = sample_license(work_dir / "store")
     store.add_license(license)
+    faults = Faults(every=50, kind="429")
     app = create_simulator(MetrcData.from_store(work_dir / "store"), "demo-vendor", "demo-user",
-                           Faults(every=50, kind="429"))
+                           faults)
     since = datetime(2026, 1, 1, tzinfo=license.zone()) - timedelta(days=1)
     until = since + timedelta(days=days + 2)
     with SimulatorServer(app) as server, tempfile.TemporaryDirectory() as scratch:
@@ -173,6 +174,8 @@ def demo_sync(days: int, work_dir: Path) -> None:
                                   since=since, until=until)
             source.close()
             _print_result(result)
+    click.echo(f"the simulator answered {faults.served} requests, {faults.injected} of them "
+               f"with 429 (Retry-After 1 s); each was retried")
     _check_counts(store.event_counts(license.number), truth["event_counts"])
 
 

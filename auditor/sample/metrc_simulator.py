@@ -41,17 +41,20 @@ class Faults:
     retry_after: int = 1
     delay: float = 0.0  # seconds added to every answer, to make a sync slow enough to kill
     served: int = 0
+    injected: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next(self) -> str | None:
         """Return the fault for this request, if any."""
         with self._lock:
             self.served += 1
+            fault = None
             if self.queued:
-                return self.queued.popleft()
-            if self.every and self.served % self.every == 0:
-                return self.kind
-        return None
+                fault = self.queued.popleft()
+            elif self.every and self.served % self.every == 0:
+                fault = self.kind
+            self.injected += fault is not None
+        return fault
 
 
 @dataclass
