@@ -91,11 +91,9 @@ def sync(license_number: str, since: datetime | None, until: datetime | None,
             if interval is None:
                 sys.exit(0 if result.ok else 1)
             start = None  # later rounds carry on from the checkpoints
-            try:
-                time.sleep(interval.total_seconds())
-            except KeyboardInterrupt:
-                click.echo("stopped", err=True)
-                return
+            time.sleep(interval.total_seconds())
+    except KeyboardInterrupt:  # a window cut short is pulled again by the next run
+        click.echo("\nstopped", err=True)
     finally:
         store.engine.dispose()
 

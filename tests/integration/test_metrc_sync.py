@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from auditor.connectors.metrc_http import MetrcHttp
-from auditor.sample.metrc_simulator import Faults
-from auditor.services.sync import ENDPOINTS, MAX_WINDOW, sync_license
+from auditor.sample.metrc_simulator import Faults, MetrcData, SimulatorServer, create_simulator
+from auditor.services.sync import ENDPOINTS, MAX_WINDOW, metrc_time, sync_license, windows
 from auditor.services.sync_ports import MetrcKeys, MetrcRefused
 from auditor.store.schema import audit_trail
 from auditor.store.sql_store import SqlEventStore
@@ -19,6 +19,8 @@ from tests.conftest import LICENSE
 from tests.metrc_sim import (
     SINCE,
     UNTIL,
+    USER_KEY,
+    VENDOR_KEY,
     client,
     ingested_events,
     make_sample,
@@ -136,3 +138,26 @@ def test_a_sync_resumes_from_its_checkpoints(sql_store: SqlEventStore, sample: P
                   if p == "/sales/v2/receipts/active" and "lastModifiedStart" in q}
     resumed = min(datetime.fromisoformat(s) for s in starts)
     assert resumed == middle - timedelta(minutes=5)  # the checkpoint, less the overlap
+
+
+def test_a_rejected_row_is_reported_with_its_window_and_place_and_the_rest_stored(
+        sql_store: SqlEventStore, sample: Path) -> None:
+    data = MetrcData.from_store(sample)
+    receipts = data.lists["/sales/v2/receipts/active"]
+    bad = receipts[5]
+    bad["SalesDateTime"] = "yesterday"
+    modified = datetime.fromisoformat(bad["LastModified"])
+    window = next(w for w in windows(SINCE, UNTIL) if w[0] <= modified < w[1])
+    place = [r for r in receipts
+             if window[0] <= datetime.fromisoformat(r["LastModified"]) < window[1]].index(bad)
+    app = create_simulator(data, VENDOR_KEY, USER_KEY)
+    with SimulatorServer(app) as server:
+        result = pull(sql_store, client(server, LIC), only=["receipts-active"])
+    (run,) = result.runs
+    assert run.rejected == 1 and run.accepted == run.pulled - 1
+    (rejection,) = run.rejections
+    assert rejection.startswith(
+        f"METRC GET /sales/v2/receipts/active {metrc_time(window[0])}..{metrc_time(window[1])}"
+        f":{place + 2}: ")
+    assert "SalesDateTime" in rejection
+    assert not result.ok
