@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from auditor.domain.errors import UnknownLicense
 from auditor.domain.trail import Change
@@ -37,20 +38,30 @@ class SqlSyncState:
                 state.c.license_id == license_id, state.c.endpoint == endpoint))
 
     def advance(self, license_number: str, run: EndpointRun, at: datetime) -> None:
-        """Store an endpoint's progress; a failed run keeps the checkpoint it had."""
+        """Store an endpoint's progress; the checkpoint only ever moves forward.
+
+        A failed run keeps the checkpoint it had, and a re-pull of an older span (--since)
+        leaves a later checkpoint where it is: what lies past it is stored already.
+        """
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             license_id = self._license_id(conn, license_number)
             where = (state.c.license_id == license_id, state.c.endpoint == run.endpoint)
             values: dict[str, Any] = {"status": run.status, "error": run.error,
                                       "last_run": run.as_json(), "updated_at": at}
-            if run.synced_through is not None:
+            stored = conn.execute(select(state.c.synced_through).where(*where)).first()
+            if run.synced_through is not None and (
+                    stored is None or stored.synced_through is None
+                    or run.synced_through > stored.synced_through):
                 values["synced_through"] = run.synced_through
-            exists = conn.scalar(select(state.c.endpoint).where(*where))
-            if exists is None:
-                conn.execute(state.insert().values(license_id=license_id,
-                                                   endpoint=run.endpoint, **values))
-            else:
-                conn.execute(state.update().where(*where).values(**values))
+            if stored is None:
+                try:  # two syncs of one license at once may both find no row
+                    with conn.begin_nested():
+                        conn.execute(state.insert().values(license_id=license_id,
+                                                           endpoint=run.endpoint, **values))
+                    return
+                except IntegrityError:
+                    pass
+            conn.execute(state.update().where(*where).values(**values))
 
     def status(self, license_number: str) -> list[dict[str, Any]]:
         """Return each endpoint's stored state, ordered by endpoint."""

@@ -161,3 +161,13 @@ def test_a_rejected_row_is_reported_with_its_window_and_place_and_the_rest_store
         f":{place + 2}: ")
     assert "SalesDateTime" in rejection
     assert not result.ok
+
+
+def test_a_re_pull_of_an_older_span_leaves_the_checkpoint_where_it_was(
+        sql_store: SqlEventStore, sample: Path) -> None:
+    state = SqlSyncState(sql_store.engine)
+    with simulator(sample) as server:
+        pull(sql_store, client(server, LIC), only=["receipts-active"])
+        pull(sql_store, client(server, LIC), only=["receipts-active"],
+             until=SINCE + timedelta(hours=12))
+    assert state.checkpoint(LIC, "receipts-active") == UNTIL
