@@ -116,6 +116,8 @@ def sync_license(store: EventStore, state: SyncState, source: MetrcSource,
     if since is not None and _whole_second(since) >= end:
         raise InvalidInput(f"--since {since.isoformat()} is not before {end.isoformat()}")
     chosen = _chosen(only)
+    if since is not None:
+        _claim_start(state, license_number, chosen, _whole_second(since))
     runs: list[EndpointRun] = []
     refused: MetrcRefused | None = None
     for endpoint in chosen:
@@ -137,6 +139,19 @@ def sync_license(store: EventStore, state: SyncState, source: MetrcSource,
     if refused is not None:
         raise refused
     return result
+
+
+def _claim_start(state: SyncState, license_number: str, chosen: list[Endpoint],
+                 since: datetime) -> None:
+    """Give each windowed endpoint not pulled before a checkpoint at since.
+
+    A first sync killed before it reaches an endpoint is then resumed from since, not
+    from the default look-back, so nothing between the two is skipped.
+    """
+    for endpoint in chosen:
+        if endpoint.windowed and state.checkpoint(license_number, endpoint.name) is None:
+            state.advance(license_number, EndpointRun(endpoint.name, status="pending",
+                                                      synced_through=since), datetime.now(UTC))
 
 
 def _chosen(only: Sequence[str] | None) -> list[Endpoint]:
