@@ -114,7 +114,8 @@ def sync_license(store: EventStore, state: SyncState, source: MetrcSource,
     license = store.get_license(license_number)
     end = _whole_second(until or datetime.now(UTC))
     if since is not None and _whole_second(since) >= end:
-        raise InvalidInput(f"--since {since.isoformat()} is not before {end.isoformat()}")
+        raise InvalidInput(f"since ({since.isoformat()}) is not before until "
+                           f"({end.isoformat()}): nothing to pull")
     chosen = _chosen(only)
     if since is not None:
         _claim_start(state, license_number, chosen, _whole_second(since))
