@@ -75,6 +75,8 @@ class Syncs(MethodView):
     @requires(Permission.SYNC)
     @blp.arguments(SyncArgs)
     @blp.response(201, SyncResultSchema)
+    @blp.alt_response(502, response="DEFAULT_ERROR",
+                      description="METRC refused the keys, or stayed down after every retry")
     def post(self, args: dict[str, Any], number: str) -> Any:
         """Pull from METRC now (synchronously); 502 if METRC refuses the keys or stays down."""
         store = services()["store"]
