@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from auditor.domain.errors import FileRejected, InvalidInput
-from auditor.domain.events import require_aware
+from auditor.domain.events import EventType, require_aware
 from auditor.domain.license import License
+from auditor.importers.metrc import reason_list_digest
 from auditor.services.ingest import DEFAULT_CHUNK, ingest
 from auditor.services.ports import EventStore, ImportSummary
 from auditor.services.sync_ports import (
@@ -233,6 +234,9 @@ def _store_rows(store: EventStore, license: License, endpoint: Endpoint,
     run.pulled += len(rows)
     if endpoint.format is None or not rows:
         return
+    if endpoint.format == "metrc-adjust-reasons" and _reasons_known(store, license, rows):
+        run.duplicates += len(rows)  # pulled every run; an unchanged list is not re-imported
+        return
     # One row per line, so a rejection's line number is the row's place in the window + 1.
     data = ("[\n" + ",\n".join(json.dumps(r, separators=(",", ":")) for r in rows)
             + "\n]\n").encode()
@@ -244,6 +248,12 @@ def _store_rows(store: EventStore, license: License, endpoint: Endpoint,
         run.rejections.append(f"METRC GET {label}: {exc}")
         return
     _count(run, summary)
+
+
+def _reasons_known(store: EventStore, license: License, rows: list[dict[str, Any]]) -> bool:
+    """Return whether this very reason list is stored already, so importing it adds nothing."""
+    digest = reason_list_digest(list(enumerate(rows)))
+    return store.earliest(license.number, EventType.ADJUST_REASON, digest) is not None
 
 
 def _count(run: EndpointRun, summary: ImportSummary) -> None:

@@ -12,7 +12,7 @@ from auditor.connectors.metrc_http import MetrcHttp
 from auditor.sample.metrc_simulator import Faults, MetrcData, SimulatorServer, create_simulator
 from auditor.services.sync import ENDPOINTS, MAX_WINDOW, metrc_time, sync_license, windows
 from auditor.services.sync_ports import MetrcKeys, MetrcRefused
-from auditor.store.schema import audit_trail
+from auditor.store.schema import audit_trail, imports
 from auditor.store.sql_store import SqlEventStore
 from auditor.store.sync_sql import SqlSyncState
 from tests.conftest import LICENSE
@@ -64,6 +64,10 @@ def test_a_second_sync_adds_nothing(sql_store: SqlEventStore, sample: Path) -> N
     assert sum(r.accepted for r in second.runs) == 0
     assert sum(r.duplicates for r in second.runs) == sum(r.accepted for r in first.runs)
     assert sql_store.event_counts(LIC) == before
+    with sql_store.engine.connect() as conn:
+        reason_imports = conn.scalar(sa.select(sa.func.count()).select_from(imports)
+                                     .where(imports.c.format == "metrc-adjust-reasons"))
+    assert reason_imports == 1  # an unchanged reason list is not imported again
 
 
 def test_429_500_and_dropped_connections_are_retried_honouring_retry_after(
