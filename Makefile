@@ -1,11 +1,14 @@
 # The commands a newcomer needs; each one sets up .venv first if it is missing.
-.PHONY: setup demo test test-fast lint bench scorecard clean
+.PHONY: setup demo demo-sync test test-fast lint bench scorecard clean
 
 setup:
 	./scripts/bootstrap
 
 demo: setup
 	.venv/bin/auditor demo
+
+demo-sync: setup
+	.venv/bin/auditor demo-sync
 
 test: setup
 	.venv/bin/pytest

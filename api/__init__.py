@@ -10,7 +10,7 @@ from flask import Flask
 from api.auth import init_auth
 from api.errors import AuditorApi
 from api.resources import BLUEPRINTS
-from auditor.bootstrap import open_store
+from auditor.bootstrap import metrc_source, open_store
 from auditor.config import Settings
 from auditor.services.packets import PacketSources
 from auditor.services.report_ports import StatusWaivers
@@ -39,6 +39,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     activity, trail = SqlActivityLog(store.engine), SqlTrail(store.engine)
     app.extensions["auditor"] = {
         "settings": settings, "store": store, "api": api_store,
+        # A callable license -> MetrcSource; tests may pass METRC_SOURCE in config.
+        "metrc": app.config.get("METRC_SOURCE") or metrc_source,
         "rules": SqlRuleVersions(store.engine), "activity": activity, "trail": trail,
         "packets": PacketSources(store, activity, SqlPacketRecords(store.engine),
                                  StatusWaivers(api_store), trail)}

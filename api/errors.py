@@ -10,10 +10,11 @@ from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from auditor.domain.errors import AuditorError, Conflict, InvalidInput, NotFound, StoreNotReady
 from auditor.services.access import Forbidden
+from auditor.services.sync_ports import MetrcError
 
 STATUS_OF: list[tuple[type[AuditorError], int]] = [
     (NotFound, 404), (InvalidInput, 422), (Conflict, 409), (Forbidden, 403),
-    (StoreNotReady, 503)]
+    (StoreNotReady, 503), (MetrcError, 502)]
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +39,8 @@ class AuditorApi(Api):
         """Map a domain error to its status, with its own message."""
         code = next((status for kind, status in STATUS_OF if isinstance(error, kind)), 400)
         status = {404: "Not Found", 422: "Unprocessable Entity", 409: "Conflict",
-                  403: "Forbidden", 503: "Service Unavailable"}.get(code, "Bad Request")
+                  403: "Forbidden", 502: "Bad Gateway",
+                  503: "Service Unavailable"}.get(code, "Bad Request")
         return {"code": code, "status": status, "message": str(error)}, code
 
     def handle_too_deep(self, error: RecursionError) -> Any:

@@ -15,6 +15,7 @@ import click
 from auditor.bootstrap import open_store
 from auditor.cli_api import serve, token
 from auditor.cli_packets import packet, report, write_outputs
+from auditor.cli_sync import demo_sync, metrc_simulator, sync
 from auditor.cli_trail import trail, verdict_line
 from auditor.cli_worker import findings, worker
 from auditor.config import Settings
@@ -330,5 +331,6 @@ def _print_demo(result: DemoResult) -> None:
                f"{len(result.truth['violations'])} violations were planted")
 
 
-for command in (packet, report, worker, findings, serve, token, trail):
+for command in (packet, report, worker, findings, serve, token, trail, sync, metrc_simulator,
+                demo_sync):
     main.add_command(command)

@@ -27,6 +27,10 @@ PROMISES: dict[str, str] = {
                     "acknowledged events survive, none is stored twice",
     "crash-worker": "kill -9 the continuous worker twenty times mid-stream: its findings "
                     "equal one uninterrupted run's",
+    "crash-sync": "kill -9 `auditor sync` twice mid-pull from the METRC simulator, then "
+                  "resume: the stored METRC events equal a file import's, none twice",
+    "secrets": "a METRC sync, and one with a refused key: the keys appear in no output, "
+               "log record, table or trail entry",
     "idempotency": "importing again, or concurrently, adds nothing and changes no finding",
     "input-json": "malformed JSON (truncated, bad UTF-8, deep nesting, NaN, wrong types, "
                   "extra fields, empty, non-object): no server error, nothing written",

@@ -7,6 +7,7 @@ from api.resources.imports import blp as imports
 from api.resources.licenses import blp as licenses
 from api.resources.packets import blp as packets
 from api.resources.rules import blp as rules
+from api.resources.syncs import blp as syncs
 from api.resources.trail import blp as trail
 
-BLUEPRINTS = [licenses, imports, events, audits, findings, rules, packets, trail]
+BLUEPRINTS = [licenses, imports, events, audits, findings, rules, packets, trail, syncs]

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     AUDIT = "audit"  # start audits; resolve, waive and reopen findings
     ADMIN = "admin"  # licenses and tokens
     TRAIL = "trail"  # read and verify the audit trail
+    SYNC = "sync"  # pull a license's data from METRC
 
 
 class Role(StrEnum):
@@ -50,8 +51,8 @@ P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({P.READ, P.READ_RUNS}),
     Role.ASSOCIATE: frozenset({P.READ, P.READ_RUNS, P.INGEST, P.ACKNOWLEDGE}),
-    Role.COMPLIANCE_OFFICER: frozenset({P.READ, P.READ_RUNS, P.ACKNOWLEDGE, P.AUDIT}),
-    Role.ADMIN: frozenset({P.READ, P.READ_RUNS, P.ADMIN, P.TRAIL}),
+    Role.COMPLIANCE_OFFICER: frozenset({P.READ, P.READ_RUNS, P.ACKNOWLEDGE, P.AUDIT, P.SYNC}),
+    Role.ADMIN: frozenset({P.READ, P.READ_RUNS, P.ADMIN, P.TRAIL, P.SYNC}),
     # Packets (finalized, for the regulator) come later; until then the runs they cite.
     Role.REGULATOR: frozenset({P.READ_RUNS, P.TRAIL}),
 }

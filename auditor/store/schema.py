@@ -292,3 +292,15 @@ audit_trail = Table(
     Column("hash", String(64), nullable=False),
     Column("mac", String(64)),  # HMAC-SHA256 under a key kept outside the database
 )
+
+# METRC sync checkpoints (migration 0008): how far each endpoint has been pulled.
+metrc_sync_state = Table(
+    "metrc_sync_state", metadata,
+    Column("license_id", Integer, ForeignKey("licenses.id"), primary_key=True),
+    Column("endpoint", String(64), primary_key=True),
+    Column("synced_through", UTCDateTime),  # end of the last window stored completely
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("last_run", Json, nullable=False),  # the EndpointRun of the latest sync
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -40,6 +40,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("/licenses/<string:number>/reports/<string:name>", "GET"): READERS,
     ("/trail", "GET"): {"admin", "regulator"},  # a regulator: its licenses' entries only
     ("/trail/verify", "GET"): {"admin", "regulator"},
+    ("/licenses/<string:number>/syncs", "POST"): {"compliance_officer", "admin"},
+    ("/licenses/<string:number>/syncs", "GET"): READERS,
 }
 # Rules are shared by every license, so they are not in the cross-license sweep.
 GLOBAL = {"/rules", "/rule-validations", "/rules/<string:rule_id>",
@@ -105,6 +107,8 @@ def test_another_license_s_objects_answer_404_and_never_leak(
     if method == "POST" and route.endswith(("audits", "backtests")):
         body = {"from": "2026-01-01", "to": "2026-01-02", "yaml": "id: x"}
         body = {k: v for k, v in body.items() if route.endswith("backtests") or k != "yaml"}
+    if method == "POST" and route.endswith("syncs"):
+        body = {}
     other = "other_associate" if route.endswith("imports") else "other_officer"
     data = {"file": (io.BytesIO(pos_csv("R9")), "p.csv")} if other == "other_associate" else None
     query = "?format=pos-sales" if data else ""

@@ -9,9 +9,11 @@ no entry, except that a refused caller (401, 403) is itself recorded.
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +32,7 @@ from auditor.store.trail_sql import SqlTrail
 from tests.api.conftest import OTHER, auth, make_app, pos_csv
 from tests.api.test_authorization import app_routes
 from tests.conftest import LICENSE
+from tests.metrc_sim import client, make_sample, simulator
 
 pytestmark = pytest.mark.reliability
 LIC = LICENSE.number
@@ -78,6 +81,17 @@ def _publish(c: FlaskClient, s: dict[str, Any]) -> Any:
                  headers={**officer, "If-Match": etag})
 
 
+def _sync(c: FlaskClient, s: dict[str, Any]) -> Any:
+    """Pull an empty day from the METRC simulator: the sync itself is the only change."""
+    app = c.application
+    with tempfile.TemporaryDirectory() as scratch, \
+            simulator(make_sample(Path(scratch))) as server:
+        app.extensions["auditor"]["metrc"] = lambda lic: client(server, lic.number)
+        return c.post(f"/licenses/{LIC}/syncs", headers=auth(s["compliance_officer"]),
+                      json={"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z",
+                            "endpoints": ["receipts-active"]})
+
+
 WAIVER = {"status": "waived", "note": "outage", "waiver": {
     "justification": "METRC down", "expires_at": (datetime.now(UTC) + timedelta(days=30))
     .isoformat()}}
@@ -111,6 +125,8 @@ OPS = [
     Op(("/audits/<string:run_id>/packet", "GET"), lambda c, s: c.get(
         f"/audits/{s['run']}/packet?format=json", headers=auth(s["compliance_officer"])),
        200, "packet.generate", "compliance_officer"),  # a draft is stored
+    Op(("/licenses/<string:number>/syncs", "POST"), _sync, 201, "metrc.sync",
+       "compliance_officer"),
     Op(("/licenses", "POST"), lambda c, s: c.post("/licenses", headers=auth(s["viewer"]),
                                                   json={}), 403, "request.denied", "viewer"),
     Op(("/licenses", "GET"), lambda c, s: c.get("/licenses"), 401, "request.denied"),
