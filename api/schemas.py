@@ -126,6 +126,7 @@ class RunSchema(Schema):
     pack = fields.Dict()
     readiness_score = fields.Integer()
     counts = fields.Dict()
+    undetermined = fields.List(fields.Dict())  # events a rule could not judge
 
 
 class FindingArgs(PageArgs):

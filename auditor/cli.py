@@ -313,6 +313,9 @@ def _print_report(report: AuditReport, *, findings: bool = True) -> None:
                + ", ".join(f"{k} {v}" for k, v in sorted(counts["by_severity"].items())))
     for rule_id, count in sorted(counts["by_rule"].items()):
         click.echo(f"  {rule_id:30} {count}")
+    for rule_id, count in sorted(counts["undetermined"].items()):
+        click.echo(f"  {rule_id:30} {count} events not judged: their package's state was "
+                   "not yet known")
 
 
 def _print_demo(result: DemoResult) -> None:

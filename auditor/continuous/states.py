@@ -1,19 +1,22 @@
-"""state_at_time: each trigger is judged against its package's latest state at its time.
+"""state_at_time: each trigger is judged against its package's state at its time.
 
-The host keeps per tag a compact state: the verdict of the conditions that read the
-state alone (worked out once per state event, as the batch audit's CTE does) and only
-the state fields the other conditions read (snapshots are large). The engine holds the
-state as a fact keyed by tag (replaced when a newer state comes) and joins each trigger
-with it; a trigger is posted only when its tag has a state, so it is consumed at once
-and nothing waits in the engine. Triggers of tags with no state are left out, as in the
-batch audit. The evaluator takes in every event of an instant before it judges any, so
-a state at the trigger's own instant counts ("at or before").
+A package's state is, field by field, the latest evidence that gives the field
+(`rules.language.STATE_EVIDENCE`: an accepted manifest line, a METRC location change,
+METRC's package snapshot). The host keeps per tag the fields the conditions read, as
+the latest evidence left them, and the verdict of the conditions that read the state
+alone (worked out once per evidence event, as the batch audit's CTE does). The engine
+holds the state as a fact keyed by tag (replaced when newer evidence comes) and joins
+each trigger with it; a trigger is posted only when its tag has a state, so it is
+consumed at once and nothing waits in the engine. Triggers of tags with no evidence are
+not judged (the batch audit counts them as undetermined). The evaluator takes in every
+event of an instant before it judges any, so evidence at the trigger's own instant
+counts ("at or before").
 
 Horizon: one state per tag in the host, for as long as the license runs; in the engine
 only the states of tags active within HOT_WINDOW (durable-rules holds about 8 KB per
 fact): an idle tag's fact is retracted and asserted again when a trigger of it comes.
-A state arriving behind the watermark replaces the current one without re-judging the
-triggers it preceded.
+Evidence arriving behind the watermark updates the current state without re-judging
+the triggers it preceded.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from auditor.continuous.programs import HOT_WINDOW, Outcome, Selection, types_re
 from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
-from auditor.rules.language import reads_only_state, state_fields
+from auditor.rules.language import reads_only_state, state_fields, state_given
 
 
 @dataclass(slots=True)
@@ -54,7 +57,7 @@ class StateAtTime(Hosted):
         self.state_types = set(params.state_from)
         self.on_state = [c for c in params.require if reads_only_state(c)]
         self.on_both = [c for c in params.require if not reads_only_state(c)]
-        self.kept_fields = state_fields(self.on_both)
+        self.kept_fields = state_fields(params.require)
         self.reads = types_read(params.event, extra=params.state_from)
         self.states: dict[str, PackageState] = {}
         self.hot: set[str] = set()  # tags whose state fact is in the engine
@@ -65,14 +68,18 @@ class StateAtTime(Hosted):
                                    {"s": {"$and": [{"k": "state"}, {"key": {"e": "key"}}]}}]}}
 
     def observe(self, event: StreamEvent) -> list[Outcome]:
-        """Replace the tag's state with a newer state event."""
+        """Update the tag's state with the fields newer evidence gives."""
         label = event.package_label
         if event.type not in self.state_types or label is None:
             return []
-        ok = all_hold(Reader(event, self.license, state=event), self.on_state)
-        kept = StreamEvent(event.id, event.type, event.occurred_at, label, event.reference,
-                           {k: v for k, v in event.payload.items() if k in self.kept_fields})
+        given = state_given(event.type, event.payload, self.kept_fields, self.license)
+        if given is None:
+            return []  # not evidence (a manifest line METRC did not accept)
         old = self.states.get(label)
+        merged = {**(old.kept.payload if old is not None else {}), **given}
+        kept = StreamEvent(event.id, event.type, event.occurred_at, label, event.reference,
+                           merged)
+        ok = all_hold(Reader(kept, self.license, state=kept), self.on_state)
         if old is not None and old.fact is not None:
             self.engine.retract_fact(self.name, old.fact)
         self.states[label] = PackageState(ok, kept, self._assert(label), event.t)

@@ -27,11 +27,24 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class Unjudged:
+    """An event a rule could not judge: nothing yet told its package's state."""
+
+    event_id: int
+    event_type: str
+    occurred_at: datetime
+    package_label: str | None
+    reference: str | None
+
+
+@dataclass(frozen=True)
 class Evaluation:
-    """A rule's result over a period: its violations, and obligations still pending."""
+    """A rule's result over a period: its violations, obligations still pending, and the
+    events it could not judge (their package's state unknown at the time)."""
 
     violations: list[Violation]
     pending: int = 0  # deadlines after the period's end, not yet met: not violations
+    undetermined: tuple[Unjudged, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from auditor.domain.events import EVENT_FIELDS, EventType
 from auditor.domain.findings import Violation
+from auditor.domain.license import License
 
 if TYPE_CHECKING:
     from auditor.domain.rules import Rule
@@ -136,6 +138,78 @@ ON_HAND: dict[str, tuple[Term, ...]] = {
     "metrc": (ACCEPTED, ADJUSTED, Term("metrc_sale_line", "quantity", -1.0)),
     "pos": (ACCEPTED, ADJUSTED, Term("pos_sale_line", "quantity", -1.0, unless="voided")),
 }
+
+
+RECEIVING = "@receiving_location"  # where the license receives packages: its first vault
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What one event type tells of a package's state, from its time on.
+
+    `gives` maps a state field to the payload field that holds it (RECEIVING: the
+    license's receiving location, where an accepted package is); `all_fields` gives
+    every field of the payload (METRC's package snapshot). `only_if` is (field, value):
+    only such events are evidence (a manifest line METRC accepted).
+    """
+
+    type: str
+    gives: Mapping[str, str]
+    only_if: tuple[str, str] | None = None
+    all_fields: bool = False
+
+    def fields(self) -> frozenset[str]:
+        """Return the state fields this evidence gives."""
+        if self.all_fields:
+            return EVENT_FIELDS[EventType(self.type)]
+        return frozenset(self.gives)
+
+    def source(self, state_field: str) -> str | None:
+        """Return the payload field (or RECEIVING) that gives a state field, if any."""
+        if self.all_fields:
+            return state_field if state_field in self.fields() else None
+        return self.gives.get(state_field)
+
+
+# A package's state at an instant is, field by field, what the latest evidence giving
+# that field said: where it was accepted (the receiving location, until moved), METRC
+# location changes, METRC's package snapshots, and (physical side) the move log.
+# `location` is METRC's location; `physical_location` where the move log has it.
+STATE_EVIDENCE: dict[str, Evidence] = {evidence.type: evidence for evidence in (
+    Evidence("manifest_package", {"location": RECEIVING, "physical_location": RECEIVING,
+                                  "lab_testing_state": "lab_testing_state"},
+             only_if=("shipment_state", "Accepted")),
+    Evidence("location_change", {"location": "location", "sublocation": "sublocation"}),
+    Evidence("package_snapshot", {}, all_fields=True),
+    Evidence("move", {"physical_location": "to_location"}),
+)}
+
+
+def state_fields_given(types: Iterable[str]) -> frozenset[str]:
+    """Return the state fields that evidence of these types gives."""
+    return frozenset().union(*(STATE_EVIDENCE[t].fields() for t in types))
+
+
+def receiving_location(license: License) -> str:
+    """Return where the license receives packages (its first vault location)."""
+    return license.vault_locations[0] if license.vault_locations else ""
+
+
+def state_given(event_type: str, payload: Mapping[str, Any], names: Iterable[str],
+                license: License) -> dict[str, Any] | None:
+    """Return the state fields (of `names`) an event gives, or None if it is no evidence."""
+    evidence = STATE_EVIDENCE.get(event_type)
+    if evidence is None:
+        return None
+    if evidence.only_if is not None and payload.get(evidence.only_if[0]) != evidence.only_if[1]:
+        return None
+    given = {}
+    for name in names:
+        source = evidence.source(name)
+        if source is not None:
+            given[name] = receiving_location(license) if source == RECEIVING \
+                else payload.get(source)
+    return given
 
 
 def on_hand_delta(side: str, event_type: str, payload: Mapping[str, Any]) -> float | None:

@@ -12,7 +12,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from auditor.domain.events import EVENT_FIELDS, EventType
 from auditor.domain.rules import Severity, Template
 from auditor.rules.language import COLUMNS as STORED
-from auditor.rules.language import COMPARISONS, DERIVED, NO_VALUE, OPERATORS
+from auditor.rules.language import (
+    COMPARISONS,
+    DERIVED,
+    NO_VALUE,
+    OPERATORS,
+    STATE_EVIDENCE,
+    state_fields_given,
+)
 
 ID = validate.Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$", error="must be lower-case words joined by -")
 EVENT_TYPES = [t.value for t in EventType]
@@ -176,12 +183,13 @@ class ReconcileParams(Strict):
 
 
 class StateAtTimeParams(Strict):
-    """Each matching event must satisfy `require`, where `state.X` is field X of the
-    latest `state_from` event of the same package at or before it. Events of packages
-    with no such state (unknown to METRC) are left to other rules."""
+    """Each matching event must satisfy `require`, where `state.X` is what the latest
+    evidence (of the `state_from` types) giving X said of the package at or before it
+    (`rules.language.STATE_EVIDENCE`). An event of a package with no evidence at all is
+    not judged: the audit counts it as undetermined."""
 
     event = fields.Nested(EventRefSchema, required=True)
-    state_from = fields.List(fields.String(validate=validate.OneOf(EVENT_TYPES)),
+    state_from = fields.List(fields.String(validate=validate.OneOf(sorted(STATE_EVIDENCE))),
                              load_default=lambda: ["package_snapshot"])
     require = fields.List(fields.Nested(ConditionSchema), required=True,
                           validate=validate.Length(min=1))
@@ -344,9 +352,9 @@ def check_fields(params: dict[str, Any]) -> list[str]:
         conditions = _flat(conditions)
         names = [c["field"] for c in conditions] + [c["other"] for c in conditions if "other" in c]
         if params.get("state_from") and ref_name == "event":
-            state_fields = set().union(*(EVENT_FIELDS[EventType(t)] for t in params["state_from"]))
-            problems += [f"state: {params['state_from']} events have no field {n[6:]!r}"
-                         for n in names if n.startswith("state.") and n[6:] not in state_fields]
+            given = state_fields_given(params["state_from"])
+            problems += [f"state: {params['state_from']} evidence gives no field {n[6:]!r}"
+                         for n in names if n.startswith("state.") and n[6:] not in given]
             names = [n for n in names if not n.startswith("state.")]
         names += [m[ref_name] for m in params.get("match", [])]
         names += [c[ref_name] for c in params.get("compare", [])]

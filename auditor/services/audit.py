@@ -18,7 +18,7 @@ from time import perf_counter
 from typing import Any
 
 from auditor.domain.errors import InvalidInput
-from auditor.domain.findings import Evaluation, Finding, explain
+from auditor.domain.findings import Evaluation, Finding, Unjudged, explain
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule, Severity
 from auditor.rules.templates import template_spec
@@ -40,6 +40,8 @@ class AuditReport:
     rules: list[Rule]
     findings: list[Finding] = field(default_factory=list)
     pending: dict[str, int] = field(default_factory=dict)  # rule id -> obligations still open
+    # rule id -> the events it could not judge (their package's state was not yet known)
+    undetermined: dict[str, tuple[Unjudged, ...]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # rule id -> evaluation time
 
     @property
@@ -54,7 +56,9 @@ class AuditReport:
         """Return finding counts by severity and by rule."""
         return {"by_severity": dict(Counter(f.severity.value for f in self.findings)),
                 "by_rule": dict(Counter(f.rule_id for f in self.findings)),
-                "pending": {rule: n for rule, n in self.pending.items() if n}}
+                "pending": {rule: n for rule, n in self.pending.items() if n},
+                "undetermined": {rule: len(events) for rule, events in self.undetermined.items()
+                                 if events}}
 
     def as_json(self) -> dict[str, Any]:
         """Return the report in the documented JSON shape."""
@@ -70,6 +74,11 @@ class AuditReport:
                 "subject": f.subject, "occurred_at": f.occurred_at.isoformat(),
                 "message": f.message, "evidence": list(f.evidence),
                 "fields": dict(f.fields)} for f in self.findings],
+            "undetermined": [{
+                "rule_id": rule, "event_id": u.event_id, "event_type": u.event_type,
+                "occurred_at": u.occurred_at.isoformat(), "package_label": u.package_label,
+                "reference": u.reference}
+                for rule, events in sorted(self.undetermined.items()) for u in events],
         }
 
 
@@ -115,6 +124,7 @@ def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
         for rule, evaluation, seconds in pool.map(evaluate, slow_first):
             report.findings += [explain(rule, v, license.zone()) for v in evaluation.violations]
             report.pending[rule.id] = evaluation.pending
+            report.undetermined[rule.id] = evaluation.undetermined
             report.seconds[rule.id] = seconds
     report.findings.sort(key=lambda f: (f.occurred_at, f.rule_id, f.evidence))
     store.runs.save(report.as_json(), report.findings, datetime.now(UTC))

@@ -25,17 +25,20 @@ def pdf_context(packet: PacketVersion) -> dict[str, Any]:
             "waivers": content["waivers"],
             "logs": [Table.from_json(t) for t in content["logs"]],
             "amendment": content.get("amendment"), "cover": cover_items(packet),
+            "undetermined": undetermined_rows(content),
             "rules_from_run_pack": content["rules_from_run_pack"]}
 
 
 def summary_rows(content: dict[str, Any]) -> list[list[Any]]:
-    """Return per rule in force: id, title, severity, findings, pending; failing first."""
+    """Return per rule in force: id, title, severity, findings, pending, not judged;
+    failing first."""
     counts = content["run"]["counts"]
     rows = [[r["id"], r["title"], r["severity"], counts["by_rule"].get(r["id"], 0),
-             counts.get("pending", {}).get(r["id"], 0)] for r in content["rules"]]
+             counts.get("pending", {}).get(r["id"], 0),
+             counts.get("undetermined", {}).get(r["id"], 0)] for r in content["rules"]]
     known = {r["id"] for r in content["rules"]}
     # A finding of a rule missing from today's pack still counts: the run is the record.
-    rows += [[rule, "(not in the current pack)", "", n, 0]
+    rows += [[rule, "(not in the current pack)", "", n, 0, 0]
              for rule, n in counts["by_rule"].items() if rule not in known]
     return sorted(rows, key=lambda r: (-r[3], SEVERITIES.index(r[2]) if r[2] else 9, r[0]))
 
@@ -51,6 +54,17 @@ def finding_groups(content: dict[str, Any]) -> list[dict[str, Any]]:
         found = [f for f in content["run"]["findings"] if f["rule_id"] == rule_id]
         groups.append({"rule": rule, "findings": found})
     return groups
+
+
+UNDETERMINED_COLUMNS = [Column("rule"), Column("occurred at", "datetime"), Column("event"),
+                        Column("event id", "int"), Column("package"), Column("reference")]
+
+
+def undetermined_rows(content: dict[str, Any]) -> list[list[Any]]:
+    """Return the events a rule could not judge (nothing yet told their package's state)."""
+    return [[u["rule_id"], u["occurred_at"], u["event_type"], u["event_id"],
+             u["package_label"], u["reference"]]
+            for u in content["run"].get("undetermined", [])]
 
 
 FINDING_COLUMNS = [Column("occurred at", "datetime"), Column("severity"),
@@ -73,7 +87,8 @@ def packet_tables(packet: PacketVersion) -> list[Table]:
                   [[k, "" if v is None else str(v)] for k, v in cover_items(packet)])
     summary = Table("summary", "Summary", [Column("rule"), Column("title"), Column("severity"),
                                             Column("findings", "int"),
-                                            Column("pending", "int")], summary_rows(content))
+                                            Column("pending", "int"),
+                                            Column("not judged", "int")], summary_rows(content))
     trend = Table("trend", "Trend", [Column("run"), Column("audited at", "datetime"),
                                      Column("from", "date"), Column("to", "date"),
                                      Column("pack version", "int"), Column("score", "int")],
@@ -87,8 +102,10 @@ def packet_tables(packet: PacketVersion) -> list[Table]:
     rules = [Table(f"rule:{g['rule']['id']}", g["rule"]["id"], FINDING_COLUMNS,
                    [finding_row(f) for f in g["findings"]]) for g in finding_groups(content)]
     logs = [Table.from_json(t) for t in content["logs"]]
+    unjudged = Table("undetermined", "Not judged", UNDETERMINED_COLUMNS,
+                     undetermined_rows(content))
     assert len(run["findings"]) == sum(len(t.rows) for t in rules)
-    return [cover, summary, trend, waivers, *rules, *logs]
+    return [cover, summary, trend, waivers, *rules, unjudged, *logs]
 
 
 def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:

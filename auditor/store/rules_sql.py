@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from auditor.domain.findings import Evaluation
+from auditor.domain.findings import Evaluation, Unjudged
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
 from auditor.rules.language import (
@@ -37,12 +38,21 @@ from auditor.rules.language import (
     message_fields,
     reads_only_state,
     shape_violation,
+    state_fields,
 )
 from auditor.rules.params import AggregateParams, Compare, Limit, Source
+from auditor.store.package_states import StateFields, evidence_states, latest_evidence
 from auditor.store.schema import events
 from auditor.store.sql_fields import Fields, condition, holds, instant, selects
 
-Compiled = tuple[Select[Any], Select[Any] | None]  # (violations, pending obligations)
+
+@dataclass(frozen=True)
+class Compiled:
+    """A rule's queries: its violations, obligations still pending, events left unjudged."""
+
+    found: Select[Any]
+    pending: Select[Any] | None = None
+    undetermined: Select[Any] | None = None
 
 
 def field_check(rule: Rule, license_id: int, license: License, dialect: str,
@@ -51,8 +61,8 @@ def field_check(rule: Rule, license_id: int, license: License, dialect: str,
     e = events.alias("e")
     fields = Fields(e, dialect, license)
     required = and_(*(condition(fields, c) for c in rule.params.require))
-    return select(e).where(*selects(e, fields, rule.params.event, license_id),
-                           not_(holds(required))), None
+    return Compiled(select(e).where(*selects(e, fields, rule.params.event, license_id),
+                                    not_(holds(required))))
 
 
 def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
@@ -70,8 +80,8 @@ def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
         counterpart.append(pf.time() <= ef.time())
         if params.within is not None:
             counterpart.append(pf.time() >= ef.shifted_time(-params.within))
-    return select(e).where(*selects(e, ef, params.event, license_id),
-                           not_(exists().where(*counterpart))), None
+    return Compiled(select(e).where(*selects(e, ef, params.event, license_id),
+                                    not_(exists().where(*counterpart))))
 
 
 def _version_in_force(types: Sequence[str], version_field: str, event: Any, license_id: int,
@@ -118,7 +128,7 @@ def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
 
     met = and_(*(followed(group) for group in params.groups))
     unmet = select(e).where(*selects(e, ef, params.event, license_id), not_(met))
-    return unmet.where(deadline <= end), unmet.where(deadline > end)
+    return Compiled(unmet.where(deadline <= end), unmet.where(deadline > end))
 
 
 def reconcile(rule: Rule, license_id: int, license: License, dialect: str,
@@ -137,37 +147,38 @@ def reconcile(rule: Rule, license_id: int, license: License, dialect: str,
         *selects(right, rf, params.right, license_id),
         *(rf[m.right] == lf[m.left] for m in params.match),
         or_(*(not_(agrees(c)) for c in params.compare)))
-    return select(left).where(*selects(left, lf, params.left, license_id), differs), None
+    return Compiled(select(left).where(*selects(left, lf, params.left, license_id), differs))
 
 
 def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
                   cutoff: datetime) -> Compiled:
-    """Select events whose package, as last known at that moment, breaks a `require`.
+    """Select events whose package, as known at that moment, breaks a `require`.
 
-    The state is the latest `state_from` event of the same package at or before the
-    event; events of packages with no state at all are left out. Conditions on the
-    state alone are judged once per state event (a CTE), not once per event reading it:
-    states are few and their payloads large.
+    The state is, field by field, the latest evidence of the package at or before the
+    event (`package_states`). Conditions on the state alone are judged once per
+    evidence event (a CTE), not once per event reading it. Events of packages with no
+    evidence at all are not judged: they are selected as undetermined.
     """
     params = rule.params
+    types = params.state_from
     on_state = [c for c in params.require if reads_only_state(c)]
     on_both = [c for c in params.require if not reads_only_state(c)]
-    e, s, state = events.alias("e"), events.alias("s"), events.alias("state")
-    itself = Fields(state, dialect, license)
-    meets = and_(true(), *(condition(Fields(state, dialect, license, state=itself), c)
+    states = evidence_states(types, state_fields(params.require), license_id, dialect, license)
+    state = StateFields(states, types, dialect, license)
+    meets = and_(true(), *(condition(Fields(states, dialect, license, state=state), c)
                            for c in on_state))
-    verdicts = (select(state.c.id, case((meets, 1), else_=0).label("ok"))
-                .where(state.c.license_id == license_id,
-                       state.c.type.in_(params.state_from)).cte("verdicts")
-                .prefix_with("MATERIALIZED"))  # else SQLite inlines it into every sale
-    latest = _latest_of(e, params.state_from, license_id)
-    fields = Fields(e, dialect, license, state=Fields(s, dialect, license))
+    verdicts = (select(states.c.id, case((meets, 1), else_=0).label("ok"))
+                .cte("verdicts").prefix_with("MATERIALIZED"))  # else SQLite inlines it
+    e = events.alias("e")
+    latest = latest_evidence(e, types, license_id, dialect, license)
+    fields = Fields(e, dialect, license, state=state)
     required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
     joined = e.join(verdicts, verdicts.c.id == latest)
     if on_both:
-        joined = joined.join(s, s.c.id == verdicts.c.id)
-    return (select(e).select_from(joined)
-            .where(*selects(e, fields, params.event, license_id), not_(holds(required)))), None
+        joined = joined.join(states, states.c.id == verdicts.c.id)
+    chosen = selects(e, fields, params.event, license_id)
+    return Compiled(select(e).select_from(joined).where(*chosen, not_(holds(required))),
+                    undetermined=select(e).where(*chosen, latest.is_(None)))
 
 
 def _latest_of(event: Any, types: Sequence[str], license_id: int) -> ColumnElement[Any]:
@@ -196,7 +207,7 @@ def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
     crossings = [_crossing(amounts, params, index, limit)
                  for index, limit in enumerate(params.limits)]
     e = events.alias("e")
-    return select(e).where(e.c.id.in_(union_all(*crossings))), None
+    return Compiled(select(e).where(e.c.id.in_(union_all(*crossings))))
 
 
 def _contributions(params: AggregateParams, source: Source, license_id: int,
@@ -254,8 +265,8 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
              end: datetime) -> Evaluation:
     """Evaluate a rule over a license's events that occurred in [start, end), as of end."""
     dialect = engine.dialect.name
-    query, pending_query = COMPILERS[rule.template](rule, license_id, license, dialect, end)
-    found = _in_period(query, start, end).subquery("found")
+    compiled = COMPILERS[rule.template](rule, license_id, license, dialect, end)
+    found = _in_period(compiled.found, start, end).subquery("found")
     # Derived fields a message names (on_hand) are worked out for the findings alone.
     derived = sorted(message_fields(rule.params.message) & DERIVED.keys() - {"local_date"})
     fields = Fields(found, dialect, license)
@@ -263,12 +274,18 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
         rows: Sequence[Any] = conn.execute(
             select(found, *(fields[name].label(f"derived_{name}") for name in derived))
             .order_by(found.c.occurred_at, found.c.id)).all()
-        pending = 0 if pending_query is None else conn.scalar(
-            select(func.count()).select_from(_in_period(pending_query, start, end).subquery()))
+        pending = 0 if compiled.pending is None else conn.scalar(select(func.count())
+            .select_from(_in_period(compiled.pending, start, end).subquery()))
+        unjudged = [] if compiled.undetermined is None else conn.execute(
+            _in_period(compiled.undetermined, start, end).order_by(
+                compiled.undetermined.selected_columns.occurred_at,
+                compiled.undetermined.selected_columns.id)).all()
     zone = license.zone()
     return Evaluation([shape_violation(
         rule, row.id, row.type, row.occurred_at, row.package_label, row.reference,
-        _payload(row.payload), zone, _derived(row)) for row in rows], pending or 0)
+        _payload(row.payload), zone, _derived(row)) for row in rows], pending or 0,
+        tuple(Unjudged(row.id, row.type, row.occurred_at, row.package_label, row.reference)
+              for row in unjudged))
 
 
 def _derived(row: Any) -> Callable[[str], Any]:

@@ -8,7 +8,7 @@ text); derived fields (local_date, on_hand) and license values are resolved here
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Boolean,
@@ -47,6 +47,13 @@ from auditor.store.schema import events
 CASTS = {Kind.NUMBER: Float, Kind.DATE: Date, Kind.BOOLEAN: Boolean}  # PostgreSQL's ->> is text
 
 
+class FieldReader(Protocol):
+    """Anything that reads a field by name as a SQL expression (a package's state)."""
+
+    def __getitem__(self, name: str) -> ColumnElement[Any]:
+        """Return the field's value."""
+
+
 class Fields:
     """Reads an event alias's fields in one dialect, typed by what the field holds.
 
@@ -56,7 +63,7 @@ class Fields:
     """
 
     def __init__(self, alias: Any, dialect: str, license: License,
-                 state: Fields | None = None) -> None:
+                 state: FieldReader | None = None) -> None:
         self.alias, self.dialect, self.license, self.state = alias, dialect, license, state
 
     def value(self, raw: Any, field: str) -> Any:
