@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import click
 
@@ -13,6 +16,7 @@ from auditor.config import Settings
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
 from auditor.rules.loader import default_rules_dir
+from auditor.services.audit import local_bounds
 from auditor.services.rule_versions import published_pack
 from auditor.services.supervise import supervise
 from auditor.services.worker import Progress, Worker, run_once
@@ -73,14 +77,68 @@ def worker(numbers: tuple[str, ...], partition: str, lateness: int, once: bool,
     work.run(lambda: False, on_progress=_show)
 
 
+# What each --status shows: the standing findings (the batch audit reports a violation
+# remedied late too), or one status; withdrawn ones (later data refuted them) only asked.
+STATUSES = {"standing": ("open", "remedied"), "open": ("open",), "remedied": ("remedied",),
+            "withdrawn": ("withdrawn",), "all": ("open", "remedied", "withdrawn")}
+
+
 @click.command("findings")
 @click.option("--license", "number", required=True, help="The license.")
-@click.option("--open", "only_open", is_flag=True, help="Only findings still open.")
-def findings(number: str, only_open: bool) -> None:
+@click.option("--status", type=click.Choice(list(STATUSES)), default="standing",
+              show_default=True, help="standing: open and remedied late (as the batch "
+              "audit reports them); withdrawn findings are listed only when asked.")
+@click.option("--open", "only_open", is_flag=True, help="Same as --status open.")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First day (the license's calendar) of the findings' occurrence.")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Last day, inclusive.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON in the `audit --json` shape.")
+def findings(number: str, status: str, only_open: bool, start: datetime | None,
+             end: datetime | None, as_json: bool) -> None:
     """List the continuous evaluation's findings for a license."""
     store = open_store(Settings.from_env())
+    license = store.get_license(number)
     found = ContinuousStore(store.engine)
-    ids = found.license_ids([store.get_license(number).number])
-    for row in found.findings(ids[number], "open" if only_open else None):
+    ids = found.license_ids([license.number])
+    period = continuous_period(license, start, end)
+    rows = found.findings(ids[number], STATUSES["open" if only_open else status],
+                          *(period[2] if period else (None, None)))
+    if as_json:
+        click.echo(json.dumps(findings_json(license.number, period, rows), indent=2))
+        return
+    for row in rows:
         click.echo(f"{row['occurred_at'].isoformat()}  {row['rule_id']} v{row['rule_version']}"
                    f"  {row['severity']}  {row['status']}  {row['message']}")
+
+
+Period = tuple[date, date, tuple[datetime, datetime]]
+
+
+def continuous_period(license: License, start: datetime | None,
+                      end: datetime | None) -> Period | None:
+    """Return the days asked and their UTC bounds in the license's calendar, if any."""
+    if start is None and end is None:
+        return None
+    first = (start or datetime(2000, 1, 1)).date()
+    last = (end or datetime(2100, 12, 31)).date()
+    return first, last, local_bounds(license, first, last)
+
+
+def findings_json(number: str, period: Period | None,
+                  rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return continuous findings in the shape `auditor audit --json` prints."""
+    return {
+        "license": number,
+        "period": None if period is None else {"from": period[0].isoformat(),
+                                               "to": period[1].isoformat()},
+        "counts": {"by_severity": dict(Counter(r["severity"] for r in rows)),
+                   "by_rule": dict(Counter(r["rule_id"] for r in rows)),
+                   "by_status": dict(Counter(r["status"] for r in rows))},
+        "findings": [{
+            "rule_id": r["rule_id"], "rule_version": r["rule_version"],
+            "severity": r["severity"], "package_label": r["package_label"],
+            "subject": r["subject"], "occurred_at": r["occurred_at"].isoformat(),
+            "message": r["message"], "evidence": list(r["evidence"]), "status": r["status"],
+            "remedied_at": r["remedied_at"].isoformat() if r["remedied_at"] else None,
+            "identity": r["identity"]} for r in rows]}

@@ -72,11 +72,19 @@ class ContinuousStore:
                 worker_checkpoints.c.partition == partition)).first()
         return None if row is None else Checkpoint(**row._mapping)
 
-    def findings(self, license_id: int, status: str | None = None) -> list[dict[str, Any]]:
-        """Return a license's continuous findings (optionally of one status), oldest first."""
+    def findings(self, license_id: int, status: str | Sequence[str] | None = None,
+                 start: datetime | None = None,
+                 end: datetime | None = None) -> list[dict[str, Any]]:
+        """Return a license's continuous findings, oldest first: of one status or several,
+        and that occurred in [start, end) when given."""
         query = select(continuous_findings).where(continuous_findings.c.license_id == license_id)
         if status:
-            query = query.where(continuous_findings.c.status == status)
+            statuses = [status] if isinstance(status, str) else list(status)
+            query = query.where(continuous_findings.c.status.in_(statuses))
+        if start is not None:
+            query = query.where(continuous_findings.c.occurred_at >= start)
+        if end is not None:
+            query = query.where(continuous_findings.c.occurred_at < end)
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(continuous_findings.c.occurred_at,
                                                continuous_findings.c.id)).all()

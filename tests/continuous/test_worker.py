@@ -69,3 +69,44 @@ def test_auditor_findings_lists_the_open_findings(sqlite_url, monkeypatch):
     assert listed.exit_code == 0
     assert listed.output.count("tag-invalid") == 3
     store.engine.dispose()
+
+
+def test_auditor_findings_prints_json_by_status_and_period(sqlite_url, monkeypatch):
+    store = open_store(Settings(database_url=sqlite_url), migrate=True)
+    store.add_license(LICENSE)
+    add_bad_tags(store, 3)
+    monkeypatch.setenv("AUDITOR_DATABASE_URL", sqlite_url)
+    runner = CliRunner()
+
+    def worker_once():
+        ran = runner.invoke(main, ["worker", "--no-supervise", "--once", "--lateness", "0"])
+        assert ran.exit_code == 0, ran.output
+
+    def listed(*args):
+        shown = runner.invoke(main, ["findings", "--license", LICENSE.number, "--json", *args])
+        assert shown.exit_code == 0, shown.output
+        return json.loads(shown.output)
+
+    worker_once()
+    # METRC lists bad-0 after all: the untracked-package finding on it is withdrawn.
+    snapshot = {"type": "package_snapshot", "natural_key": "s-0",
+                "occurred_at": "2026-01-05T11:00:00Z", "package_label": "bad-0",
+                "payload": {"label": "bad-0", "location": "Vault"}}
+    ingest(store, LICENSE.number, "events", "s.ndjson", json.dumps(snapshot).encode())
+    worker_once()
+    standing = listed()
+    audit_keys = {"rule_id", "rule_version", "severity", "package_label", "subject",
+                  "occurred_at", "message", "evidence"}
+    assert all(audit_keys <= set(f) for f in standing["findings"])
+    assert standing["counts"]["by_rule"]["tag-invalid"] == 4  # three moves and the snapshot
+    assert {f["status"] for f in standing["findings"]} <= {"open", "remedied"}
+    withdrawn = listed("--status", "withdrawn")["findings"]
+    assert [(f["rule_id"], f["package_label"]) for f in withdrawn] == [
+        ("untracked-package", "bad-0")]
+    assert withdrawn[0]["identity"] not in {f["identity"] for f in standing["findings"]}
+    # 10:00 UTC on 5 January is 02:00 on the 5th in Los Angeles: the license's calendar.
+    assert listed("--from", "2026-01-05", "--to", "2026-01-05")["findings"] == \
+        standing["findings"]
+    assert listed("--from", "2026-01-06")["findings"] == []
+    assert listed("--to", "2026-01-04")["period"] == {"from": "2000-01-01", "to": "2026-01-04"}
+    store.engine.dispose()
