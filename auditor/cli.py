@@ -22,6 +22,7 @@ from auditor.domain.errors import AuditorError, FileRejected, InvalidInput
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
 from auditor.domain.trail import set_actor
+from auditor.importers.profile import builtin_names, load_profile
 from auditor.importers.registry import FORMATS
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
@@ -135,20 +136,24 @@ def _print_summary(summary: ImportSummary) -> None:
               help="The source format (see `auditor formats`).")
 @click.option("--effective-date", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
               help="For metrc-adjust-reasons: when the list took effect (default: first import).")
+@click.option("--profile", "profile_name", metavar="NAME|FILE",
+              help=f"Read a POS or scanner export through a profile: one of "
+                   f"{', '.join(builtin_names())}, or a profile file (.toml).")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def ingest_command(license_number: str, fmt: str, effective_date: datetime | None,
-                   files: tuple[Path, ...]) -> None:
+                   profile_name: str | None, files: tuple[Path, ...]) -> None:
     """Import FILES of one format; exit 1 if any row was rejected, 2 if a file was."""
     settings = Settings.from_env()
     store = open_store(settings)
     effective = _effective_at(store.get_license(license_number), effective_date)
+    profile = load_profile(profile_name) if profile_name else None
     rows_rejected = files_rejected = 0
     for path in files:
         try:
             summary = ingest(store, license_number, fmt, str(path), path.read_bytes(),
                              effective_at=effective, chunk_size=settings.import_chunk,
-                             progress=_show_rows if sys.stderr.isatty() else None)
+                             profile=profile, progress=_show_rows if sys.stderr.isatty() else None)
         except FileRejected as exc:
             click.echo(f"{path}: rejected: {exc}", err=True)
             files_rejected += 1

@@ -146,8 +146,12 @@ def _check_csv_structure(text: str) -> None:
         raise FileRejected(f"malformed CSV in the record starting here: {exc}", start) from None
 
 
-def csv_records(data: bytes, columns: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
+def csv_records(data: bytes, columns: tuple[str, ...], *,
+                extra_allowed: bool = False) -> Iterator[tuple[int, Any]]:
     """Return (line, row dict) pairs from a CSV whose header names exactly the given columns.
+
+    With extra_allowed (a vendor export read through a profile), the header must hold
+    the columns and may hold others, which are ignored.
 
     The file's structure is checked before this returns; a row with the wrong number
     of fields later gives a RowRejected in place of its dict.
@@ -159,7 +163,7 @@ def csv_records(data: bytes, columns: tuple[str, ...]) -> Iterator[tuple[int, An
     _check_csv_structure(text)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header = [name.strip() for name in next(reader)]
-    _check_header(header, columns)
+    _check_header(header, columns, extra_allowed)
     return _csv_rows(reader, header)
 
 
@@ -175,11 +179,12 @@ def _csv_rows(reader: Any, header: list[str]) -> Iterator[tuple[int, Any]]:
         yield line, dict(zip(header, row, strict=True))
 
 
-def _check_header(header: list[str], columns: tuple[str, ...]) -> None:
-    if len(set(header)) != len(header):
+def _check_header(header: list[str], columns: tuple[str, ...], extra_allowed: bool) -> None:
+    checked = [name for name in header if name in columns] if extra_allowed else header
+    if len(set(checked)) != len(checked):
         raise FileRejected("the header repeats a column name", 1)
     missing = [name for name in columns if name not in header]
-    unknown = [name for name in header if name not in columns]
+    unknown = [] if extra_allowed else [name for name in header if name not in columns]
     if missing or unknown:
         parts = []
         if missing:

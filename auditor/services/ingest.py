@@ -16,6 +16,7 @@ from auditor.domain.events import EventType
 from auditor.domain.license import License
 from auditor.importers.base import ParseContext, Parsed, parse_records
 from auditor.importers.metrc import reason_list_digest
+from auditor.importers.profile import Profile
 from auditor.importers.registry import get_format
 from auditor.services.ports import Batch, EventStore, ImportSummary, Rejection
 
@@ -34,6 +35,7 @@ class IngestJob:
     data: bytes | None = None
     path: Path | None = None
     effective_at: datetime | None = None
+    profile: Profile | None = None
 
     def read(self) -> bytes:
         """Return the file's bytes."""
@@ -45,14 +47,15 @@ class IngestJob:
 
 def ingest(store: EventStore, license_number: str, fmt_name: str, source: str, data: bytes, *,
            effective_at: datetime | None = None, chunk_size: int = DEFAULT_CHUNK,
-           progress: Progress | None = None) -> ImportSummary:
+           progress: Progress | None = None, profile: Profile | None = None) -> ImportSummary:
     """Import one file of a format for a license and return what was accepted and rejected.
 
     Structural problems raise FileRejected before anything is written. Records are
     stored in batches of chunk_size, each batch one transaction: a crash loses at most
     the batch in flight, and importing the file again adds only what is missing.
     """
-    job = IngestJob(license_number, fmt_name, source, data=data, effective_at=effective_at)
+    job = IngestJob(license_number, fmt_name, source, data=data, effective_at=effective_at,
+                    profile=profile)
     (result,) = ingest_files(store, [job], chunk_size=chunk_size, progress=progress)
     if isinstance(result, FileRejected):
         raise result
@@ -84,7 +87,7 @@ def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
 
 def _ingest_one(store: EventStore, license: License, job: IngestJob, chunk_size: int,
                 progress: Progress | None) -> ImportSummary:
-    fmt = get_format(job.format)
+    fmt = get_format(job.format, job.profile)
     data = job.read()
     now = datetime.now(UTC)
     records: Iterable[tuple[int, Any]] = fmt.read(data)
