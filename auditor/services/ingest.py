@@ -37,12 +37,20 @@ class IngestJob:
     effective_at: datetime | None = None
     profile: Profile | None = None
 
-    def read(self) -> bytes:
-        """Return the file's bytes."""
+    def content(self) -> bytes | Path:
+        """Return the bytes, or the path the importers stream the file from."""
         if self.data is not None:
             return self.data
         assert self.path is not None, "an IngestJob needs data or a path"
-        return self.path.read_bytes()
+        return self.path
+
+    def sha256(self) -> str:
+        """Return the file's SHA-256, reading a file in chunks rather than whole."""
+        if self.data is not None:
+            return hashlib.sha256(self.data).hexdigest()
+        assert self.path is not None, "an IngestJob needs data or a path"
+        with self.path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def ingest(store: EventStore, license_number: str, fmt_name: str, source: str, data: bytes, *,
@@ -56,6 +64,24 @@ def ingest(store: EventStore, license_number: str, fmt_name: str, source: str, d
     """
     job = IngestJob(license_number, fmt_name, source, data=data, effective_at=effective_at,
                     profile=profile)
+    return _ingest_job(store, job, chunk_size, progress)
+
+
+def ingest_path(store: EventStore, license_number: str, fmt_name: str, path: Path, *,
+                effective_at: datetime | None = None, chunk_size: int = DEFAULT_CHUNK,
+                progress: Progress | None = None, profile: Profile | None = None
+                ) -> ImportSummary:
+    """Import a file streamed from its path, so memory does not grow with its size.
+
+    The same promises as `ingest`; the file is named by its path in rejections.
+    """
+    job = IngestJob(license_number, fmt_name, str(path), path=path, effective_at=effective_at,
+                    profile=profile)
+    return _ingest_job(store, job, chunk_size, progress)
+
+
+def _ingest_job(store: EventStore, job: IngestJob, chunk_size: int,
+                progress: Progress | None) -> ImportSummary:
     (result,) = ingest_files(store, [job], chunk_size=chunk_size, progress=progress)
     if isinstance(result, FileRejected):
         raise result
@@ -88,16 +114,15 @@ def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
 def _ingest_one(store: EventStore, license: License, job: IngestJob, chunk_size: int,
                 progress: Progress | None) -> ImportSummary:
     fmt = get_format(job.format, job.profile)
-    data = job.read()
     now = datetime.now(UTC)
-    records: Iterable[tuple[int, Any]] = fmt.read(data)
+    records: Iterable[tuple[int, Any]] = fmt.read(job.content())
     ctx = ParseContext(license=license, imported_at=now)
     if fmt.name == "metrc-adjust-reasons":
         records = list(records)
         ctx = _reason_list_context(store, ctx, records, job.effective_at)
     summary = ImportSummary(source=job.source, format=fmt.name, license=license.number)
     summary.import_id = store.start_import(license.number, fmt.name, job.source,
-                                           hashlib.sha256(data).hexdigest(), now)
+                                           job.sha256(), now)
     for chunk in _chunks(parse_records(fmt, records, ctx), chunk_size):
         _store_chunk(store, summary, chunk, now)
         if progress:

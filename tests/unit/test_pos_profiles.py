@@ -171,3 +171,10 @@ location = "Room"
 def test_the_api_cannot_name_a_profile_file():
     with pytest.raises(InvalidInput, match="unknown profile"):
         load_profile("/etc/passwd", allow_files=False)
+
+
+def test_a_profiled_export_is_stored_once_in_the_database(sql_store):
+    first = run(sql_store, "dutchie")
+    again = run(sql_store, "dutchie")
+    assert (first.accepted, again.accepted, again.duplicates) == (5, 0, 5)
+    assert sql_store.event_counts(LICENSE.number) == {"pos_sale_line": 5}
