@@ -134,3 +134,19 @@ def test_ingest_reads_a_pos_export_through_a_named_or_file_profile(env, tmp_path
     mistake = auditor("ingest", "--license", LICENSE.number, "--format", "pos-sales",
                       "--profile", str(bad), str(export), env=env)
     assert mistake.returncode == 2 and f"{bad}: qty: not a field of pos-sales" in mistake.stderr
+
+
+def test_a_long_command_off_a_terminal_ends_with_one_summary_line(env):
+    assert auditor("db", "upgrade", env=env).returncode == 0
+    auditor("license", "add", LICENSE.number, "--state", "CA", "--timezone",
+            "America/Los_Angeles", env=env)
+    export = FIXTURES / "pos-exports" / "dutchie-sales.csv"
+    result = auditor("ingest", "--license", LICENSE.number, "--format", "pos-sales",
+                     "--profile", "dutchie", str(export), env=env)
+    assert "\r" not in result.stderr
+    (summary,) = [line for line in result.stderr.splitlines() if line.startswith("ingest:")]
+    assert summary.startswith("ingest: 1 files, 5 rows read, 0 rejected, 0 files refused in ")
+    audit = auditor("audit", "--license", LICENSE.number, "--from", "2026-01-01", "--to",
+                    "2026-01-31", env=env)
+    assert audit.returncode == 0, audit.stderr
+    assert [line for line in audit.stderr.splitlines() if line.startswith("audit: ")]
