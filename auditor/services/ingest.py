@@ -18,7 +18,14 @@ from auditor.importers.base import ParseContext, Parsed, parse_records
 from auditor.importers.metrc import reason_list_digest
 from auditor.importers.profile import Profile
 from auditor.importers.registry import get_format
-from auditor.services.ports import Batch, EventStore, ImportSummary, Rejection
+from auditor.services.ports import (
+    Appended,
+    Batch,
+    EventStore,
+    ImportOpening,
+    ImportSummary,
+    Rejection,
+)
 
 DEFAULT_CHUNK = 2000
 T = TypeVar("T")
@@ -121,13 +128,11 @@ def _ingest_one(store: EventStore, license: License, job: IngestJob, chunk_size:
         records = list(records)
         ctx = _reason_list_context(store, ctx, records, job.effective_at)
     summary = ImportSummary(source=job.source, format=fmt.name, license=license.number)
-    summary.import_id = store.start_import(license.number, fmt.name, job.source,
-                                           job.sha256(), now)
-    for chunk in _chunks(parse_records(fmt, records, ctx), chunk_size):
-        _store_chunk(store, summary, chunk, now)
+    opening = ImportOpening(fmt.name, job.source, job.sha256(), now)
+    for chunk, last in _chunks(parse_records(fmt, records, ctx), chunk_size):
+        _store_chunk(store, summary, chunk, now, opening, last)
         if progress:
             progress(summary)
-    store.finish_import(summary, datetime.now(UTC))
     return summary
 
 
@@ -146,31 +151,54 @@ def _reason_list_context(store: EventStore, ctx: ParseContext, records: list[tup
 
 
 def _store_chunk(store: EventStore, summary: ImportSummary, chunk: Sequence[Parsed],
-                 now: datetime) -> None:
+                 now: datetime, opening: ImportOpening, last: bool) -> None:
+    """Store one chunk; the first also opens the import, the last also finishes it."""
     summary.rows_read += len(chunk)
     parsed = [p for p in chunk if p.reason is None]
     for p in chunk:
         if p.reason is not None:
             summary.rejections.append(Rejection(summary.source, p.line, p.reason))
         summary.ignored_fields |= p.ignored_fields
-    if parsed:
-        assert summary.import_id is not None
-        appended = store.append(Batch(summary.license, summary.import_id, summary.format,
-                                      [p.events for p in parsed], now))
-        summary.events_added += appended.events_added
-        for p, outcome in zip(parsed, appended.outcomes, strict=True):
-            if outcome is Outcome.ADDED:
-                summary.accepted += 1
-            elif outcome is Outcome.DUPLICATE:
-                summary.duplicates += 1
-            else:
-                summary.rejections.append(Rejection(
-                    summary.source, p.line, "already imported with different content; "
-                    "send a correction as a new record, never an edit of an old one"))
+    summary.rejected = len(summary.rejections)
+    if not (parsed or last or summary.import_id is None):
+        return
+
+    def count(appended: Appended) -> ImportSummary:
+        summary.import_id = appended.import_id
+        _count_outcomes(summary, parsed, appended)
+        return summary
+
+    first = summary.import_id is None
+    appended = store.append(Batch(summary.license, summary.import_id, summary.format,
+                                  [p.events for p in parsed], now,
+                                  opening=opening if first else None),
+                            finish=count if last else None)
+    if not last:
+        count(appended)
+
+
+def _count_outcomes(summary: ImportSummary, parsed: Sequence[Parsed],
+                    appended: Appended) -> None:
+    summary.events_added += appended.events_added
+    for p, outcome in zip(parsed, appended.outcomes, strict=True):
+        if outcome is Outcome.ADDED:
+            summary.accepted += 1
+        elif outcome is Outcome.DUPLICATE:
+            summary.duplicates += 1
+        else:
+            summary.rejections.append(Rejection(
+                summary.source, p.line, "already imported with different content; "
+                "send a correction as a new record, never an edit of an old one"))
     summary.rejected = len(summary.rejections)
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+def _chunks(items: Iterable[T], size: int) -> Iterator[tuple[list[T], bool]]:
+    """Yield (chunk, whether it is the last); an empty source gives one empty last chunk."""
     iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
+    chunk = list(islice(iterator, size))
+    while True:
+        following = list(islice(iterator, size)) if chunk else []
+        yield chunk, not following
+        if not following:
+            return
+        chunk = following
