@@ -60,14 +60,6 @@ def _bad_utf8(data: Data) -> FileRejected:
     return FileRejected("not valid UTF-8")
 
 
-def decode(data: bytes) -> str:
-    """Decode UTF-8 (a leading BOM is dropped), naming the line of the first bad byte."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _bad_utf8(data) from None
-
-
 def first_byte(data: Data) -> bytes:
     """Return the file's first byte that is not whitespace (b'' if there is none)."""
     with open_binary(data) as raw:
