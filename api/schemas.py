@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from auditor.importers.profile import builtin_names
 from auditor.importers.registry import FORMATS
 
 MAX_PAGE = 500
@@ -35,6 +36,8 @@ class ImportArgs(Schema):
     """Which importer reads the upload."""
 
     format = Text(required=True, validate=validate.OneOf(sorted(FORMATS)))
+    profile = Text(validate=validate.OneOf(builtin_names()),
+                   metadata={"description": "read a POS export through a shipped profile"})
 
 
 class UploadSchema(Schema):

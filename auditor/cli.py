@@ -14,12 +14,14 @@ import click
 
 from auditor.bootstrap import open_store
 from auditor.cli_api import serve, token
+from auditor.cli_ingest import ingest_command
 from auditor.cli_packets import packet, report, write_outputs
+from auditor.cli_progress import progress
 from auditor.cli_sync import demo_sync, metrc_simulator, sync
 from auditor.cli_trail import trail, verdict_line
 from auditor.cli_worker import findings, worker
 from auditor.config import Settings
-from auditor.domain.errors import AuditorError, FileRejected, InvalidInput
+from auditor.domain.errors import AuditorError, InvalidInput
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
 from auditor.domain.trail import set_actor
@@ -28,10 +30,6 @@ from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import AuditReport, run_audit
 from auditor.services.demo import DemoResult, check_sample_store, load_sample_store
-from auditor.services.ingest import ingest
-from auditor.services.ports import ImportSummary
-
-SHOWN_REJECTIONS = 20
 
 
 class AuditorGroup(click.Group):
@@ -114,63 +112,6 @@ def formats() -> None:
     """List the import formats."""
     for name, fmt in sorted(FORMATS.items()):
         click.echo(f"{name:26} {fmt.description}")
-
-
-def _print_summary(summary: ImportSummary) -> None:
-    click.echo(f"{summary.source}: read {summary.rows_read}, accepted {summary.accepted}, "
-               f"duplicates {summary.duplicates}, rejected {summary.rejected} "
-               f"({summary.events_added} events added, import #{summary.import_id})")
-    for rejection in summary.rejections[:SHOWN_REJECTIONS]:
-        click.echo(f"  rejected {rejection}", err=True)
-    if summary.rejected > SHOWN_REJECTIONS:
-        click.echo(f"  ... and {summary.rejected - SHOWN_REJECTIONS} more; all are kept with "
-                   f"import #{summary.import_id}", err=True)
-    if summary.ignored_fields:
-        click.echo(f"  ignored unknown fields: {', '.join(sorted(summary.ignored_fields))}",
-                   err=True)
-
-
-@main.command("ingest")
-@click.option("--license", "license_number", required=True, help="The license the data is for.")
-@click.option("--format", "fmt", required=True, type=click.Choice(sorted(FORMATS)),
-              help="The source format (see `auditor formats`).")
-@click.option("--effective-date", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
-              help="For metrc-adjust-reasons: when the list took effect (default: first import).")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def ingest_command(license_number: str, fmt: str, effective_date: datetime | None,
-                   files: tuple[Path, ...]) -> None:
-    """Import FILES of one format; exit 1 if any row was rejected, 2 if a file was."""
-    settings = Settings.from_env()
-    store = open_store(settings)
-    effective = _effective_at(store.get_license(license_number), effective_date)
-    rows_rejected = files_rejected = 0
-    for path in files:
-        try:
-            summary = ingest(store, license_number, fmt, str(path), path.read_bytes(),
-                             effective_at=effective, chunk_size=settings.import_chunk,
-                             progress=_show_rows if sys.stderr.isatty() else None)
-        except FileRejected as exc:
-            click.echo(f"{path}: rejected: {exc}", err=True)
-            files_rejected += 1
-            continue
-        _print_summary(summary)
-        rows_rejected += summary.rejected
-    if files_rejected:
-        sys.exit(2)
-    if rows_rejected:
-        sys.exit(1)
-
-
-def _show_rows(summary: ImportSummary) -> None:
-    """Show a long import's progress on the terminal, batch by batch."""
-    click.echo(f"\r{summary.source}: {summary.rows_read} rows so far", err=True, nl=False)
-
-
-def _effective_at(license: License, value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=license.zone())  # a bare date is local midnight
 
 
 @main.command()
@@ -270,7 +211,11 @@ def audit(license_number: str, start: datetime, end: datetime, as_json: bool) ->
     """Run the readiness audit for a license over a period and print the findings."""
     store = open_store(Settings.from_env())
     license = store.get_license(license_number)
-    report = run_audit(store, _pack(license.state), license_number, start.date(), end.date())
+    with progress("audit") as shown:
+        report = run_audit(store, _pack(license.state), license_number, start.date(),
+                           end.date(), on_rule=lambda rule, done, total: shown.show(
+                               f"rule {done}/{total} {rule}", force=True))
+        shown.done(f"{len(report.rules)} rules, {len(report.findings)} findings")
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
         return
@@ -334,6 +279,6 @@ def _print_demo(result: DemoResult) -> None:
                f"{len(result.truth['violations'])} violations were planted")
 
 
-for command in (packet, report, worker, findings, serve, token, trail, sync, metrc_simulator,
-                demo_sync):
+for command in (ingest_command, packet, report, worker, findings, serve, token, trail, sync,
+                metrc_simulator, demo_sync):
     main.add_command(command)

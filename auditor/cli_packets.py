@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from auditor.bootstrap import open_store
+from auditor.cli_progress import progress
 from auditor.config import Settings
 from auditor.domain.events import canonical_json
 from auditor.domain.rules import Pack
@@ -89,10 +90,14 @@ def write_outputs(store: SqlEventStore, run_id: str, pack: Pack, folder: Path) -
 @BY
 def write(run_id: str, fmt: str, out: Path | None, by: str) -> None:
     """Write a run's packet (its latest final version, or a draft) and print its SHA-256."""
-    sources, pack = _sources(run_id)
-    version = current_packet(sources, run_id, pack, by)
     target = out or Path(f"packet-{run_id}.{fmt}")
-    target.write_bytes(render_packet(version, fmt, PacketDocuments()))
+    with progress("packet") as shown:
+        shown.show("reading the run, its findings and the audit trail", force=True)
+        sources, pack = _sources(run_id)
+        version = current_packet(sources, run_id, pack, by)
+        shown.show(f"rendering {fmt}", force=True)
+        target.write_bytes(render_packet(version, fmt, PacketDocuments()))
+        shown.done(f"wrote {target}")
     click.echo(f"wrote {target} (packet v{version.version}, "
                f"{'final' if version.finalized_at else 'draft'}); "
                f"content sha256 {version.sha256}")
@@ -146,11 +151,15 @@ def report(name: str, license_number: str, start: datetime, end: datetime, fmt: 
            out: Path | None) -> None:
     """Write one of the inventory associate's reports as Excel or JSON."""
     store = open_store(Settings.from_env())
-    built = build_report(name, SqlActivityLog(store.engine), store.get_license(license_number),
-                         start.date(), end.date())
     target = out or Path(f"{name}-{license_number}-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}")
-    data = (canonical_json(built).encode() if fmt == "json"
-            else PacketDocuments().xlsx(report_tables(built)))
-    target.write_bytes(data)
+    with progress("report") as shown:
+        shown.show(f"querying {name}", force=True)
+        built = build_report(name, SqlActivityLog(store.engine),
+                             store.get_license(license_number), start.date(), end.date())
+        shown.show(f"writing {fmt}", force=True)
+        data = (canonical_json(built).encode() if fmt == "json"
+                else PacketDocuments().xlsx(report_tables(built)))
+        target.write_bytes(data)
+        shown.done(f"wrote {target}")
     rows = ", ".join(f"{t['title']} {len(t['rows'])}" for t in built["tables"])
     click.echo(f"wrote {target}: {rows} rows")

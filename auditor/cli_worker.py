@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from auditor.bootstrap import open_store
+from auditor.cli_progress import progress
 from auditor.config import Settings
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
@@ -30,11 +31,11 @@ def _packs(settings: Settings, versions: SqlRuleVersions) -> Callable[[License],
     return lambda license: published_pack(root, license.state, versions)
 
 
-def _show(progress: Progress) -> None:
-    mark = progress.watermark.isoformat() if progress.watermark else "-"
-    click.echo(f"\rlast event {progress.last_event_id}  processed {progress.events_processed}"
-               f"  watermark {mark}  working memory {progress.working_memory}"
-               f"  findings {progress.findings_written}  late {progress.late}", nl=False, err=True)
+def _status(state: Progress) -> str:
+    mark = state.watermark.isoformat() if state.watermark else "-"
+    return (f"last event {state.last_event_id}  processed {state.events_processed:,}"
+            f"  watermark {mark}  working memory {state.working_memory}"
+            f"  findings {state.findings_written}  late {state.late}")
 
 
 @click.command("worker")
@@ -70,11 +71,12 @@ def worker(numbers: tuple[str, ...], partition: str, lateness: int, once: bool,
         click.echo(f"{evaluator.license.number}: {len(evaluator.programs)} rules run "
                    f"continuously; batch only: {', '.join(sorted(evaluator.batch_only))}",
                    err=True)
-    if once:
-        _show(run_once(work, until))
-        click.echo("", err=True)
-        return
-    work.run(lambda: False, on_progress=_show)
+    with progress("worker") as shown:
+        if once:
+            shown.done(_status(run_once(work, until, on_step=lambda state: shown.show(
+                _status(state)))))
+            return
+        work.run(lambda: False, on_progress=lambda state: shown.show(_status(state)))
 
 
 # What each --status shows: the standing findings (the batch audit reports a violation

@@ -38,4 +38,4 @@ class Imports(MethodView):
         upload_file = files["file"]
         return upload(store, services()["api"], number, args["format"],
                       upload_file.filename or "upload", upload_file.read(), key,
-                      services()["settings"].import_chunk)
+                      services()["settings"].import_chunk, args.get("profile"))

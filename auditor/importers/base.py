@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +39,7 @@ class Parsed:
     ignored_fields: frozenset[str] = frozenset()
 
 
-RecordReader = Callable[[bytes], Iterable[tuple[int, Any]]]
+RecordReader = Callable[[bytes | Path], Iterable[tuple[int, Any]]]
 RecordParser = Callable[[Mapping[str, Any], ParseContext], list[Event]]
 
 

@@ -9,16 +9,16 @@ from auditor.domain.errors import RowRejected
 from auditor.domain.events import EVENT_FIELDS, Event, EventType
 from auditor.importers import fields as f
 from auditor.importers.base import Format, ParseContext
-from auditor.importers.sources import json_records, ndjson_records
+from auditor.importers.sources import Data, first_byte, json_records, ndjson_records
 
 _TYPES = frozenset(t.value for t in EventType)
 FIELDS = frozenset({"type", "occurred_at", "natural_key", "package_label", "reference",
                     "payload"})
 
 
-def read_events(data: bytes) -> Iterable[tuple[int, Any]]:
+def read_events(data: Data) -> Iterable[tuple[int, Any]]:
     """Read a JSON array of events, or one event object per line (NDJSON)."""
-    if data.lstrip()[:1] == b"[":
+    if first_byte(data) == b"[":
         return json_records(data)
     return ndjson_records(data)
 

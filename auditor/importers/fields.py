@@ -196,8 +196,26 @@ def local_time(row: Mapping[str, Any], name: str, zone: ZoneInfo, *,
     if parsed is None:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
+        return in_zone(parsed, zone, name, row[name])
     return parsed.astimezone(UTC)
+
+
+def in_zone(local: datetime, zone: ZoneInfo, name: str, value: Any) -> datetime:
+    """Place a wall-clock time in a zone and return it in UTC.
+
+    A time in the hour that repeats when daylight saving ends, or in the hour skipped
+    when it begins, cannot be placed without guessing, so it is refused.
+    """
+    first = local.replace(tzinfo=zone, fold=0)
+    second = local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        round_trip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        problem = ("is ambiguous: that hour repeats when daylight saving ends"
+                   if round_trip == local else
+                   "does not exist: that hour is skipped when daylight saving begins")
+        raise RowRejected(f"{name} {value!r} {problem} in {zone.key}; write it with its "
+                          "UTC offset")
+    return first.astimezone(UTC)
 
 
 @overload

@@ -131,6 +131,13 @@ def notification(row: Row, ctx: ParseContext) -> list[Event]:
                   package_label=label, reference=payload["reference"])]
 
 
+COLUMNS = {"pos-sales": POS_SALES, "receiving-scans": RECEIVING_SCANS, "moves": MOVES,
+           "counts": COUNTS, "notifications": NOTIFICATIONS}
+TIME_FIELDS = {"pos-sales": "sold_at", "receiving-scans": "scanned_at", "moves": "moved_at",
+               "counts": "counted_at", "notifications": "sent_at"}
+NUMBER_FIELDS = frozenset({"quantity", "unit_price", "total_price", "counted_quantity"})
+
+
 def _csv_format(name: str, description: str, columns: tuple[str, ...], parse: Any) -> Format:
     return Format(name, description, partial(csv_records, columns=columns), parse,
                   frozenset(columns), strict=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -105,8 +106,12 @@ AUDIT_THREADS = min(4, os.cpu_count() or 1)
 
 
 def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
-              end: date, threads: int = AUDIT_THREADS) -> AuditReport:
-    """Run every rule in force for the license over [start, end], explain and store the findings."""
+              end: date, threads: int = AUDIT_THREADS,
+              on_rule: Callable[[str, int, int], None] | None = None) -> AuditReport:
+    """Run every rule in force for the license over [start, end], explain and store the findings.
+
+    on_rule(rule id, rules done, rules in all) is called as each rule finishes.
+    """
     license = store.get_license(license_number)
     opens, closes = local_bounds(license, start, end)
     report = AuditReport(uuid.uuid4().hex, license, pack, start, end,
@@ -121,7 +126,9 @@ def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
     # The costly templates start first, so the threads finish together.
     slow_first = sorted(report.rules, key=lambda r: -template_spec(r.template).cost)
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for rule, evaluation, seconds in pool.map(evaluate, slow_first):
+        for done, (rule, evaluation, seconds) in enumerate(pool.map(evaluate, slow_first), 1):
+            if on_rule:
+                on_rule(rule.id, done, len(slow_first))
             report.findings += [explain(rule, v, license.zone()) for v in evaluation.violations]
             report.pending[rule.id] = evaluation.pending
             report.undetermined[rule.id] = evaluation.undetermined

@@ -13,7 +13,7 @@ from auditor.domain.events import Event, EventType
 from auditor.domain.findings import Evaluation, Finding
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
-from auditor.services.ports import Appended, Batch, ImportSummary
+from auditor.services.ports import Appended, Batch, Finish, ImportSummary
 
 
 class InMemoryAuditRuns:
@@ -84,12 +84,21 @@ class InMemoryEventStore:
         self.imports[import_id] = {"format": fmt, "source": source, "status": "running"}
         return import_id
 
-    def append(self, batch: Batch) -> Appended:
+    def append(self, batch: Batch, finish: Finish | None = None) -> Appended:
         """Store the new events of a batch and say what became of each record."""
         stored = self.events[self.get_license(batch.license_number).number]
+        import_id = batch.import_id
+        if import_id is None:
+            assert batch.opening is not None, "a batch needs an import id or an opening"
+            import_id = self.start_import(batch.license_number, batch.opening.format,
+                                          batch.opening.source, batch.opening.sha256,
+                                          batch.opening.started_at)
         outcomes, new = classify(batch.records, {e.natural_key: e.fingerprint for e in stored})
         stored.extend(new)
-        return Appended(outcomes, len(new))
+        appended = Appended(outcomes, len(new), import_id)
+        if finish:
+            self.finish_import(finish(appended), batch.recorded_at)
+        return appended
 
     def finish_import(self, summary: ImportSummary, finished_at: datetime) -> None:
         """Record an import's final counts."""

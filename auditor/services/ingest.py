@@ -16,8 +16,16 @@ from auditor.domain.events import EventType
 from auditor.domain.license import License
 from auditor.importers.base import ParseContext, Parsed, parse_records
 from auditor.importers.metrc import reason_list_digest
+from auditor.importers.profile import Profile
 from auditor.importers.registry import get_format
-from auditor.services.ports import Batch, EventStore, ImportSummary, Rejection
+from auditor.services.ports import (
+    Appended,
+    Batch,
+    EventStore,
+    ImportOpening,
+    ImportSummary,
+    Rejection,
+)
 
 DEFAULT_CHUNK = 2000
 T = TypeVar("T")
@@ -34,25 +42,53 @@ class IngestJob:
     data: bytes | None = None
     path: Path | None = None
     effective_at: datetime | None = None
+    profile: Profile | None = None
 
-    def read(self) -> bytes:
-        """Return the file's bytes."""
+    def content(self) -> bytes | Path:
+        """Return the bytes, or the path the importers stream the file from."""
         if self.data is not None:
             return self.data
         assert self.path is not None, "an IngestJob needs data or a path"
-        return self.path.read_bytes()
+        return self.path
+
+    def sha256(self) -> str:
+        """Return the file's SHA-256, reading a file in chunks rather than whole."""
+        if self.data is not None:
+            return hashlib.sha256(self.data).hexdigest()
+        assert self.path is not None, "an IngestJob needs data or a path"
+        with self.path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def ingest(store: EventStore, license_number: str, fmt_name: str, source: str, data: bytes, *,
            effective_at: datetime | None = None, chunk_size: int = DEFAULT_CHUNK,
-           progress: Progress | None = None) -> ImportSummary:
+           progress: Progress | None = None, profile: Profile | None = None) -> ImportSummary:
     """Import one file of a format for a license and return what was accepted and rejected.
 
     Structural problems raise FileRejected before anything is written. Records are
     stored in batches of chunk_size, each batch one transaction: a crash loses at most
     the batch in flight, and importing the file again adds only what is missing.
     """
-    job = IngestJob(license_number, fmt_name, source, data=data, effective_at=effective_at)
+    job = IngestJob(license_number, fmt_name, source, data=data, effective_at=effective_at,
+                    profile=profile)
+    return _ingest_job(store, job, chunk_size, progress)
+
+
+def ingest_path(store: EventStore, license_number: str, fmt_name: str, path: Path, *,
+                effective_at: datetime | None = None, chunk_size: int = DEFAULT_CHUNK,
+                progress: Progress | None = None, profile: Profile | None = None
+                ) -> ImportSummary:
+    """Import a file streamed from its path, so memory does not grow with its size.
+
+    The same promises as `ingest`; the file is named by its path in rejections.
+    """
+    job = IngestJob(license_number, fmt_name, str(path), path=path, effective_at=effective_at,
+                    profile=profile)
+    return _ingest_job(store, job, chunk_size, progress)
+
+
+def _ingest_job(store: EventStore, job: IngestJob, chunk_size: int,
+                progress: Progress | None) -> ImportSummary:
     (result,) = ingest_files(store, [job], chunk_size=chunk_size, progress=progress)
     if isinstance(result, FileRejected):
         raise result
@@ -84,22 +120,19 @@ def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
 
 def _ingest_one(store: EventStore, license: License, job: IngestJob, chunk_size: int,
                 progress: Progress | None) -> ImportSummary:
-    fmt = get_format(job.format)
-    data = job.read()
+    fmt = get_format(job.format, job.profile)
     now = datetime.now(UTC)
-    records: Iterable[tuple[int, Any]] = fmt.read(data)
+    records: Iterable[tuple[int, Any]] = fmt.read(job.content())
     ctx = ParseContext(license=license, imported_at=now)
     if fmt.name == "metrc-adjust-reasons":
         records = list(records)
         ctx = _reason_list_context(store, ctx, records, job.effective_at)
     summary = ImportSummary(source=job.source, format=fmt.name, license=license.number)
-    summary.import_id = store.start_import(license.number, fmt.name, job.source,
-                                           hashlib.sha256(data).hexdigest(), now)
-    for chunk in _chunks(parse_records(fmt, records, ctx), chunk_size):
-        _store_chunk(store, summary, chunk, now)
+    opening = ImportOpening(fmt.name, job.source, job.sha256(), now)
+    for chunk, last in _chunks(parse_records(fmt, records, ctx), chunk_size):
+        _store_chunk(store, summary, chunk, now, opening, last)
         if progress:
             progress(summary)
-    store.finish_import(summary, datetime.now(UTC))
     return summary
 
 
@@ -118,31 +151,54 @@ def _reason_list_context(store: EventStore, ctx: ParseContext, records: list[tup
 
 
 def _store_chunk(store: EventStore, summary: ImportSummary, chunk: Sequence[Parsed],
-                 now: datetime) -> None:
+                 now: datetime, opening: ImportOpening, last: bool) -> None:
+    """Store one chunk; the first also opens the import, the last also finishes it."""
     summary.rows_read += len(chunk)
     parsed = [p for p in chunk if p.reason is None]
     for p in chunk:
         if p.reason is not None:
             summary.rejections.append(Rejection(summary.source, p.line, p.reason))
         summary.ignored_fields |= p.ignored_fields
-    if parsed:
-        assert summary.import_id is not None
-        appended = store.append(Batch(summary.license, summary.import_id, summary.format,
-                                      [p.events for p in parsed], now))
-        summary.events_added += appended.events_added
-        for p, outcome in zip(parsed, appended.outcomes, strict=True):
-            if outcome is Outcome.ADDED:
-                summary.accepted += 1
-            elif outcome is Outcome.DUPLICATE:
-                summary.duplicates += 1
-            else:
-                summary.rejections.append(Rejection(
-                    summary.source, p.line, "already imported with different content; "
-                    "send a correction as a new record, never an edit of an old one"))
+    summary.rejected = len(summary.rejections)
+    if not (parsed or last or summary.import_id is None):
+        return
+
+    def count(appended: Appended) -> ImportSummary:
+        summary.import_id = appended.import_id
+        _count_outcomes(summary, parsed, appended)
+        return summary
+
+    first = summary.import_id is None
+    appended = store.append(Batch(summary.license, summary.import_id, summary.format,
+                                  [p.events for p in parsed], now,
+                                  opening=opening if first else None),
+                            finish=count if last else None)
+    if not last:
+        count(appended)
+
+
+def _count_outcomes(summary: ImportSummary, parsed: Sequence[Parsed],
+                    appended: Appended) -> None:
+    summary.events_added += appended.events_added
+    for p, outcome in zip(parsed, appended.outcomes, strict=True):
+        if outcome is Outcome.ADDED:
+            summary.accepted += 1
+        elif outcome is Outcome.DUPLICATE:
+            summary.duplicates += 1
+        else:
+            summary.rejections.append(Rejection(
+                summary.source, p.line, "already imported with different content; "
+                "send a correction as a new record, never an edit of an old one"))
     summary.rejected = len(summary.rejections)
 
 
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+def _chunks(items: Iterable[T], size: int) -> Iterator[tuple[list[T], bool]]:
+    """Yield (chunk, whether it is the last); an empty source gives one empty last chunk."""
     iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
+    chunk = list(islice(iterator, size))
+    while True:
+        following = list(islice(iterator, size)) if chunk else []
+        yield chunk, not following
+        if not following:
+            return
+        chunk = following

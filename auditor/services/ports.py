@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -49,14 +49,29 @@ class ImportSummary:
 
 
 @dataclass(frozen=True)
+class ImportOpening:
+    """What the imports table records when an import begins."""
+
+    format: str
+    source: str
+    sha256: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
 class Batch:
-    """Records of one import offered to the store together; stored all or nothing."""
+    """Records of one import offered to the store together; stored all or nothing.
+
+    The first batch of an import may carry its opening instead of an id: the import is
+    then recorded in the same transaction (a small file costs one commit, not three).
+    """
 
     license_number: str
-    import_id: int
+    import_id: int | None
     source: str  # the import format the events came from
     records: Sequence[Sequence[Event]]
     recorded_at: datetime
+    opening: ImportOpening | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,10 @@ class Appended:
 
     outcomes: list[Outcome]
     events_added: int
+    import_id: int | None = None
+
+
+Finish = Callable[[Appended], ImportSummary]
 
 
 class AuditRuns(Protocol):
@@ -101,8 +120,12 @@ class EventStore(Protocol):
                      started_at: datetime) -> int:
         """Record that an import began and return its id."""
 
-    def append(self, batch: Batch) -> Appended:
-        """Store the new events of a batch in one transaction and say what became of each record."""
+    def append(self, batch: Batch, finish: Finish | None = None) -> Appended:
+        """Store the new events of a batch in one transaction and say what became of each record.
+
+        With finish, the import is also finished in that transaction with the summary
+        finish returns once it has seen what became of the batch.
+        """
 
     def finish_import(self, summary: ImportSummary, finished_at: datetime) -> None:
         """Record an import's final counts and rejections."""

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditor.domain.errors import Conflict
+from auditor.importers.profile import load_profile
 from auditor.services.api_ports import ApiStore
 from auditor.services.ingest import ingest
 from auditor.services.ports import EventStore, ImportSummary
@@ -30,15 +31,21 @@ def summary_json(summary: ImportSummary) -> dict[str, Any]:
 
 
 def upload(store: EventStore, api: ApiStore, license_number: str, fmt: str, source: str,
-           data: bytes, key: str | None, chunk_size: int) -> dict[str, Any]:
-    """Ingest one uploaded file, replaying the stored answer for a repeated key."""
-    request_hash = hashlib.sha256(f"{fmt}\x1f{source}\x1f".encode() + data).hexdigest()
+           data: bytes, key: str | None, chunk_size: int,
+           profile_name: str | None = None) -> dict[str, Any]:
+    """Ingest one uploaded file, replaying the stored answer for a repeated key.
+
+    A profile is named, never a path: an upload cannot make the server read its files.
+    """
+    profile = load_profile(profile_name, allow_files=False) if profile_name else None
+    described = f"{fmt}\x1f{source}\x1f" + (f"{profile_name}\x1f" if profile_name else "")
+    request_hash = hashlib.sha256(described.encode() + data).hexdigest()
     if key is not None:
         replay = _replay(api, license_number, key, request_hash)
         if replay is not None:
             return replay
     response = summary_json(ingest(store, license_number, fmt, source, data,
-                                   chunk_size=chunk_size))
+                                   chunk_size=chunk_size, profile=profile))
     if key is not None and not api.remember_response(license_number, key, request_hash,
                                                      response, datetime.now(UTC)):
         replay = _replay(api, license_number, key, request_hash)

@@ -147,10 +147,12 @@ class Worker:
                 time.sleep(idle_sleep)
 
 
-def run_once(worker: Worker, until: datetime | None = None) -> Progress:
+def run_once(worker: Worker, until: datetime | None = None,
+             on_step: Callable[[Progress], None] | None = None) -> Progress:
     """Process every event stored now (and flush to `until` if given); return progress."""
     while worker.step():
-        pass
+        if on_step:
+            on_step(worker.progress)
     if until is not None:
         worker.flush(until)
     return worker.progress

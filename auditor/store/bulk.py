@@ -42,15 +42,23 @@ class SqliteBulk:
 
 
 class PostgresBulk:
-    """Key lookup with = ANY(array), inserts through COPY."""
+    """Key lookup by one unique-index probe per key, inserts through COPY.
 
-    LOOKUP = ("SELECT natural_key, fingerprint FROM events WHERE license_id = %s "
-              "AND natural_key = ANY(%s)")
+    `natural_key = ANY(%s)` let the planner scan every event of the license (a bitmap
+    or sequential scan, chosen on stale or single-license statistics), so each batch
+    cost grew with the table: ingest fell from 7,000 to under 3,000 events/s over a
+    year. A LATERAL probe per key leaves it one plan: a nested loop over the unique
+    index (license_id, natural_key), whose cost grows only with the index's depth.
+    """
+
+    LOOKUP = ("SELECT k.key, e.fingerprint FROM unnest(%s::text[]) AS k(key) "
+              "CROSS JOIN LATERAL (SELECT fingerprint FROM events "
+              "WHERE license_id = %s AND natural_key = k.key LIMIT 1) AS e")
     COPY = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
 
     def fingerprints(self, cursor: Any, license_id: int, keys: list[str]) -> dict[str, str]:
         """Return the stored fingerprint of each of keys that exists."""
-        cursor.execute(self.LOOKUP, (license_id, keys))
+        cursor.execute(self.LOOKUP, (keys, license_id))
         return dict(cursor.fetchall())
 
     def insert(self, cursor: Any, license_id: int, import_id: int, source: str,

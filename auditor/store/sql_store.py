@@ -15,7 +15,7 @@ from auditor.domain.findings import Evaluation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
 from auditor.domain.trail import Change
-from auditor.services.ports import Appended, Batch, ImportSummary
+from auditor.services.ports import Appended, Batch, Finish, ImportOpening, ImportSummary
 from auditor.store import rules_sql
 from auditor.store.audit_runs import SqlAuditRuns
 from auditor.store.bulk import bulk_for
@@ -81,17 +81,25 @@ class SqlEventStore:
     def start_import(self, license_number: str, fmt: str, source: str, sha256: str,
                      started_at: datetime) -> int:
         """Record that an import began and return its id."""
+        opening = ImportOpening(fmt, source, sha256, started_at)
+        with self._write() as conn, conn.begin():
+            return self._open(conn, self._license_id(license_number), opening)
+
+    def _open(self, conn: Any, license_id: int, opening: ImportOpening) -> int:
         row = {
-            "license_id": self._license_id(license_number), "format": fmt,
-            "source_name": source[-500:], "sha256": sha256, "status": "running",
-            "started_at": started_at, "rows_read": 0, "accepted": 0, "duplicates": 0,
+            "license_id": license_id, "format": opening.format,
+            "source_name": opening.source[-500:], "sha256": opening.sha256, "status": "running",
+            "started_at": opening.started_at, "rows_read": 0, "accepted": 0, "duplicates": 0,
             "rejected": 0, "events_added": 0, "rejections": [], "ignored_fields": [],
         }
-        with self._write() as conn, conn.begin():
-            return int(conn.execute(imports.insert().returning(imports.c.id), row).scalar_one())
+        return int(conn.execute(imports.insert().returning(imports.c.id), row).scalar_one())
 
     def finish_import(self, summary: ImportSummary, finished_at: datetime) -> None:
         """Record an import's final counts and rejections."""
+        with self._write() as conn, conn.begin():
+            self._finish(conn, summary, finished_at)
+
+    def _finish(self, conn: Any, summary: ImportSummary, finished_at: datetime) -> None:
         values = {
             "status": "completed", "finished_at": finished_at, "rows_read": summary.rows_read,
             "accepted": summary.accepted, "duplicates": summary.duplicates,
@@ -99,23 +107,33 @@ class SqlEventStore:
             "rejections": [{"line": r.line, "reason": r.reason} for r in summary.rejections],
             "ignored_fields": sorted(summary.ignored_fields),
         }
-        with self._write() as conn, conn.begin():
-            conn.execute(update(imports).where(imports.c.id == summary.import_id).values(values))
-            record(conn, _import_change(conn, summary, values))
+        conn.execute(update(imports).where(imports.c.id == summary.import_id).values(values))
+        record(conn, _import_change(conn, summary, values))
 
-    def append(self, batch: Batch) -> Appended:
-        """Store the new events of a batch in one transaction and say what became of each record."""
+    def append(self, batch: Batch, finish: Finish | None = None) -> Appended:
+        """Store the new events of a batch in one transaction and say what became of each record.
+
+        The import is opened (batch.opening) and finished (finish) in the same transaction.
+        """
         license_id = self._license_id(batch.license_number)
         with self._write() as conn, conn.begin():
             self._lock_license(conn, license_id)
+            import_id = batch.import_id
+            if import_id is None:
+                assert batch.opening is not None, "a batch needs an import id or an opening"
+                import_id = self._open(conn, license_id, batch.opening)
             cursor = conn.connection.dbapi_connection.cursor()
             keys = list({event.natural_key for record in batch.records for event in record})
-            outcomes, new = classify(batch.records,
-                                     self._bulk.fingerprints(cursor, license_id, keys))
+            outcomes, new = (classify(batch.records,
+                                      self._bulk.fingerprints(cursor, license_id, keys))
+                             if batch.records else ([], []))
             if new:
-                self._bulk.insert(cursor, license_id, batch.import_id, batch.source,
+                self._bulk.insert(cursor, license_id, import_id, batch.source,
                                   batch.recorded_at, new)
-            return Appended(outcomes, len(new))
+            appended = Appended(outcomes, len(new), import_id)
+            if finish:
+                self._finish(conn, finish(appended), datetime.now(UTC))
+            return appended
 
     def _lock_license(self, conn: Any, license_id: int) -> None:
         """Serialise writers of one license, so the keys read stay true until commit.

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tests.conftest import LICENSE, METRC_EXAMPLES
+from auditor.importers.profile import PROFILES_DIR
+from tests.conftest import FIXTURES, LICENSE, METRC_EXAMPLES
 
 
 def auditor(*args, env, cwd=None):
@@ -113,3 +114,39 @@ def test_an_audit_of_metrc_example_payloads_judges_their_adjustments(env):
         ("package-oversold", "ABCDEF012345670000010111"),
     ]
     assert report["counts"]["by_severity"] == {"critical": 2, "high": 4}
+
+
+def test_ingest_reads_a_pos_export_through_a_named_or_file_profile(env, tmp_path):
+    assert auditor("db", "upgrade", env=env).returncode == 0
+    auditor("license", "add", LICENSE.number, "--state", "CA", "--timezone",
+            "America/Los_Angeles", env=env)
+    export = FIXTURES / "pos-exports" / "blaze-sales.csv"
+    named = auditor("ingest", "--license", LICENSE.number, "--format", "pos-sales",
+                    "--profile", "blaze", str(export), env=env)
+    assert named.returncode == 0 and "accepted 4, duplicates 0, rejected 0" in named.stdout
+    own = tmp_path / "our-blaze.toml"
+    own.write_text((PROFILES_DIR / "blaze.toml").read_text().replace('"Metrc Tag"', '"Tag"'))
+    refused = auditor("ingest", "--license", LICENSE.number, "--format", "pos-sales",
+                      "--profile", str(own), str(export), env=env)
+    assert refused.returncode == 2 and "missing columns: Tag" in refused.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nformat = "pos-sales"\n[columns]\nqty = "Qty"\n')
+    mistake = auditor("ingest", "--license", LICENSE.number, "--format", "pos-sales",
+                      "--profile", str(bad), str(export), env=env)
+    assert mistake.returncode == 2 and f"{bad}: qty: not a field of pos-sales" in mistake.stderr
+
+
+def test_a_long_command_off_a_terminal_ends_with_one_summary_line(env):
+    assert auditor("db", "upgrade", env=env).returncode == 0
+    auditor("license", "add", LICENSE.number, "--state", "CA", "--timezone",
+            "America/Los_Angeles", env=env)
+    export = FIXTURES / "pos-exports" / "dutchie-sales.csv"
+    result = auditor("ingest", "--license", LICENSE.number, "--format", "pos-sales",
+                     "--profile", "dutchie", str(export), env=env)
+    assert "\r" not in result.stderr
+    (summary,) = [line for line in result.stderr.splitlines() if line.startswith("ingest:")]
+    assert summary.startswith("ingest: 1 files, 5 rows read, 0 rejected, 0 files refused in ")
+    audit = auditor("audit", "--license", LICENSE.number, "--from", "2026-01-01", "--to",
+                    "2026-01-31", env=env)
+    assert audit.returncode == 0, audit.stderr
+    assert [line for line in audit.stderr.splitlines() if line.startswith("audit: ")]

@@ -157,3 +157,17 @@ def test_unknown_metrc_fields_are_reported_not_fatal(fake_store):
     summary = ingest(fake_store, LICENSE.number, "metrc-finished-packages", "f.json",
                      json.dumps(body).encode())
     assert summary.accepted == 1 and summary.ignored_fields == {"NewField"}
+
+
+def test_a_metrc_local_time_in_a_dst_gap_or_repeat_is_rejected_with_its_record(fake_store):
+    receipts = [{"ExternalReceiptNumber": f"X{n}", "SalesDateTime": when, "Transactions": []}
+                for n, when in enumerate(["2026-03-08T02:30:00.000", "2026-11-01T01:30:00.000",
+                                          "2026-11-01T01:30:00-07:00"])]
+    data = json.dumps(receipts, indent=1).encode()
+    summary = ingest(fake_store, LICENSE.number, "metrc-receipts", "r.json", data)
+    assert summary.accepted == 1
+    gap, repeat = summary.rejections
+    assert gap.line == 2 and "does not exist" in gap.reason
+    assert repeat.line == 7 and "is ambiguous" in repeat.reason
+    (kept,) = events_of(fake_store, EventType.METRC_RECEIPT)
+    assert kept.occurred_at == datetime(2026, 11, 1, 8, 30, tzinfo=UTC)

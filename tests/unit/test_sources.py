@@ -6,12 +6,12 @@ from auditor.importers.sources import csv_records, json_records, ndjson_records
 
 def test_envelope_records_carry_the_line_they_start_on():
     data = b'{"Total": 2,\n "Data": [\n  {"a": 1},\n\n  {"a": 2}\n ]}'
-    assert json_records(data) == [(3, {"a": 1}), (5, {"a": 2})]
+    assert list(json_records(data)) == [(3, {"a": 1}), (5, {"a": 2})]
 
 
 def test_bare_array_and_single_object_are_both_records():
-    assert json_records(b'[{"a": 1}, {"b": "x, ]"}]') == [(1, {"a": 1}), (1, {"b": "x, ]"})]
-    assert json_records(b'\n{"Id": 7}') == [(2, {"Id": 7})]
+    assert list(json_records(b'[{"a": 1}, {"b": "x, ]"}]')) == [(1, {"a": 1}), (1, {"b": "x, ]"})]
+    assert list(json_records(b'\n{"Id": 7}')) == [(2, {"Id": 7})]
 
 
 def test_truncated_json_rejects_the_file_naming_the_line():
