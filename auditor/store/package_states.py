@@ -2,11 +2,14 @@
 
 Each evidence event (`rules.language.STATE_EVIDENCE`: an accepted manifest line, a
 METRC location change, a package snapshot, a physical move) gives some state fields.
-The state after an evidence event holds, per field, the value of the latest evidence
-at or before it that gives that field. `evidence_states` works that out once per
-evidence event (a materialized CTE of evidence ids per field: a running count of the
-events giving a field numbers its runs, and the run's first event is its source), so an
-event reading the state joins its package's latest evidence event and reads from there.
+The state after an event of those types holds, per field, the value of the latest
+evidence at or before it that gives that field. `evidence_states` works that out once
+per event (a materialized CTE of source ids per field: a running count of the events
+giving a field numbers its runs, and the run's first event is its source), so an event
+reading the state joins its package's latest event of those types (an index-only
+look-up) and reads from there. An event of those types that is no evidence (a manifest
+line METRC did not accept) gives no field: the state before it carries on; `known` is 0
+while no evidence at all has come.
 """
 
 from __future__ import annotations
@@ -34,13 +37,12 @@ def is_evidence(fields: Fields, types: Sequence[str]) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-def latest_evidence(event: Any, types: Sequence[str], license_id: int, dialect: str,
-                    license: License) -> ColumnElement[Any]:
-    """Return the id of the package's latest evidence at or before the event (or NULL)."""
+def latest_of(event: Any, types: Sequence[str], license_id: int) -> ColumnElement[Any]:
+    """Return the id of the package's latest event of `types` at or before the event."""
     latest = events.alias("latest")
     return (select(latest.c.id).where(
-        latest.c.license_id == license_id, latest.c.package_label == event.c.package_label,
-        latest.c.type.in_(types), is_evidence(Fields(latest, dialect, license), types),
+        latest.c.license_id == license_id, latest.c.type.in_(types),
+        latest.c.package_label == event.c.package_label,
         latest.c.occurred_at <= event.c.occurred_at)
         .order_by(latest.c.occurred_at.desc(), latest.c.id.desc()).limit(1)
         .correlate(event).scalar_subquery())
@@ -48,21 +50,27 @@ def latest_evidence(event: Any, types: Sequence[str], license_id: int, dialect: 
 
 def evidence_states(types: Sequence[str], names: Iterable[str], license_id: int,
                     dialect: str, license: License) -> Any:
-    """Return a CTE: per evidence event, the id of the event giving each state field."""
+    """Return a CTE: per event of `types`, whether any evidence came yet (`known`) and the
+    id of the event giving each state field (`src_X`)."""
     names = sorted(names)
     s = events.alias("s")
-    marks = [case((s.c.type.in_(_giving(types, name)), s.c.id), else_=None).label(f"k_{name}")
-             for name in names]
-    evidence = (select(s.c.id, s.c.package_label, s.c.occurred_at, *marks)
-                .where(s.c.license_id == license_id, s.c.type.in_(types),
-                       is_evidence(Fields(s, dialect, license), types)).subquery("evidence"))
-    order = (evidence.c.occurred_at, evidence.c.id)
-    runs = select(evidence, *(func.count(evidence.c[f"k_{name}"]).over(
-        partition_by=evidence.c.package_label, order_by=order).label(f"g_{name}")
-        for name in names)).subquery("runs")
-    return select(runs.c.id, runs.c.package_label, *(func.max(runs.c[f"k_{name}"]).over(
-        partition_by=(runs.c.package_label, runs.c[f"g_{name}"])).label(f"src_{name}")
-        for name in names)).cte("states").prefix_with("MATERIALIZED")
+    evidence = is_evidence(Fields(s, dialect, license), types)
+    marks = [case((and_(evidence, s.c.type.in_(_giving(types, name))), s.c.id),
+                  else_=None).label(f"k_{name}") for name in names]
+    rows = (select(s.c.id, s.c.package_label, s.c.occurred_at,
+                   case((evidence, 1), else_=None).label("is_evidence"), *marks)
+            .where(s.c.license_id == license_id, s.c.type.in_(types)).subquery("evidence"))
+    order = (rows.c.occurred_at, rows.c.id)
+    runs = select(rows, func.count(rows.c.is_evidence).over(
+        partition_by=rows.c.package_label, order_by=order).label("known"),
+        *(func.count(rows.c[f"k_{name}"]).over(
+            partition_by=rows.c.package_label, order_by=order).label(f"g_{name}")
+          for name in names)).subquery("runs")
+    return select(runs.c.id, runs.c.package_label, runs.c.known,
+                  *(func.max(runs.c[f"k_{name}"]).over(
+                      partition_by=(runs.c.package_label, runs.c[f"g_{name}"]))
+                    .label(f"src_{name}") for name in names)
+                  ).cte("states").prefix_with("MATERIALIZED")
 
 
 def _giving(types: Sequence[str], name: str) -> list[str]:
@@ -72,9 +80,11 @@ def _giving(types: Sequence[str], name: str) -> list[str]:
 class StateFields:
     """Reads `state.X` of a row of `evidence_states`: field X of the event that gave it."""
 
-    def __init__(self, states: Any, types: Sequence[str], dialect: str,
-                 license: License) -> None:
+    def __init__(self, states: Any, types: Sequence[str], dialect: str, license: License,
+                 row: ColumnElement[Any] | None = None) -> None:
+        """Read the state row being scanned, or (`row`) the one with that id."""
         self.states, self.types, self.dialect, self.license = states, types, dialect, license
+        self.row = row
 
     def __getitem__(self, name: str) -> ColumnElement[Any]:
         source = events.alias(f"src_{name}")
@@ -86,5 +96,10 @@ class StateFields:
                 else fields[field or name]
             whens.append((source.c.type == kind, value))
         value_of = case(*whens, else_=None) if whens else literal(None)
-        return (select(value_of).where(source.c.id == self.states.c[f"src_{name}"])
+        source_id: Any = self.states.c[f"src_{name}"]
+        if self.row is not None:
+            source_id = (select(self.states.c[f"src_{name}"])
+                         .where(self.states.c.id == self.row).scalar_subquery())
+            return select(value_of).where(source.c.id == source_id).scalar_subquery()
+        return (select(value_of).where(source.c.id == source_id)
                 .correlate(self.states).scalar_subquery())

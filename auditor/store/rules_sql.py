@@ -41,7 +41,7 @@ from auditor.rules.language import (
     state_fields,
 )
 from auditor.rules.params import AggregateParams, Compare, Limit, Source
-from auditor.store.package_states import StateFields, evidence_states, latest_evidence
+from auditor.store.package_states import StateFields, evidence_states, latest_of
 from auditor.store.schema import events
 from auditor.store.sql_fields import Fields, condition, holds, instant, selects
 
@@ -167,29 +167,21 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
     state = StateFields(states, types, dialect, license)
     meets = and_(true(), *(condition(Fields(states, dialect, license, state=state), c)
                            for c in on_state))
+    # Only states some evidence gave: an event whose latest is none is undetermined.
     verdicts = (select(states.c.id, case((meets, 1), else_=0).label("ok"))
+                .where(states.c.known > 0)
                 .cte("verdicts").prefix_with("MATERIALIZED"))  # else SQLite inlines it
     e = events.alias("e")
-    latest = latest_evidence(e, types, license_id, dialect, license)
-    fields = Fields(e, dialect, license, state=state)
-    required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
-    joined = e.join(verdicts, verdicts.c.id == latest)
-    if on_both:
-        joined = joined.join(states, states.c.id == verdicts.c.id)
+    latest = latest_of(e, types, license_id)  # an index-only look-up per event
+    # The event's state row and its verdict are looked up per event (scalar subqueries:
+    # the event stays the outer loop whatever the planner thinks of the CTEs' sizes).
+    fields = Fields(e, dialect, license, state=StateFields(states, types, dialect, license,
+                                                         row=latest))
+    verdict = select(verdicts.c.ok).where(verdicts.c.id == latest).scalar_subquery()
+    required = and_(verdict == 1, *(condition(fields, c) for c in on_both))
     chosen = selects(e, fields, params.event, license_id)
-    return Compiled(select(e).select_from(joined).where(*chosen, not_(holds(required))),
-                    undetermined=select(e).where(*chosen, latest.is_(None)))
-
-
-def _latest_of(event: Any, types: Sequence[str], license_id: int) -> ColumnElement[Any]:
-    """Return the id of the package's latest event of `types` at or before the event."""
-    latest = events.alias("latest")
-    return (select(latest.c.id).where(
-        latest.c.license_id == license_id, latest.c.type.in_(types),
-        latest.c.package_label == event.c.package_label,
-        latest.c.occurred_at <= event.c.occurred_at)
-        .order_by(latest.c.occurred_at.desc(), latest.c.id.desc()).limit(1)
-        .correlate(event).scalar_subquery())
+    return Compiled(select(e).where(*chosen, verdict.is_not(None), not_(holds(required))),
+                    undetermined=select(e).where(*chosen, verdict.is_(None)))
 
 
 def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
@@ -230,7 +222,7 @@ def _contributions(params: AggregateParams, source: Source, license_id: int,
     query = select(c.c.id, c.c.type, c.c.occurred_at, *groups, *columns,
                    literal(0 if source.from_start else 1).label("phase"))
     if reads_state:
-        latest = _latest_of(c, ["package_snapshot"], license_id)
+        latest = latest_of(c, ["package_snapshot"], license_id)
         query = query.select_from(c.outerjoin(s, s.c.id == latest))
     # A derived group field is never NULL for an event, and costly to work out twice.
     return query.where(c.c.license_id == license_id, c.c.type == source.type,
