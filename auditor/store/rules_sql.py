@@ -173,8 +173,20 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
                 .cte("verdicts").prefix_with("MATERIALIZED"))  # else SQLite inlines it
     e = events.alias("e")
     latest = latest_of(e, types, license_id)  # an index-only look-up per event
-    # The event's state row and its verdict are looked up per event (scalar subqueries:
-    # the event stays the outer loop whatever the planner thinks of the CTEs' sizes).
+    if dialect == "postgresql":  # hash joins: each CTE is read once
+        fields = Fields(e, dialect, license, state=StateFields(states, types, dialect, license))
+        required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
+        chosen = selects(e, fields, params.event, license_id)
+        joined = e.outerjoin(verdicts, verdicts.c.id == latest)
+        if on_both:
+            joined = joined.outerjoin(states, states.c.id == verdicts.c.id)
+        found = select(e).select_from(joined).where(*chosen, verdicts.c.id.is_not(None),
+                                                    not_(holds(required)))
+        return Compiled(found, undetermined=select(e).select_from(joined)
+                        .where(*chosen, verdicts.c.id.is_(None)))
+    # SQLite: the state row and its verdict are looked up per event (scalar subqueries,
+    # indexed automatically), so the event stays the outer loop whatever the planner
+    # thinks of the CTEs' sizes (a join of them was scanned once per sale).
     fields = Fields(e, dialect, license, state=StateFields(states, types, dialect, license,
                                                          row=latest))
     verdict = select(verdicts.c.ok).where(verdicts.c.id == latest).scalar_subquery()
