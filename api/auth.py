@@ -10,10 +10,12 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import abort
 
+from auditor.domain.license import License
 from auditor.domain.rules import Pack
 from auditor.domain.trail import Change, acting_as
 from auditor.rules.loader import default_rules_dir
 from auditor.services.access import Permission, Principal, authenticate
+from auditor.services.api_ports import RuleVersions
 from auditor.services.rule_versions import published_pack
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,9 +32,19 @@ def rules_root() -> Path:
     return services()["settings"].rules_dir or default_rules_dir()
 
 
+def rule_versions() -> RuleVersions:
+    """Return the published rule versions of the caller's organization."""
+    return services()["rules"].of(principal().organization)
+
+
 def pack_in_force(state: str | None) -> Pack:
-    """Return a state's pack in force: the shipped seed with the published versions."""
-    return published_pack(rules_root(), state, services()["rules"])
+    """Return a state's pack in force for the caller's organization: seed plus its versions."""
+    return published_pack(rules_root(), state, rule_versions())
+
+
+def license_pack(lic: License) -> Pack:
+    """Return a license's pack in force: its organization's versions over its state pack."""
+    return published_pack(rules_root(), lic.state, services()["rules"].of(lic.organization))
 
 
 def init_auth(app: Flask) -> None:

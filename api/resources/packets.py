@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from api.auth import pack_in_force, principal, requires, services, visible
+from api.auth import license_pack, principal, requires, services, visible
 from api.resources.audits import _visible_run
 from api.schemas import AuditArgs
 from auditor.domain.events import canonical_json
@@ -67,7 +67,7 @@ class Packet(MethodView):
         if principal().role == Role.REGULATOR and not final:
             abort(404, message=f"the packet of run {run_id!r} is not finalized")
         lic = services()["store"].get_license(number)
-        pack = pack_in_force(lic.state)
+        pack = license_pack(lic)
         version = current_packet(sources, run_id, pack, principal().label)
         response = _file(render_packet(version, args["format"], PacketDocuments()),
                          args["format"], f"packet-{run_id}-v{version.version}")

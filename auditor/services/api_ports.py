@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from auditor.domain.license import DEFAULT_ORGANIZATION
+
 
 @dataclass(frozen=True)
 class TokenRecord:
-    """A stored bearer token: its role and licenses, never its secret."""
+    """A stored bearer token: its organization, role and licenses, never its secret."""
 
     id: int
     role: str
@@ -17,6 +20,7 @@ class TokenRecord:
     label: str
     created_at: datetime
     revoked_at: datetime | None = None
+    organization: str = DEFAULT_ORGANIZATION
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,8 @@ class Tokens(Protocol):
     """Storage of API tokens by the SHA-256 of their secret."""
 
     def add(self, secret_sha256: str, role: str, licenses: tuple[str, ...], label: str,
-            created_at: datetime) -> TokenRecord:
-        """Store a token and return its record."""
+            created_at: datetime, organization: str = DEFAULT_ORGANIZATION) -> TokenRecord:
+        """Store a token of an organization and return its record."""
 
     def by_secret(self, secret_sha256: str) -> TokenRecord | None:
         """Return the token with that secret hash, revoked or not, or None."""
@@ -125,7 +129,12 @@ class RuleVersion:
 
 
 class RuleVersions(Protocol):
-    """Storage of published rule versions (the shipped YAML files are the seed)."""
+    """One organization's published rule versions (the shipped YAML files are the seed)."""
+
+    organization: str
+
+    def of(self, organization: str) -> RuleVersions:
+        """Return the published versions of another organization."""
 
     def latest(self) -> dict[str, RuleVersion]:
         """Return the newest published version of each edited rule, by rule id."""
@@ -133,5 +142,6 @@ class RuleVersions(Protocol):
     def get(self, rule_id: str, version: int) -> RuleVersion | None:
         """Return one published version, or None."""
 
-    def add(self, rule_id: str, version: int, yaml: str, at: datetime, actor: str) -> None:
-        """Store a new version; Conflict if that version exists."""
+    def add(self, rule_id: str, version: int, yaml: str, at: datetime, actor: str,
+            licenses: Sequence[str] = ()) -> None:
+        """Store a new version (trailed for the licenses it affects); Conflict if it exists."""

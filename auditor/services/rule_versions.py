@@ -1,9 +1,10 @@
 """Rule editing: validate a draft, backtest it against history, publish it as a new version.
 
 The YAML files under rules/ are the shipped seed. A published edit is stored in the
-database as the rule's next version; the pack in force is the seed with each rule's
-newest published version in its place (a rule new to the seed joins the pack of every
-state it applies to). Old versions stay readable, and stored audit runs keep naming
+database as the rule's next version for one organization; an organization's pack in
+force is the seed with each rule's newest version published by that organization in its
+place (a rule new to the seed joins the pack of every state it applies to). Other
+organizations' edits never apply. Old versions stay readable, and stored audit runs keep naming
 the version they ran.
 """
 
@@ -12,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import tempfile
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from auditor.domain.errors import Conflict, InvalidInput, NotFound
 from auditor.domain.findings import Finding, explain
+from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule
 from auditor.rules.loader import PACK_FILE, declared_jurisdictions, load_pack, load_rule
 from auditor.services.api_ports import RuleVersions
@@ -121,13 +124,22 @@ def _json(finding: Finding) -> dict[str, Any]:
             "message": finding.message, "evidence": list(finding.evidence)}
 
 
-def publish(versions: RuleVersions, pack: Pack, text: str, actor: str) -> Rule:
-    """Publish a draft as its rule's next version (its `version` must be current + 1)."""
+def publish(versions: RuleVersions, pack: Pack, text: str, actor: str,
+            licenses: Iterable[License] = ()) -> Rule:
+    """Publish a draft as its organization's next version of the rule (current + 1).
+
+    Of `licenses`, those of the organization in a state the rule applies to are the
+    ones the change affects; the trail entry names them.
+    """
     draft = parse_draft(text, dict(pack.parameters))
+    if draft.id == Path(PACK_FILE).stem:
+        raise InvalidInput(f"a rule may not be called {draft.id!r}: the name is the pack file's")
     current = next((r.version for r in pack.rules if r.id == draft.id), 0)
     if draft.version != current + 1:
         raise Conflict(f"rule {draft.id} is at version {current}: a new version must be "
                        f"numbered {current + 1}, got {draft.version}")
-    versions.add(draft.id, draft.version, text, datetime.now(UTC), actor)
+    affected = [lic.number for lic in licenses
+                if lic.organization == versions.organization and draft.applies_to(lic.state)]
+    versions.add(draft.id, draft.version, text, datetime.now(UTC), actor, affected)
     return draft
 
