@@ -173,3 +173,44 @@ def test_org_license_and_token_commands(tmp_path: Path) -> None:
     refused = auditor("token", "create", "--role", "viewer", "--license", "C10-2",
                       "--org", "acme")
     assert refused.returncode != 0 and "not in organization 'acme'" in refused.stderr
+
+
+def test_adding_another_organization_s_license_is_refused_without_naming_it(
+        tenants: tuple[Flask, dict[str, str]]) -> None:
+    app, secrets = tenants
+    client = app.test_client()
+    admin = auth(secrets["admin_acme"])
+    body = {"number": BRAVO.number, "state": "CA", "timezone": "America/Los_Angeles"}
+    taken = client.post("/licenses", json=body, headers=admin)
+    assert taken.status_code == 403
+    assert "bravo" not in taken.get_data(as_text=True)
+    own = client.post("/licenses", json={**body, "number": ACME.number}, headers=admin)
+    assert own.status_code == 409
+    added = client.post("/licenses", json={**body, "number": "C10-0000333-LIC"}, headers=admin)
+    assert added.status_code == 201
+    store = app.extensions["auditor"]["store"]
+    assert store.get_license("C10-0000333-LIC").organization == "acme"
+    assert store.get_license(BRAVO.number).organization == "bravo"  # unchanged
+
+
+def test_reading_another_organization_s_license_answers_as_for_no_license(
+        tenants: tuple[Flask, dict[str, str]]) -> None:
+    app, secrets = tenants
+    client = app.test_client()
+    admin = auth(secrets["admin_acme"])
+    held = client.get(f"/licenses/{BRAVO.number}", headers=admin)
+    absent = client.get("/licenses/C10-0000444-LIC", headers=admin)
+    assert held.status_code == absent.status_code == 404
+    assert held.json["message"].replace(BRAVO.number, "N") == \
+        absent.json["message"].replace("C10-0000444-LIC", "N")
+
+
+def test_an_admin_scoped_to_one_license_reads_only_its_trail(
+        tenants: tuple[Flask, dict[str, str]]) -> None:
+    app, secrets = tenants
+    client = app.test_client()
+    tag_finding(client, BRAVO, secrets)
+    items = client.get("/trail?limit=500", headers=auth(secrets["admin_acme"])).json["items"]
+    assert {e["license"] for e in items} <= {ACME.number, None}
+    assert all(e["new"].get("organization") == "acme" for e in items if e["license"] is None)
+    assert {"license.add", "organization.add"} <= {e["action"] for e in items}
