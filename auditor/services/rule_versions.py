@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import tempfile
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from auditor.domain.errors import Conflict, InvalidInput, NotFound
 from auditor.domain.findings import Finding, explain
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule
-from auditor.rules.loader import PACK_FILE, declared_jurisdictions, load_pack, load_rule
+from auditor.rules.loader import PACK_FILE, declared_jurisdictions, load_pack, parse_rule
 from auditor.services.api_ports import RuleVersions
 from auditor.services.audit import local_bounds
 from auditor.services.ports import EventStore
@@ -30,13 +29,11 @@ from auditor.services.ports import EventStore
 
 def parse_draft(text: str, parameters: dict[str, Any]) -> Rule:
     """Return the rule a YAML draft describes; RuleInvalid naming the rule and field."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "draft.yaml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            return load_rule(path, parameters)
-        except InvalidInput as error:
-            raise type(error)(str(error).replace(str(path), "draft")) from None
+    rule = parse_rule(text, parameters, "draft")
+    if rule.id == Path(PACK_FILE).stem:  # rules/<pack>/pack.yaml is the pack, not a rule
+        raise InvalidInput(f"draft: a rule may not be called {rule.id!r}: the name is the "
+                           "pack file's")
+    return rule
 
 
 def published_pack(root: Path, state: str | None, versions: RuleVersions) -> Pack:
@@ -132,8 +129,6 @@ def publish(versions: RuleVersions, pack: Pack, text: str, actor: str,
     ones the change affects; the trail entry names them.
     """
     draft = parse_draft(text, dict(pack.parameters))
-    if draft.id == Path(PACK_FILE).stem:
-        raise InvalidInput(f"a rule may not be called {draft.id!r}: the name is the pack file's")
     current = next((r.version for r in pack.rules if r.id == draft.id), 0)
     if draft.version != current + 1:
         raise Conflict(f"rule {draft.id} is at version {current}: a new version must be "
