@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from auditor.bootstrap import open_store
-from auditor.config import Settings
+from auditor.config import ServerSettings, Settings
 from auditor.services.access import Role, create_token
 from auditor.store.api_sql import SqlTokens
 from auditor.store.organizations_sql import SqlOrganizations
@@ -14,15 +14,19 @@ from auditor.store.organizations_sql import SqlOrganizations
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve the HTTP API with waitress on the configured database."""
+@click.option("--threads", default=None, type=int,
+              help="worker threads (default: AUDITOR_SERVE_THREADS, else 8)")
+def serve(host: str, port: int, threads: int | None) -> None:
+    """Serve the HTTP API with waitress on the configured database (AUDITOR_SERVE_* tune it)."""
     import waitress  # imported here: only serving needs it
 
     from api import create_app
 
+    options = ServerSettings.from_env().waitress_options()
+    if threads is not None:
+        options["threads"] = threads
     click.echo(f"serving the auditor API on http://{host}:{port}")
-    waitress.serve(create_app(), host=host, port=port, threads=threads)
+    waitress.serve(create_app(), host=host, port=port, **options)
 
 
 @click.group()
