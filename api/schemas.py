@@ -98,6 +98,8 @@ class ImportResultSchema(Schema):
     rejections = fields.List(fields.Nested(RejectionSchema))
     ignored_fields = fields.List(Text())
     replayed = fields.Boolean()
+    resumed_after = fields.List(fields.Integer(), metadata={
+        "description": "imports of this key interrupted by a crash, now marked failed"})
 
 
 class EventArgs(Schema):

@@ -80,10 +80,46 @@ class Tokens(Protocol):
         """Mark a token revoked; NotFound if there is none."""
 
 
+@dataclass(frozen=True)
+class KeyState:
+    """A stored Idempotency-Key: the request it was first used with, and its answer if done."""
+
+    request_sha256: str
+    status: str  # pending (work under way, or interrupted) or done
+    response: dict[str, Any]
+    reserved_at: datetime
+
+
+class IdempotencyKeys(Protocol):
+    """Idempotency keys per license, reserved before the work they guard starts."""
+
+    def reserve(self, license_number: str, key: str, request_sha256: str,
+                at: datetime) -> bool:
+        """Insert a pending key; False if the key exists already."""
+
+    def state(self, license_number: str, key: str) -> KeyState | None:
+        """Return a key's state, or None."""
+
+    def take_over(self, license_number: str, key: str, stale_before: datetime,
+                  at: datetime) -> bool:
+        """Reserve a key still pending since before stale_before anew; False if another did."""
+
+    def complete(self, license_number: str, key: str, response: dict[str, Any]) -> bool:
+        """Store a pending key's answer; False if it was done already."""
+
+    def release(self, license_number: str, key: str) -> None:
+        """Drop a pending key whose work failed, so a retry can do it."""
+
+    def fail_interrupted_imports(self, license_number: str, sha256: str,
+                                 started_before: datetime, at: datetime) -> list[int]:
+        """Mark imports of a file still running since before a time failed; return their ids."""
+
+
 class ApiStore(Protocol):
     """What the API reads and writes beyond the event store."""
 
     tokens: Tokens
+    keys: IdempotencyKeys
 
     def run_license(self, run_id: str) -> str | None:
         """Return the license number of an audit run, or None if there is no such run."""
@@ -107,14 +143,6 @@ class ApiStore(Protocol):
 
     def events(self, query: EventQuery) -> list[dict[str, Any]]:
         """Return a page of a license's events."""
-
-    def idempotent_response(self, license_number: str,
-                            key: str) -> tuple[str, dict[str, Any]] | None:
-        """Return (request hash, stored response) for an idempotency key, if it was used."""
-
-    def remember_response(self, license_number: str, key: str, request_sha256: str,
-                          response: dict[str, Any], at: datetime) -> bool:
-        """Store a key's response; False if another request stored the key first."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from auditor.domain.license import DEFAULT_ORGANIZATION
 from auditor.domain.trail import Change
 from auditor.services.api_ports import EventQuery, FindingQuery, FindingState, TokenRecord
 from auditor.store.engine import WRITE
+from auditor.store.idempotency_sql import SqlIdempotencyKeys
 from auditor.store.organizations_sql import organization_id
 from auditor.store.schema import (
     api_tokens,
@@ -21,7 +22,6 @@ from auditor.store.schema import (
     finding_changes,
     finding_states,
     findings,
-    idempotency_keys,
     licenses,
     organizations,
 )
@@ -106,6 +106,7 @@ class SqlApiStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.tokens = SqlTokens(engine)
+        self.keys = SqlIdempotencyKeys(engine)
 
     def _write(self) -> Any:
         return self.engine.connect().execution_options(**WRITE)
@@ -230,25 +231,3 @@ class SqlApiStore:
         with self.engine.connect() as conn:
             rows = conn.execute(stmt.order_by(events.c.id).limit(query.limit))
             return [dict(r._mapping) for r in rows]
-
-    def idempotent_response(self, license_number: str,
-                            key: str) -> tuple[str, dict[str, Any]] | None:
-        """Return (request hash, stored response) for a used key, or None."""
-        stmt = (select(idempotency_keys.c.request_sha256, idempotency_keys.c.response)
-                .join(licenses, licenses.c.id == idempotency_keys.c.license_id)
-                .where(licenses.c.number == license_number, idempotency_keys.c.key == key))
-        with self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
-        return (row.request_sha256, dict(row.response)) if row else None
-
-    def remember_response(self, license_number: str, key: str, request_sha256: str,
-                          response: dict[str, Any], at: datetime) -> bool:
-        """Store a key's response; False if the key is already taken."""
-        try:
-            with self._write() as conn, conn.begin():
-                conn.execute(insert(idempotency_keys), {
-                    "license_id": self._license_id(conn, license_number), "key": key,
-                    "request_sha256": request_sha256, "response": response, "created_at": at})
-        except IntegrityError:
-            return False
-        return True

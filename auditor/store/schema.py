@@ -271,8 +271,9 @@ idempotency_keys = Table(
     Column("license_id", Integer, ForeignKey("licenses.id"), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("request_sha256", String(64), nullable=False),
-    Column("response", Json, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    Column("response", Json, nullable=False),  # {} while pending
+    Column("created_at", UTCDateTime, nullable=False),  # when reserved (or taken over)
+    Column("status", String(16), nullable=False),  # pending, then done (migration 0009)
 )
 
 rule_versions = Table(
