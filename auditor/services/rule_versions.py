@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,18 +38,35 @@ def parse_draft(text: str, parameters: dict[str, Any]) -> Rule:
 
 
 def published_pack(root: Path, state: str | None, versions: RuleVersions) -> Pack:
-    """Return the seed pack with every rule's newest published version in force."""
+    """Return the seed pack with the organization's newest published versions in force.
+
+    Built once per content: the cache key is the seed files' names, sizes and change
+    times and the published versions' text, so a new version or an edited seed file
+    builds afresh and nothing else re-reads or re-parses a rule.
+    """
+    published = tuple(sorted((r.rule_id, r.yaml) for r in versions.latest().values()))
+    return _merged(root, state, _seed_signature(root), published)
+
+
+def _seed_signature(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Return what identifies the shipped seed's content cheaply: each file's stat."""
+    files = sorted(root.rglob("*.yaml"))
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+
+
+@functools.lru_cache(maxsize=64)
+def _merged(root: Path, state: str | None, _seed: tuple[tuple[str, int, int], ...],
+            published: tuple[tuple[str, str], ...]) -> Pack:
+    """Return the seed pack of a state with the published versions (rule id, YAML) merged."""
     seed = load_pack(root, state)
-    latest = versions.latest()
     rules = {r.id: r for r in seed.rules}
-    for rule_id, stored in latest.items():
+    for rule_id, text in published:
         # Only the same variant: a state's own version of a rule (e.g. CO's purchase
         # limit, with CO's parameters) must not replace the core rule elsewhere, nor the
         # reverse.
-        if rule_id in rules and rules[rule_id].jurisdictions != declared_jurisdictions(
-                stored.yaml):
+        if rule_id in rules and rules[rule_id].jurisdictions != declared_jurisdictions(text):
             continue
-        rule = parse_draft(stored.yaml, dict(seed.parameters))
+        rule = parse_draft(text, dict(seed.parameters))
         in_state = state is None or rule.applies_to(state)
         if rule_id in rules or (in_state and rule_id not in seed.excluded):
             rules[rule_id] = rule
