@@ -15,7 +15,7 @@ from api.schemas import AuditArgs
 from auditor.domain.events import canonical_json
 from auditor.packets import PacketDocuments
 from auditor.services.access import Permission, Role
-from auditor.services.packets import current_packet, render_packet
+from auditor.services.packets import current_packet
 from auditor.services.reports import REPORTS, build_report, report_tables
 
 blp = Blueprint("packets", __name__, description="Audit packets and the associate's reports")
@@ -69,7 +69,7 @@ class Packet(MethodView):
         lic = services()["store"].get_license(number)
         pack = license_pack(lic)
         version = current_packet(sources, run_id, pack, principal().label)
-        response = _file(render_packet(version, args["format"], PacketDocuments()),
+        response = _file(services()["rendered"].render(version, args["format"]),
                          args["format"], f"packet-{run_id}-v{version.version}")
         response.headers["X-Packet-SHA256"] = version.sha256
         return response
