@@ -65,7 +65,7 @@ def test_300_random_tokens_leave_a_handful_of_entries_and_valid_tokens_keep_work
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert client.get("/licenses", headers=auth(secrets["viewer"])).status_code == 200
     added = trail_rows(db_app)[before:]
-    figure("auth: trail entries for 300 failed authentications", len(added), of=300)
+    figure("authz: trail entries for 300 failed authentications", len(added), of=300)
     assert 2 <= len(added) <= 6
     assert {action for action, _ in added} <= {"request.denied", "auth.limited",
                                                "auth.failures"}

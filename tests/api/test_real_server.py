@@ -121,7 +121,7 @@ def test_150_idle_connections_do_not_stop_auditor_serve_answering(tmp_path: Path
         started = time.monotonic()
         status, licenses = call("GET", f"{base}/licenses", viewer)
         answered_in = time.monotonic() - started
-        figure("server: seconds to answer with 150 idle connections open", round(answered_in, 3))
+        figure("api: seconds to answer with 150 idle connections open", round(answered_in, 3))
         assert status == 200 and [lic["number"] for lic in licenses] == [LIC]
         assert answered_in < 4  # well before the idle ones time out
         # An idle connection is closed once AUDITOR_SERVE_CHANNEL_TIMEOUT has passed.
