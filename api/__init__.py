@@ -12,7 +12,10 @@ from api.errors import AuditorApi
 from api.resources import BLUEPRINTS
 from auditor.bootstrap import metrc_source, open_store
 from auditor.config import Settings
+from auditor.packets import PacketDocuments
+from auditor.services.auth_failures import FailedAuthentications
 from auditor.services.packets import PacketSources
+from auditor.services.rendered_packets import RenderedPackets
 from auditor.services.report_ports import StatusWaivers
 from auditor.store.api_sql import SqlApiStore
 from auditor.store.packet_records import SqlPacketRecords
@@ -42,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # A callable license -> MetrcSource; tests may pass METRC_SOURCE in config.
         "metrc": app.config.get("METRC_SOURCE") or metrc_source,
         "rules": SqlRuleVersions(store.engine), "activity": activity, "trail": trail,
+        "auth_failures": FailedAuthentications(settings.auth_failures_per_minute),
+        "rendered": RenderedPackets(PacketDocuments()),
         "packets": PacketSources(store, activity, SqlPacketRecords(store.engine),
                                  StatusWaivers(api_store), trail)}
     api = AuditorApi(app, spec_kwargs={"security": [{"bearer": []}]})

@@ -10,10 +10,13 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import abort
 
+from auditor.domain.license import License
 from auditor.domain.rules import Pack
 from auditor.domain.trail import Change, acting_as
 from auditor.rules.loader import default_rules_dir
 from auditor.services.access import Permission, Principal, authenticate
+from auditor.services.api_ports import RuleVersions
+from auditor.services.auth_failures import FailureReport
 from auditor.services.rule_versions import published_pack
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,9 +33,19 @@ def rules_root() -> Path:
     return services()["settings"].rules_dir or default_rules_dir()
 
 
+def rule_versions() -> RuleVersions:
+    """Return the published rule versions of the caller's organization."""
+    return services()["rules"].of(principal().organization)
+
+
 def pack_in_force(state: str | None) -> Pack:
-    """Return a state's pack in force: the shipped seed with the published versions."""
-    return published_pack(rules_root(), state, services()["rules"])
+    """Return a state's pack in force for the caller's organization: seed plus its versions."""
+    return published_pack(rules_root(), state, rule_versions())
+
+
+def license_pack(lic: License) -> Pack:
+    """Return a license's pack in force: its organization's versions over its state pack."""
+    return published_pack(rules_root(), lic.state, services()["rules"].of(lic.organization))
 
 
 def init_auth(app: Flask) -> None:
@@ -47,8 +60,7 @@ def init_auth(app: Flask) -> None:
         if scheme.lower() == "bearer" and secret:
             principal = authenticate(services()["api"].tokens, secret.strip())
         if principal is None:
-            abort(401, message="a valid bearer token is required",
-                  headers={"WWW-Authenticate": "Bearer"})
+            _refuse_unauthenticated()
         g.principal = principal
         g.acting = acting_as(g.principal.actor)  # the trail attributes changes to the token
         g.acting.__enter__()
@@ -61,14 +73,38 @@ def init_auth(app: Flask) -> None:
 
     @app.after_request
     def _record_denied(response: Response) -> Response:
-        if response.status_code in (401, 403):
-            who: Principal | None = g.get("principal")
-            with acting_as(who.actor if who else f"anonymous ({request.remote_addr})"):
+        who: Principal | None = g.get("principal")
+        if response.status_code == 403 and who is not None:  # 401s are counted instead
+            with acting_as(who.actor):
                 services()["trail"].record(Change(
                     "request.denied", "request", f"{request.method} {request.path}", None,
-                    None, {"status": response.status_code, "method": request.method,
-                           "path": request.path}))
+                    None, {"status": 403, "method": request.method, "path": request.path}))
         return response
+
+
+def _refuse_unauthenticated() -> None:
+    """Abort with 401, or 429 past the address's limit; trail only what the counter reports."""
+    verdict = services()["auth_failures"].failed(request.remote_addr or "unknown")
+    for report in verdict.reports:
+        with acting_as(f"anonymous ({report.address})"):
+            services()["trail"].record(_failure_change(report))
+    if verdict.limited:
+        abort(429, message="too many failed authentications from this address; retry later",
+              headers={"Retry-After": str(verdict.retry_after)})
+    abort(401, message="a valid bearer token is required",
+          headers={"WWW-Authenticate": "Bearer"})
+
+
+def _failure_change(report: FailureReport) -> Change:
+    """Return the trail entry of a failure report."""
+    counted = {"address": report.address, "window_start": report.window_start,
+               "failures": report.failures}
+    if report.kind == "first":
+        return Change("request.denied", "request", f"{request.method} {request.path}", None,
+                      None, {"status": 401, "method": request.method, "path": request.path,
+                             **counted})
+    action = "auth.limited" if report.kind == "limited" else "auth.failures"
+    return Change(action, "address", report.address, None, None, counted)
 
 
 def principal() -> Principal:

@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import UTC, date, datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from auditor.importers.profile import builtin_names
 from auditor.importers.registry import FORMATS
 
 MAX_PAGE = 500
-Text = fields.String
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)  # the calendar the API accepts
+IN_RANGE = f"must be between {FIRST_DAY} and {LAST_DAY}"
+
+
+class Text(fields.String):
+    """A string that must be valid Unicode: a lone surrogate cannot be stored or hashed."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(f"is not valid Unicode text: a lone surrogate at character "
+                                  f"{exc.start}") from None
+        return text
+
+
+def Day(**kwargs: Any) -> fields.Date:  # noqa: N802 - reads as a field class
+    """Return a date field limited to the API's calendar (2000..2100)."""
+    return fields.Date(validate=validate.Range(FIRST_DAY, LAST_DAY, error=IN_RANGE),
+                       metadata={"description": f"a day from {FIRST_DAY} to {LAST_DAY}"},
+                       **kwargs)
+
+
+def Instant(**kwargs: Any) -> fields.AwareDateTime:  # noqa: N802 - reads as a field class
+    """Return a zone-aware time field limited to the API's calendar (2000..2100)."""
+    bounds = validate.Range(datetime.combine(FIRST_DAY, datetime.min.time(), UTC),
+                            datetime.combine(LAST_DAY, datetime.max.time(), UTC),
+                            error=IN_RANGE)
+    return fields.AwareDateTime(validate=bounds, metadata={
+        "description": f"a time with its UTC offset, from {FIRST_DAY} to {LAST_DAY}"}, **kwargs)
 
 
 class PageArgs(Schema):
@@ -68,6 +101,8 @@ class ImportResultSchema(Schema):
     rejections = fields.List(fields.Nested(RejectionSchema))
     ignored_fields = fields.List(Text())
     replayed = fields.Boolean()
+    resumed_after = fields.List(fields.Integer(), metadata={
+        "description": "imports of this key interrupted by a crash, now marked failed"})
 
 
 class EventArgs(Schema):
@@ -75,8 +110,8 @@ class EventArgs(Schema):
 
     type = Text(validate=validate.Length(1, 40))
     tag = Text(validate=validate.Length(1, 64))
-    start = fields.AwareDateTime(data_key="from")
-    end = fields.AwareDateTime(data_key="to")
+    start = Instant(data_key="from")
+    end = Instant(data_key="to")
     after_id = fields.Integer(load_default=0, validate=validate.Range(0, 2**62))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PAGE))
 
@@ -104,8 +139,8 @@ class EventPageSchema(Schema):
 class AuditArgs(Schema):
     """The period of a readiness audit, in the license's calendar (`to` inclusive)."""
 
-    start = fields.Date(required=True, data_key="from")
-    end = fields.Date(required=True, data_key="to")
+    start = Day(required=True, data_key="from")
+    end = Day(required=True, data_key="to")
 
 
 class RunSummarySchema(Schema):
@@ -139,15 +174,15 @@ class FindingArgs(PageArgs):
     rule = Text(validate=validate.Length(1, 64))
     severity = Text(validate=validate.OneOf(["critical", "high", "medium", "low", "info"]))
     tag = Text(validate=validate.Length(1, 64))
-    start = fields.AwareDateTime(data_key="from")
-    end = fields.AwareDateTime(data_key="to")
+    start = Instant(data_key="from")
+    end = Instant(data_key="to")
 
 
 class WaiverSchema(Schema):
     """A waiver: why, and until when."""
 
     justification = Text(required=True, validate=validate.Length(1, 2000))
-    expires_at = fields.AwareDateTime(required=True)
+    expires_at = Instant(required=True)
 
 
 class FindingFactsSchema(Schema):
@@ -210,7 +245,7 @@ class ChangeSchema(Schema):
 class RuleArgs(Schema):
     """Which state's pack."""
 
-    state = Text(validate=validate.Length(equal=2))
+    state = Text(validate=validate.Regexp(r"^[A-Za-z]{2}$", error="must be a two-letter state"))
 
 
 class RuleSchema(Schema):

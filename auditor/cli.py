@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from auditor.bootstrap import open_store
-from auditor.cli_api import serve, token
+from auditor.cli_api import org, serve, token
 from auditor.cli_ingest import ingest_command
 from auditor.cli_packets import packet, report, write_outputs
 from auditor.cli_progress import progress
@@ -22,7 +22,7 @@ from auditor.cli_trail import trail, verdict_line
 from auditor.cli_worker import findings, worker
 from auditor.config import Settings
 from auditor.domain.errors import AuditorError, InvalidInput
-from auditor.domain.license import License
+from auditor.domain.license import DEFAULT_ORGANIZATION, License
 from auditor.domain.rules import Pack
 from auditor.domain.trail import set_actor
 from auditor.importers.registry import FORMATS
@@ -90,20 +90,22 @@ def license_group() -> None:
 @click.option("--vault", multiple=True, default=["Vault"], show_default=True,
               help="A vault or back-stock location name (repeatable).")
 @click.option("--name", "business_name", default="", help="The business name for reports.")
+@click.option("--org", "organization", default=DEFAULT_ORGANIZATION, show_default=True,
+              help="The organization that holds the license.")
 def license_add(number: str, state: str, timezone: str, sales_floor: tuple[str, ...],
-                vault: tuple[str, ...], business_name: str) -> None:
-    """Add a license NUMBER with its state and time zone."""
+                vault: tuple[str, ...], business_name: str, organization: str) -> None:
+    """Add a license NUMBER with its state and time zone, held by an organization."""
     license = License(number, state.upper(), timezone, tuple(sales_floor), business_name,
-                      tuple(vault))
+                      tuple(vault), organization)
     _store().add_license(license)
-    click.echo(f"added license {number} ({license.state}, {timezone})")
+    click.echo(f"added license {number} ({license.state}, {timezone}) to {organization}")
 
 
 @license_group.command("list")
 def license_list() -> None:
     """List the licenses."""
     for lic in _store().list_licenses():
-        click.echo(f"{lic.number}\t{lic.state}\t{lic.timezone}\t"
+        click.echo(f"{lic.number}\t{lic.organization}\t{lic.state}\t{lic.timezone}\t"
                    f"sales floor: {', '.join(lic.sales_floor_locations)}")
 
 
@@ -279,6 +281,6 @@ def _print_demo(result: DemoResult) -> None:
                f"{len(result.truth['violations'])} violations were planted")
 
 
-for command in (ingest_command, packet, report, worker, findings, serve, token, trail, sync,
-                metrc_simulator, demo_sync):
+for command in (ingest_command, packet, report, worker, findings, serve, token, trail, org,
+                sync, metrc_simulator, demo_sync):
     main.add_command(command)

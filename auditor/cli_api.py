@@ -1,27 +1,32 @@
-"""`auditor serve` (waitress, a production WSGI server) and `auditor token` commands."""
+"""`auditor serve` (waitress, a production WSGI server), `auditor token` and `auditor org`."""
 
 from __future__ import annotations
 
 import click
 
 from auditor.bootstrap import open_store
-from auditor.config import Settings
+from auditor.config import ServerSettings, Settings
 from auditor.services.access import Role, create_token
 from auditor.store.api_sql import SqlTokens
+from auditor.store.organizations_sql import SqlOrganizations
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve the HTTP API with waitress on the configured database."""
+@click.option("--threads", default=None, type=int,
+              help="worker threads (default: AUDITOR_SERVE_THREADS, else 8)")
+def serve(host: str, port: int, threads: int | None) -> None:
+    """Serve the HTTP API with waitress on the configured database (AUDITOR_SERVE_* tune it)."""
     import waitress  # imported here: only serving needs it
 
     from api import create_app
 
+    options = ServerSettings.from_env().waitress_options()
+    if threads is not None:
+        options["threads"] = threads
     click.echo(f"serving the auditor API on http://{host}:{port}")
-    waitress.serve(create_app(), host=host, port=port, threads=threads)
+    waitress.serve(create_app(), host=host, port=port, **options)
 
 
 @click.group()
@@ -34,11 +39,16 @@ def token() -> None:
 @click.option("--license", "licenses", required=True, multiple=True,
               help="a license the token may see; repeat for several")
 @click.option("--label", default="", help="who or what holds the token")
-def token_create(role: str, licenses: tuple[str, ...], label: str) -> None:
+@click.option("--org", "organization", default=None,
+              help="the organization the token belongs to (default: its licenses')")
+def token_create(role: str, licenses: tuple[str, ...], label: str,
+                 organization: str | None) -> None:
     """Create a token and print its secret, which is shown this once only."""
     store = open_store(Settings.from_env())
-    secret, record = create_token(SqlTokens(store.engine), store, role, list(licenses), label)
-    click.echo(f"token {record.id} ({record.role}; {', '.join(record.licenses)})")
+    secret, record = create_token(SqlTokens(store.engine), store, role, list(licenses), label,
+                                  organization)
+    click.echo(f"token {record.id} ({record.organization}; {record.role}; "
+               f"{', '.join(record.licenses)})")
     click.echo(secret)
 
 
@@ -48,7 +58,8 @@ def token_list() -> None:
     store = open_store(Settings.from_env())
     for record in SqlTokens(store.engine).list():
         state = f"revoked {record.revoked_at:%Y-%m-%d}" if record.revoked_at else "live"
-        click.echo(f"{record.id:>5} {record.role:20} {state:18} {record.label:20} "
+        click.echo(f"{record.id:>5} {record.organization:12} {record.role:20} {state:18} "
+                   f"{record.label:20} "
                    f"{', '.join(record.licenses)}")
 
 
@@ -61,3 +72,25 @@ def token_revoke(token_id: int) -> None:
     store = open_store(Settings.from_env())
     SqlTokens(store.engine).revoke(token_id, datetime.now(UTC))
     click.echo(f"token {token_id} revoked")
+
+
+@click.group()
+def org() -> None:
+    """Add and list organizations (tenants holding licenses, tokens and rule versions)."""
+
+
+@org.command("add")
+@click.argument("name")
+def org_add(name: str) -> None:
+    """Add an organization NAME."""
+    store = open_store(Settings.from_env())
+    SqlOrganizations(store.engine).add(name)
+    click.echo(f"added organization {name}")
+
+
+@org.command("list")
+def org_list() -> None:
+    """List the organizations and how many licenses each holds."""
+    store = open_store(Settings.from_env())
+    for name, held in SqlOrganizations(store.engine).list():
+        click.echo(f"{name}\t{held} licenses")

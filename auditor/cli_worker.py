@@ -28,7 +28,8 @@ from auditor.store.rule_versions_sql import SqlRuleVersions
 def _packs(settings: Settings, versions: SqlRuleVersions) -> Callable[[License], Pack]:
     """Return the loader of a license's pack in force: the seed with published versions."""
     root = settings.rules_dir or default_rules_dir()
-    return lambda license: published_pack(root, license.state, versions)
+    return lambda license: published_pack(root, license.state,
+                                          versions.of(license.organization))
 
 
 def _status(state: Progress) -> str:

@@ -21,19 +21,75 @@ class Settings:
     database_schema: str | None = None  # PostgreSQL schema (search_path) to keep tables in
     rules_dir: Path | None = None  # rule packs; None means this checkout's rules/
     trail_key_file: Path | None = None  # HMAC key of the audit trail, kept out of the database
+    auth_failures_per_minute: int = 30  # failed authentications from one address, then 429
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read AUDITOR_DATABASE_URL, AUDITOR_DATABASE_SCHEMA and AUDITOR_IMPORT_CHUNK."""
+        """Read the AUDITOR_* settings (the README lists them)."""
         env = os.environ if environ is None else environ
-        chunk = env.get("AUDITOR_IMPORT_CHUNK", "2000")
-        if not chunk.isdigit() or int(chunk) < 1:
-            raise InvalidInput(f"AUDITOR_IMPORT_CHUNK must be a positive whole number, "
-                               f"got {chunk!r}")
         return cls(database_url=env.get("AUDITOR_DATABASE_URL", DEFAULT_DATABASE_URL),
-                   import_chunk=int(chunk),
+                   import_chunk=positive(env, "AUDITOR_IMPORT_CHUNK", 2000),
+                   auth_failures_per_minute=positive(env, "AUDITOR_AUTH_FAILURES_PER_MINUTE", 30),
                    database_schema=env.get("AUDITOR_DATABASE_SCHEMA") or None,
                    rules_dir=Path(env["AUDITOR_RULES_DIR"]) if env.get("AUDITOR_RULES_DIR")
                    else None,
                    trail_key_file=Path(env["AUDITOR_TRAIL_KEY_FILE"])
                    if env.get("AUDITOR_TRAIL_KEY_FILE") else None)
+
+
+def positive(env: Mapping[str, str], name: str, default: int) -> int:
+    """Return a positive whole number from env[name] (default when unset); InvalidInput else."""
+    value = env.get(name, str(default))
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidInput(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How `auditor serve` (waitress) treats connections: limits, timeouts, proxies.
+
+    waitress's defaults stop accepting at 100 connections and keep an idle one for
+    120 s, so 100 idle sockets shut everyone else out. These defaults hold 1,000 and
+    close a connection idle for 30 s, checked every 5 s.
+    """
+
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout: int = 30  # seconds a connection may stay idle (no bytes either way)
+    cleanup_interval: int = 5  # how often idle connections are looked for, in seconds
+    backlog: int = 1024  # connections the kernel queues before waitress accepts them
+    trusted_proxy: str | None = None  # the reverse proxy's address ("*": any, e.g. a socket)
+    trusted_proxy_count: int = 1
+    trusted_proxy_headers: str = "x-forwarded-for x-forwarded-proto x-forwarded-host"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        """Read the AUDITOR_SERVE_* and AUDITOR_TRUSTED_PROXY* settings."""
+        env = os.environ if environ is None else environ
+        return cls(
+            threads=positive(env, "AUDITOR_SERVE_THREADS", cls.threads),
+            connection_limit=positive(env, "AUDITOR_SERVE_CONNECTION_LIMIT",
+                                      cls.connection_limit),
+            channel_timeout=positive(env, "AUDITOR_SERVE_CHANNEL_TIMEOUT", cls.channel_timeout),
+            cleanup_interval=positive(env, "AUDITOR_SERVE_CLEANUP_INTERVAL",
+                                      cls.cleanup_interval),
+            backlog=positive(env, "AUDITOR_SERVE_BACKLOG", cls.backlog),
+            trusted_proxy=env.get("AUDITOR_TRUSTED_PROXY") or None,
+            trusted_proxy_count=positive(env, "AUDITOR_TRUSTED_PROXY_COUNT",
+                                         cls.trusted_proxy_count),
+            trusted_proxy_headers=env.get("AUDITOR_TRUSTED_PROXY_HEADERS",
+                                          cls.trusted_proxy_headers))
+
+    def waitress_options(self) -> dict[str, object]:
+        """Return the settings as waitress.serve's keyword arguments."""
+        options: dict[str, object] = {
+            "threads": self.threads, "connection_limit": self.connection_limit,
+            "channel_timeout": self.channel_timeout, "cleanup_interval": self.cleanup_interval,
+            "backlog": self.backlog}
+        if self.trusted_proxy:
+            options.update(trusted_proxy=self.trusted_proxy,
+                           trusted_proxy_count=self.trusted_proxy_count,
+                           trusted_proxy_headers=self.trusted_proxy_headers,
+                           clear_untrusted_proxy_headers=True)
+        return options

@@ -38,7 +38,8 @@ PROMISES: dict[str, str] = {
                  "100k-row file): every row accounted for, every rejection placed",
     "oversized": "bodies and uploads over the limits: 413, nothing written",
     "api": "schemathesis against the OpenAPI document, all checks",
-    "authz": "role x route matrix from the app's URL map; other licenses' objects",
+    "authz": "role x route matrix from the app's URL map; other licenses' and other "
+             "organizations' objects; failed logins counted, not trailed one by one",
     "rules": "every rule's cases through both backends",
     "engine": "every stored event through the continuous worker (a sample store here, "
               "not the catalog's 1M events)",

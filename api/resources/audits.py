@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
-from api.auth import pack_in_force, principal, requires, services, visible
+from api.auth import license_pack, principal, requires, services, visible
 from api.schemas import AuditArgs, FindingArgs, FindingPageSchema, RunSchema, RunSummarySchema
 from auditor.services.access import Permission
 from auditor.services.api_ports import FindingQuery
@@ -42,7 +42,7 @@ class Audits(MethodView):
         store = services()["store"]
         lic = store.get_license(visible(number))
         local_bounds(lic, body["start"], body["end"])  # refuses an empty period early
-        pack = pack_in_force(lic.state)
+        pack = license_pack(lic)
         return _summary(run_audit(store, pack, number, body["start"], body["end"]).as_json())
 
     @requires(Permission.READ_RUNS)

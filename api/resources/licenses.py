@@ -1,14 +1,22 @@
-"""Licenses: the ones a token may see; admins add new ones."""
+"""Licenses: the ones a token may see; admins add new ones to their organization.
+
+A license number is the state's and names one facility, so it can be held by one
+organization only. Adding a number that another organization holds answers a generic
+403 (recorded as a denied request), never a 409 naming it: a 409 is kept for numbers
+the caller's own organization holds. Reading a license the caller may not see answers
+404 exactly as for a number nobody holds.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint, abort
 
 from api.auth import principal, requires, services, visible
 from api.schemas import LicenseSchema
+from auditor.domain.errors import Conflict
 from auditor.domain.license import License
 from auditor.services.access import Permission
 
@@ -41,8 +49,14 @@ class Licenses(MethodView):
         """Add a license (admin); give tokens access to it with `auditor token create`."""
         lic = License(body["number"], body["state"], body["timezone"],
                       tuple(body["sales_floor_locations"]), body["business_name"],
-                      tuple(body["vault_locations"]))
-        services()["store"].add_license(lic)
+                      tuple(body["vault_locations"]), principal().organization)
+        store = services()["store"]
+        try:
+            store.add_license(lic)
+        except Conflict:
+            if store.get_license(lic.number).organization == lic.organization:
+                raise
+            abort(403, message=f"license {lic.number!r} cannot be added to your organization")
         return license_json(lic)
 
 

@@ -9,13 +9,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from api.auth import pack_in_force, principal, requires, services, visible
+from api.auth import license_pack, principal, requires, services, visible
 from api.resources.audits import _visible_run
 from api.schemas import AuditArgs
 from auditor.domain.events import canonical_json
 from auditor.packets import PacketDocuments
 from auditor.services.access import Permission, Role
-from auditor.services.packets import current_packet, render_packet
+from auditor.services.packets import current_packet
 from auditor.services.reports import REPORTS, build_report, report_tables
 
 blp = Blueprint("packets", __name__, description="Audit packets and the associate's reports")
@@ -67,9 +67,9 @@ class Packet(MethodView):
         if principal().role == Role.REGULATOR and not final:
             abort(404, message=f"the packet of run {run_id!r} is not finalized")
         lic = services()["store"].get_license(number)
-        pack = pack_in_force(lic.state)
+        pack = license_pack(lic)
         version = current_packet(sources, run_id, pack, principal().label)
-        response = _file(render_packet(version, args["format"], PacketDocuments()),
+        response = _file(services()["rendered"].render(version, args["format"]),
                          args["format"], f"packet-{run_id}-v{version.version}")
         response.headers["X-Packet-SHA256"] = version.sha256
         return response

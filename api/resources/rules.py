@@ -8,7 +8,16 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
-from api.auth import pack_in_force, principal, requires, rules_root, services, visible
+from api.auth import (
+    license_pack,
+    pack_in_force,
+    principal,
+    requires,
+    rule_versions,
+    rules_root,
+    services,
+    visible,
+)
 from api.schemas import (
     BacktestArgs,
     BacktestSchema,
@@ -49,7 +58,7 @@ def _detail(rule_id: str) -> dict[str, Any] | None:
     if rule is None:
         return None
     return {**_summary(rule),
-            "yaml": version_text(rules_root(), services()["rules"], rule.id, rule.version)}
+            "yaml": version_text(rules_root(), rule_versions(), rule.id, rule.version)}
 
 
 @blp.route("/rules")
@@ -107,7 +116,8 @@ class OneRule(MethodView):
         if draft.id != rule_id:
             abort(422, message=f"the draft is rule {draft.id!r}, not {rule_id!r}",
                   errors={"json": {"yaml": ["id must match the path"]}})
-        publish(services()["rules"], pack, body["yaml"], principal().actor)
+        publish(rule_versions(), pack, body["yaml"], principal().actor,
+                services()["store"].list_licenses())
         return _detail(rule_id)
 
 
@@ -119,7 +129,7 @@ class RuleVersion(MethodView):
     @blp.response(200, RuleDetailSchema)
     def get(self, rule_id: str, version: int) -> Any:
         """Read a version of a rule, old ones included."""
-        text = version_text(rules_root(), services()["rules"], rule_id, min(version, 10**6))
+        text = version_text(rules_root(), rule_versions(), rule_id, min(version, 10**6))
         return {**_summary(parse_draft(text, dict(_pack().parameters))), "yaml": text}
 
 
@@ -132,7 +142,7 @@ class RuleDiff(MethodView):
     @blp.response(200, DiffSchema)
     def get(self, args: dict[str, Any], rule_id: str) -> Any:
         """Return a unified diff of two versions' YAML."""
-        return {"diff": diff(rules_root(), services()["rules"], rule_id, args["old"], args["new"])}
+        return {"diff": diff(rules_root(), rule_versions(), rule_id, args["old"], args["new"])}
 
 
 @blp.route("/licenses/<string:number>/backtests")
@@ -146,6 +156,6 @@ class Backtests(MethodView):
         """List the findings a draft would add, remove and change over a period; stores nothing."""
         store = services()["store"]
         lic = store.get_license(visible(number))
-        pack = pack_in_force(lic.state)
+        pack = license_pack(lic)
         draft = parse_draft(body["yaml"], dict(pack.parameters))
         return backtest(store, pack, draft, number, body["start"], body["end"])

@@ -1,8 +1,9 @@
 """The audit trail: verify the whole chain, and read its entries page by page.
 
 Admins and regulators may read it. Verification covers the whole chain and reveals only
-its length and head; a regulator's page holds only the entries of its licenses (an
-admin's holds every entry), so one store's trail never shows another's changes.
+its length and head; a page holds only the entries of the caller's licenses (a rule
+change counts for every license it affects), and an admin's also those naming its
+organization, so one tenant's or store's trail never shows another's changes.
 """
 
 from __future__ import annotations
@@ -80,11 +81,19 @@ class Trail(MethodView):
     @blp.arguments(TrailArgs, location="query", unknown=RAISE)
     @blp.response(200, TrailPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """List entries in seq order after `after`; a regulator sees its licenses' only."""
+        """List entries in seq order after `after`: those of the caller's licenses only."""
         entries, next_after = page(services()["trail"], args["after"], args["limit"])
-        if principal().role is not Role.ADMIN:
-            entries = [e for e in entries if e["license"] in principal().licenses]
-        return {"items": entries, "next_after": next_after}
+        return {"items": [e for e in entries if _shown(e)], "next_after": next_after}
+
+
+def _shown(entry: dict[str, Any]) -> bool:
+    """Return whether the caller may read an entry (its licenses', or its organization's)."""
+    caller = principal()
+    if caller.sees_entry(entry):
+        return True
+    new = entry["new"] if isinstance(entry["new"], dict) else {}
+    return (caller.role is Role.ADMIN and entry["license"] is None
+            and new.get("organization") == caller.organization)
 
 
 @blp.route("/verify")

@@ -39,10 +39,14 @@ class RuleInvalid(InvalidInput):
 
 
 def _read_yaml(path: Path) -> Any:
+    return _parse_yaml(path.read_text(encoding="utf-8"), str(path))
+
+
+def _parse_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RuleInvalid(f"{path}: not valid YAML: {exc}") from None
+        raise RuleInvalid(f"{source}: not valid YAML: {exc}") from None
 
 
 def declared_jurisdictions(text: str) -> tuple[str, ...]:
@@ -111,8 +115,13 @@ def _check_shifts(params: dict[str, Any]) -> list[str]:
 
 def load_rule(path: Path, parameters: Mapping[str, Any]) -> Rule:
     """Load and validate one rule file against its template and the pack's parameters."""
-    data = _validate(RuleSchema(), _read_yaml(path), str(path))
-    where = f"{path}: rule {data['id']}"
+    return parse_rule(path.read_text(encoding="utf-8"), parameters, str(path))
+
+
+def parse_rule(text: str, parameters: Mapping[str, Any], source: str) -> Rule:
+    """Validate one rule's YAML text; errors name `source` (a file, or "draft")."""
+    data = _validate(RuleSchema(), _parse_yaml(text, source), source)
+    where = f"{source}: rule {data['id']}"
     template = Template(data["template"])
     spec = template_spec(template)
     resolved = _resolve(data["params"], parameters, f"{where}: params")

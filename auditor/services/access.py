@@ -12,12 +12,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from auditor.domain.errors import AuditorError, InvalidInput
+from auditor.domain.license import DEFAULT_ORGANIZATION
 from auditor.services.api_ports import TokenRecord, Tokens
 from auditor.services.ports import EventStore
 
 SECRET_PREFIX = "aud_"
+AFFECTING_LICENSES = frozenset({"rule.publish"})  # entries listing the licenses they affect
 
 
 class Forbidden(AuditorError):
@@ -60,12 +63,13 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token's id and label, its role and the licenses it may see."""
+    """Who is calling: the token's id and label, role, organization and visible licenses."""
 
     token_id: int
     label: str
     role: Role
     licenses: frozenset[str]
+    organization: str = DEFAULT_ORGANIZATION
 
     def may(self, permission: Permission) -> bool:
         """Return whether the role grants the permission."""
@@ -74,6 +78,20 @@ class Principal:
     def sees(self, license_number: str) -> bool:
         """Return whether the token may see the license's data."""
         return license_number in self.licenses
+
+    def sees_entry(self, entry: dict[str, Any]) -> bool:
+        """Return whether a trail entry concerns one of the token's licenses.
+
+        An entry belongs to its license, or, for a change of the organization's rules,
+        to every license the change affects (listed in its new value).
+        """
+        if entry["license"] is not None:
+            return self.sees(entry["license"])
+        if entry["action"] not in AFFECTING_LICENSES:
+            return False
+        new = entry["new"] if isinstance(entry["new"], dict) else {}
+        named = new.get("licenses")
+        return isinstance(named, list) and any(self.sees(str(n)) for n in named)
 
     @property
     def actor(self) -> str:
@@ -87,8 +105,11 @@ def hash_secret(secret: str) -> str:
 
 
 def create_token(tokens: Tokens, store: EventStore, role: str, licenses: list[str],
-                 label: str = "") -> tuple[str, TokenRecord]:
-    """Create a token for existing licenses; return its secret (shown once) and record."""
+                 label: str = "", organization: str | None = None) -> tuple[str, TokenRecord]:
+    """Create a token for existing licenses of one organization; return its secret and record.
+
+    Without an organization the token belongs to its licenses' (they must share one).
+    """
     try:
         checked = Role(role)
     except ValueError:
@@ -96,11 +117,17 @@ def create_token(tokens: Tokens, store: EventStore, role: str, licenses: list[st
                            + ", ".join(r.value for r in Role)) from None
     if not licenses:
         raise InvalidInput("a token needs at least one license")
-    for number in licenses:
-        store.get_license(number)  # UnknownLicense names the fix
+    owners = {store.get_license(n).organization for n in licenses}  # UnknownLicense names it
+    owner = organization or (owners.pop() if len(owners) == 1 else None)
+    if owner is None:
+        raise InvalidInput("the licenses belong to several organizations: "
+                           f"{', '.join(sorted(owners))}; a token belongs to one (--org)")
+    outside = sorted(n for n in licenses if store.get_license(n).organization != owner)
+    if outside:
+        raise InvalidInput(f"licenses {', '.join(outside)} are not in organization {owner!r}")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     record = tokens.add(hash_secret(secret), checked.value, tuple(sorted(set(licenses))),
-                        label or checked.value, datetime.now(UTC))
+                        label or checked.value, datetime.now(UTC), owner)
     return secret, record
 
 
@@ -109,4 +136,5 @@ def authenticate(tokens: Tokens, secret: str) -> Principal | None:
     record = tokens.by_secret(hash_secret(secret))
     if record is None or record.revoked_at is not None:
         return None
-    return Principal(record.id, record.label, Role(record.role), frozenset(record.licenses))
+    return Principal(record.id, record.label, Role(record.role), frozenset(record.licenses),
+                     record.organization)

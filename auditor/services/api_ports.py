@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from auditor.domain.license import DEFAULT_ORGANIZATION
+
 
 @dataclass(frozen=True)
 class TokenRecord:
-    """A stored bearer token: its role and licenses, never its secret."""
+    """A stored bearer token: its organization, role and licenses, never its secret."""
 
     id: int
     role: str
@@ -17,6 +20,7 @@ class TokenRecord:
     label: str
     created_at: datetime
     revoked_at: datetime | None = None
+    organization: str = DEFAULT_ORGANIZATION
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,8 @@ class Tokens(Protocol):
     """Storage of API tokens by the SHA-256 of their secret."""
 
     def add(self, secret_sha256: str, role: str, licenses: tuple[str, ...], label: str,
-            created_at: datetime) -> TokenRecord:
-        """Store a token and return its record."""
+            created_at: datetime, organization: str = DEFAULT_ORGANIZATION) -> TokenRecord:
+        """Store a token of an organization and return its record."""
 
     def by_secret(self, secret_sha256: str) -> TokenRecord | None:
         """Return the token with that secret hash, revoked or not, or None."""
@@ -76,10 +80,46 @@ class Tokens(Protocol):
         """Mark a token revoked; NotFound if there is none."""
 
 
+@dataclass(frozen=True)
+class KeyState:
+    """A stored Idempotency-Key: the request it was first used with, and its answer if done."""
+
+    request_sha256: str
+    status: str  # pending (work under way, or interrupted) or done
+    response: dict[str, Any]
+    reserved_at: datetime
+
+
+class IdempotencyKeys(Protocol):
+    """Idempotency keys per license, reserved before the work they guard starts."""
+
+    def reserve(self, license_number: str, key: str, request_sha256: str,
+                at: datetime) -> bool:
+        """Insert a pending key; False if the key exists already."""
+
+    def state(self, license_number: str, key: str) -> KeyState | None:
+        """Return a key's state, or None."""
+
+    def take_over(self, license_number: str, key: str, stale_before: datetime,
+                  at: datetime) -> bool:
+        """Reserve a key still pending since before stale_before anew; False if another did."""
+
+    def complete(self, license_number: str, key: str, response: dict[str, Any]) -> bool:
+        """Store a pending key's answer; False if it was done already."""
+
+    def release(self, license_number: str, key: str) -> None:
+        """Drop a pending key whose work failed, so a retry can do it."""
+
+    def fail_interrupted_imports(self, license_number: str, sha256: str,
+                                 started_before: datetime, at: datetime) -> list[int]:
+        """Mark imports of a file still running since before a time failed; return their ids."""
+
+
 class ApiStore(Protocol):
     """What the API reads and writes beyond the event store."""
 
     tokens: Tokens
+    keys: IdempotencyKeys
 
     def run_license(self, run_id: str) -> str | None:
         """Return the license number of an audit run, or None if there is no such run."""
@@ -104,14 +144,6 @@ class ApiStore(Protocol):
     def events(self, query: EventQuery) -> list[dict[str, Any]]:
         """Return a page of a license's events."""
 
-    def idempotent_response(self, license_number: str,
-                            key: str) -> tuple[str, dict[str, Any]] | None:
-        """Return (request hash, stored response) for an idempotency key, if it was used."""
-
-    def remember_response(self, license_number: str, key: str, request_sha256: str,
-                          response: dict[str, Any], at: datetime) -> bool:
-        """Store a key's response; False if another request stored the key first."""
-
 
 @dataclass(frozen=True)
 class RuleVersion:
@@ -125,7 +157,12 @@ class RuleVersion:
 
 
 class RuleVersions(Protocol):
-    """Storage of published rule versions (the shipped YAML files are the seed)."""
+    """One organization's published rule versions (the shipped YAML files are the seed)."""
+
+    organization: str
+
+    def of(self, organization: str) -> RuleVersions:
+        """Return the published versions of another organization."""
 
     def latest(self) -> dict[str, RuleVersion]:
         """Return the newest published version of each edited rule, by rule id."""
@@ -133,5 +170,6 @@ class RuleVersions(Protocol):
     def get(self, rule_id: str, version: int) -> RuleVersion | None:
         """Return one published version, or None."""
 
-    def add(self, rule_id: str, version: int, yaml: str, at: datetime, actor: str) -> None:
-        """Store a new version; Conflict if that version exists."""
+    def add(self, rule_id: str, version: int, yaml: str, at: datetime, actor: str,
+            licenses: Sequence[str] = ()) -> None:
+        """Store a new version (trailed for the licenses it affects); Conflict if it exists."""

@@ -1,9 +1,10 @@
 """Rule editing: validate a draft, backtest it against history, publish it as a new version.
 
 The YAML files under rules/ are the shipped seed. A published edit is stored in the
-database as the rule's next version; the pack in force is the seed with each rule's
-newest published version in its place (a rule new to the seed joins the pack of every
-state it applies to). Old versions stay readable, and stored audit runs keep naming
+database as the rule's next version for one organization; an organization's pack in
+force is the seed with each rule's newest version published by that organization in its
+place (a rule new to the seed joins the pack of every state it applies to). Other
+organizations' edits never apply. Old versions stay readable, and stored audit runs keep naming
 the version they ran.
 """
 
@@ -11,15 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import tempfile
+import functools
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from auditor.domain.errors import Conflict, InvalidInput, NotFound
 from auditor.domain.findings import Finding, explain
+from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule
-from auditor.rules.loader import PACK_FILE, declared_jurisdictions, load_pack, load_rule
+from auditor.rules.loader import PACK_FILE, declared_jurisdictions, load_pack, parse_rule
 from auditor.services.api_ports import RuleVersions
 from auditor.services.audit import local_bounds
 from auditor.services.ports import EventStore
@@ -27,28 +30,43 @@ from auditor.services.ports import EventStore
 
 def parse_draft(text: str, parameters: dict[str, Any]) -> Rule:
     """Return the rule a YAML draft describes; RuleInvalid naming the rule and field."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "draft.yaml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            return load_rule(path, parameters)
-        except InvalidInput as error:
-            raise type(error)(str(error).replace(str(path), "draft")) from None
+    rule = parse_rule(text, parameters, "draft")
+    if rule.id == Path(PACK_FILE).stem:  # rules/<pack>/pack.yaml is the pack, not a rule
+        raise InvalidInput(f"draft: a rule may not be called {rule.id!r}: the name is the "
+                           "pack file's")
+    return rule
 
 
 def published_pack(root: Path, state: str | None, versions: RuleVersions) -> Pack:
-    """Return the seed pack with every rule's newest published version in force."""
+    """Return the seed pack with the organization's newest published versions in force.
+
+    Built once per content: the cache key is the seed files' names, sizes and change
+    times and the published versions' text, so a new version or an edited seed file
+    builds afresh and nothing else re-reads or re-parses a rule.
+    """
+    published = tuple(sorted((r.rule_id, r.yaml) for r in versions.latest().values()))
+    return _merged(root, state, _seed_signature(root), published)
+
+
+def _seed_signature(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Return what identifies the shipped seed's content cheaply: each file's stat."""
+    files = sorted(root.rglob("*.yaml"))
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+
+
+@functools.lru_cache(maxsize=64)
+def _merged(root: Path, state: str | None, _seed: tuple[tuple[str, int, int], ...],
+            published: tuple[tuple[str, str], ...]) -> Pack:
+    """Return the seed pack of a state with the published versions (rule id, YAML) merged."""
     seed = load_pack(root, state)
-    latest = versions.latest()
     rules = {r.id: r for r in seed.rules}
-    for rule_id, stored in latest.items():
+    for rule_id, text in published:
         # Only the same variant: a state's own version of a rule (e.g. CO's purchase
         # limit, with CO's parameters) must not replace the core rule elsewhere, nor the
         # reverse.
-        if rule_id in rules and rules[rule_id].jurisdictions != declared_jurisdictions(
-                stored.yaml):
+        if rule_id in rules and rules[rule_id].jurisdictions != declared_jurisdictions(text):
             continue
-        rule = parse_draft(stored.yaml, dict(seed.parameters))
+        rule = parse_draft(text, dict(seed.parameters))
         in_state = state is None or rule.applies_to(state)
         if rule_id in rules or (in_state and rule_id not in seed.excluded):
             rules[rule_id] = rule
@@ -121,13 +139,20 @@ def _json(finding: Finding) -> dict[str, Any]:
             "message": finding.message, "evidence": list(finding.evidence)}
 
 
-def publish(versions: RuleVersions, pack: Pack, text: str, actor: str) -> Rule:
-    """Publish a draft as its rule's next version (its `version` must be current + 1)."""
+def publish(versions: RuleVersions, pack: Pack, text: str, actor: str,
+            licenses: Iterable[License] = ()) -> Rule:
+    """Publish a draft as its organization's next version of the rule (current + 1).
+
+    Of `licenses`, those of the organization in a state the rule applies to are the
+    ones the change affects; the trail entry names them.
+    """
     draft = parse_draft(text, dict(pack.parameters))
     current = next((r.version for r in pack.rules if r.id == draft.id), 0)
     if draft.version != current + 1:
         raise Conflict(f"rule {draft.id} is at version {current}: a new version must be "
                        f"numbered {current + 1}, got {draft.version}")
-    versions.add(draft.id, draft.version, text, datetime.now(UTC), actor)
+    affected = [lic.number for lic in licenses
+                if lic.organization == versions.organization and draft.applies_to(lic.state)]
+    versions.add(draft.id, draft.version, text, datetime.now(UTC), actor, affected)
     return draft
 

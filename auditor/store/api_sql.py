@@ -9,9 +9,12 @@ from sqlalchemy import Engine, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auditor.domain.errors import NotFound
+from auditor.domain.license import DEFAULT_ORGANIZATION
 from auditor.domain.trail import Change
 from auditor.services.api_ports import EventQuery, FindingQuery, FindingState, TokenRecord
 from auditor.store.engine import WRITE
+from auditor.store.idempotency_sql import SqlIdempotencyKeys
+from auditor.store.organizations_sql import organization_id
 from auditor.store.schema import (
     api_tokens,
     audit_runs,
@@ -19,8 +22,8 @@ from auditor.store.schema import (
     finding_changes,
     finding_states,
     findings,
-    idempotency_keys,
     licenses,
+    organizations,
 )
 from auditor.store.trail_sql import record
 
@@ -32,28 +35,31 @@ class SqlTokens:
         self.engine = engine
 
     def add(self, secret_sha256: str, role: str, licenses: tuple[str, ...], label: str,
-            created_at: datetime) -> TokenRecord:
-        """Store a token and return its record."""
+            created_at: datetime, organization: str = DEFAULT_ORGANIZATION) -> TokenRecord:
+        """Store a token of an organization and return its record."""
         row = {"secret_sha256": secret_sha256, "role": role, "licenses": list(licenses),
                "label": label[:200], "created_at": created_at}
         with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            row["organization_id"] = organization_id(conn, organization)
             token_id = int(conn.execute(api_tokens.insert().returning(api_tokens.c.id),
                                         row).scalar_one())
             record(conn, Change("token.create", "token", str(token_id), None, None,
-                                {"role": role, "licenses": list(licenses), "label": label[:200]}))
-            return TokenRecord(token_id, role, licenses, label[:200], created_at)
+                                {"role": role, "licenses": list(licenses), "label": label[:200],
+                                 "organization": organization}))
+            return TokenRecord(token_id, role, licenses, label[:200], created_at,
+                               organization=organization)
 
     def by_secret(self, secret_sha256: str) -> TokenRecord | None:
         """Return the token with that secret hash, or None."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(api_tokens).where(
+            row = conn.execute(_tokens().where(
                 api_tokens.c.secret_sha256 == secret_sha256)).first()
         return _token(row) if row else None
 
     def list(self) -> list[TokenRecord]:
         """Return every token, oldest first."""
         with self.engine.connect() as conn:
-            return [_token(r) for r in conn.execute(select(api_tokens).order_by(api_tokens.c.id))]
+            return [_token(r) for r in conn.execute(_tokens().order_by(api_tokens.c.id))]
 
     def revoke(self, token_id: int, at: datetime) -> None:
         """Mark a token revoked; NotFound if there is none."""
@@ -66,9 +72,14 @@ class SqlTokens:
                                 {"revoked_at": None}, {"revoked_at": at.isoformat()}))
 
 
+def _tokens() -> Select[Any]:
+    return select(api_tokens, organizations.c.name.label("organization")).join(
+        organizations, organizations.c.id == api_tokens.c.organization_id)
+
+
 def _token(row: Any) -> TokenRecord:
     return TokenRecord(row.id, row.role, tuple(row.licenses), row.label, row.created_at,
-                       row.revoked_at)
+                       row.revoked_at, row.organization)
 
 
 FINDING_COLUMNS = (findings.c.id, findings.c.run_id, findings.c.identity, findings.c.rule_id,
@@ -95,6 +106,7 @@ class SqlApiStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.tokens = SqlTokens(engine)
+        self.keys = SqlIdempotencyKeys(engine)
 
     def _write(self) -> Any:
         return self.engine.connect().execution_options(**WRITE)
@@ -219,25 +231,3 @@ class SqlApiStore:
         with self.engine.connect() as conn:
             rows = conn.execute(stmt.order_by(events.c.id).limit(query.limit))
             return [dict(r._mapping) for r in rows]
-
-    def idempotent_response(self, license_number: str,
-                            key: str) -> tuple[str, dict[str, Any]] | None:
-        """Return (request hash, stored response) for a used key, or None."""
-        stmt = (select(idempotency_keys.c.request_sha256, idempotency_keys.c.response)
-                .join(licenses, licenses.c.id == idempotency_keys.c.license_id)
-                .where(licenses.c.number == license_number, idempotency_keys.c.key == key))
-        with self.engine.connect() as conn:
-            row = conn.execute(stmt).first()
-        return (row.request_sha256, dict(row.response)) if row else None
-
-    def remember_response(self, license_number: str, key: str, request_sha256: str,
-                          response: dict[str, Any], at: datetime) -> bool:
-        """Store a key's response; False if the key is already taken."""
-        try:
-            with self._write() as conn, conn.begin():
-                conn.execute(insert(idempotency_keys), {
-                    "license_id": self._license_id(conn, license_number), "key": key,
-                    "request_sha256": request_sha256, "response": response, "created_at": at})
-        except IntegrityError:
-            return False
-        return True

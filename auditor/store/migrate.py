@@ -22,9 +22,9 @@ def _config(engine: Engine | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every migration not yet applied."""
-    command.upgrade(_config(engine), "head")
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply every migration not yet applied, up to revision (the newest by default)."""
+    command.upgrade(_config(engine), revision)
 
 
 def head_revision() -> str | None:

@@ -83,6 +83,15 @@ Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements onl
 
 metadata = MetaData()
 
+# Organizations (migration 0009): the tenants that own licenses, tokens and rule versions.
+organizations = Table(
+    "organizations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+DEFAULT_ORGANIZATION_ID = 1  # every license, token and rule version from before 0009
+
 licenses = Table(
     "licenses", metadata,
     Column("id", Integer, primary_key=True),
@@ -93,6 +102,7 @@ licenses = Table(
     Column("sales_floor_locations", Json, nullable=False),
     Column("vault_locations", Json, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
 )
 
 imports = Table(
@@ -225,6 +235,7 @@ api_tokens = Table(
     Column("label", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
 )
 
 finding_states = Table(
@@ -260,8 +271,9 @@ idempotency_keys = Table(
     Column("license_id", Integer, ForeignKey("licenses.id"), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("request_sha256", String(64), nullable=False),
-    Column("response", Json, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
+    Column("response", Json, nullable=False),  # {} while pending
+    Column("created_at", UTCDateTime, nullable=False),  # when reserved (or taken over)
+    Column("status", String(16), nullable=False),  # pending, then done (migration 0009)
 )
 
 rule_versions = Table(
@@ -272,7 +284,9 @@ rule_versions = Table(
     Column("yaml", Text, nullable=False),  # the rule file as published
     Column("published_at", UTCDateTime, nullable=False),
     Column("actor", String(200), nullable=False),
-    UniqueConstraint("rule_id", "version", name="uq_rule_versions_rule_version"),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    UniqueConstraint("organization_id", "rule_id", "version",
+                     name="uq_rule_versions_org_rule_version"),
 )
 
 # The audit trail (migration 0007): hash-chained, append-only; see auditor/domain/trail.py.

@@ -20,7 +20,8 @@ from auditor.store import rules_sql
 from auditor.store.audit_runs import SqlAuditRuns
 from auditor.store.bulk import bulk_for
 from auditor.store.engine import WRITE
-from auditor.store.schema import events, imports, licenses
+from auditor.store.organizations_sql import organization_id
+from auditor.store.schema import events, imports, licenses, organizations
 from auditor.store.trail_sql import record
 
 ADVISORY_LOCK_SPACE = 0x41554449  # "AUDI": keeps our advisory locks apart from others'
@@ -48,17 +49,19 @@ class SqlEventStore:
             "vault_locations": list(license.vault_locations), "created_at": datetime.now(UTC),
         }
         with self._write() as conn, conn.begin():
+            row["organization_id"] = organization_id(conn, license.organization)
             try:
                 conn.execute(licenses.insert(), row)
             except IntegrityError:
                 raise Conflict(f"license {license.number} already exists") from None
+            trailed = {k: v for k, v in row.items() if k not in ("created_at", "organization_id")}
             record(conn, Change("license.add", "license", license.number, license.number,
-                                None, {k: v for k, v in row.items() if k != "created_at"}))
+                                None, {**trailed, "organization": license.organization}))
 
     def get_license(self, number: str) -> License:
         """Return the license with that number; UnknownLicense if none."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(licenses).where(licenses.c.number == number)).first()
+            row = conn.execute(_licenses().where(licenses.c.number == number)).first()
         if row is None:
             raise UnknownLicense(number)
         return _license(row)
@@ -66,7 +69,7 @@ class SqlEventStore:
     def list_licenses(self) -> list[License]:
         """Return every license, ordered by number."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(licenses).order_by(licenses.c.number)).all()
+            rows = conn.execute(_licenses().order_by(licenses.c.number)).all()
         return [_license(row) for row in rows]
 
     def _license_id(self, number: str) -> int:
@@ -202,8 +205,13 @@ def _import_change(conn: Any, summary: ImportSummary, values: dict[str, Any]) ->
                                           "sha256": sha256, **counts})
 
 
+def _licenses() -> Any:
+    return select(licenses, organizations.c.name.label("organization")).join(
+        organizations, organizations.c.id == licenses.c.organization_id)
+
+
 def _license(row: Any) -> License:
     return License(number=row.number, state=row.state, timezone=row.timezone,
                    sales_floor_locations=tuple(row.sales_floor_locations),
                    business_name=row.business_name,
-                   vault_locations=tuple(row.vault_locations))
+                   vault_locations=tuple(row.vault_locations), organization=row.organization)

@@ -60,6 +60,12 @@ def app(sqlite_url: str) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def db_app(sql_settings: Settings) -> Iterator[Flask]:
+    """Yield the API of make_app on SQLite and on PostgreSQL in turn."""
+    yield from serve(sql_settings)
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -8,6 +8,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from auditor.domain.license import License
+from auditor.services.access import create_token
+from auditor.store.api_sql import SqlTokens
+from auditor.store.organizations_sql import SqlOrganizations
 from tests.api.conftest import OTHER, auth, pos_csv
 from tests.conftest import LICENSE
 from tests.figures import Figure
@@ -67,6 +71,30 @@ def objects(client: FlaskClient, secrets: dict[str, str]) -> dict[str, str]:
             "rule_id": "pos-sale-unreported", "version": "1", "name": "velocity"}
 
 
+@pytest.fixture
+def foreign(app: Flask) -> dict[str, str]:
+    """Return token secrets of another organization, holding a license of its own."""
+    store = app.extensions["auditor"]["store"]
+    SqlOrganizations(store.engine).add("foreign")
+    store.add_license(License("C10-0000777-LIC", "CA", "America/Los_Angeles",
+                              organization="foreign"))
+    tokens = SqlTokens(store.engine)
+    return {role: create_token(tokens, store, role, ["C10-0000777-LIC"])[0]
+            for role in ("associate", "compliance_officer", "admin", "regulator")}
+
+
+def valid_body(route: str, method: str) -> dict[str, str] | None:
+    """Return a valid body for a route, so only the license scope can refuse the request."""
+    if method == "PATCH":
+        return {"status": "acknowledged", "note": "n"}
+    if method == "POST" and route.endswith(("audits", "backtests")):
+        body = {"from": "2026-01-01", "to": "2026-01-02", "yaml": "id: x"}
+        return {k: v for k, v in body.items() if route.endswith("backtests") or k != "yaml"}
+    if method == "POST" and route.endswith("syncs"):
+        return {}
+    return None
+
+
 def url(rule: str, objects: dict[str, str]) -> str:
     for name, value in objects.items():
         for kind in ("string", "int"):
@@ -102,13 +130,7 @@ def test_each_role_is_allowed_exactly_what_the_matrix_says(
 def test_another_license_s_objects_answer_404_and_never_leak(
         client: FlaskClient, secrets: dict[str, str], objects: dict[str, str],
         route: str, method: str, figure: Figure) -> None:
-    # A valid body and precondition, so only the license scope can refuse it.
-    body = {"status": "acknowledged", "note": "n"} if method == "PATCH" else None
-    if method == "POST" and route.endswith(("audits", "backtests")):
-        body = {"from": "2026-01-01", "to": "2026-01-02", "yaml": "id: x"}
-        body = {k: v for k, v in body.items() if route.endswith("backtests") or k != "yaml"}
-    if method == "POST" and route.endswith("syncs"):
-        body = {}
+    body = valid_body(route, method)
     other = "other_associate" if route.endswith("imports") else "other_officer"
     data = {"file": (io.BytesIO(pos_csv("R9")), "p.csv")} if other == "other_associate" else None
     query = "?format=pos-sales" if data else ""
@@ -126,3 +148,41 @@ def test_a_license_list_shows_only_the_token_s_licenses(client: FlaskClient,
     numbers = [lic["number"] for lic in client.get("/licenses",
                                                    headers=auth(secrets["other_officer"])).json]
     assert numbers == [OTHER.number]
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(("route", "method"), sorted(
+    k for k in MATRIX if "<" in k[0] and k[0] not in GLOBAL))
+def test_another_organization_s_tokens_get_404_for_this_one_s_objects(
+        client: FlaskClient, objects: dict[str, str], foreign: dict[str, str],
+        route: str, method: str, figure: Figure) -> None:
+    body = valid_body(route, method)
+    query = "?from=2026-01-01&to=2026-01-10" if route.endswith("<string:name>") else ""
+    leaks = []
+    for role in sorted(MATRIX[(route, method)] & set(foreign)):
+        upload = route.endswith("imports")
+        data = {"file": (io.BytesIO(pos_csv("R9")), "p.csv")} if upload else None
+        response = client.open(url(route, objects) + ("?format=pos-sales" if upload else query),
+                               method=method, json=body, data=data,
+                               headers=auth(foreign[role], **{"If-Match": '"x"'}))
+        if response.status_code != 404:
+            leaks.append((role, response.status_code))
+    figure("authz: cross-organization answers other than 404", len(leaks), route=route)
+    assert leaks == []
+
+
+def test_another_organization_s_rule_versions_are_not_this_one_s(
+        client: FlaskClient, secrets: dict[str, str], foreign: dict[str, str]) -> None:
+    theirs = auth(foreign["compliance_officer"])
+    current = client.get("/rules/tag-invalid", headers=theirs)
+    draft = current.json["yaml"].replace("version: 1", "version: 2", 1)
+    assert client.put("/rules/tag-invalid", json={"yaml": draft},
+                      headers={**theirs, "If-Match": current.headers["ETag"]}).status_code == 200
+    ours = auth(secrets["compliance_officer"])
+    assert client.get("/rules/tag-invalid", headers=ours).json["version"] == 1
+    assert client.get("/rules/tag-invalid/versions/2", headers=ours).status_code == 404
+    assert client.get("/rules/tag-invalid/diff?from=1&to=2", headers=ours).status_code == 404
+    assert client.get("/rules/tag-invalid/versions/2", headers=theirs).status_code == 200
+    shown = client.get("/trail?limit=500", headers=auth(secrets["admin"])).json["items"]
+    assert "rule.publish" not in {e["action"] for e in shown}
+    assert "C10-0000777-LIC" not in {e["license"] for e in shown}

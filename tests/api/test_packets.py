@@ -62,3 +62,22 @@ def test_a_report_downloads_and_an_unknown_one_is_named(
     assert report.status_code == 200 and json.loads(report.data)["tables"]
     missing = client.get(path.replace("reconciliation", "horoscope"), headers=viewer)
     assert missing.status_code == 404 and "reconciliation" in missing.json["message"]
+
+
+def test_a_viewer_asking_again_for_an_unchanged_packet_gets_the_file_rendered_once(
+        app: Flask, client: FlaskClient, secrets: dict[str, str]) -> None:
+    run_id = audited(client, secrets)
+    viewer = auth(secrets["viewer"])
+    rendered = app.extensions["auditor"]["rendered"]
+    trail = app.extensions["auditor"]["trail"]
+    first = client.get(f"/audits/{run_id}/packet?format=pdf", headers=viewer)
+    entries = len(trail.entries())
+    again = [client.get(f"/audits/{run_id}/packet?format=pdf", headers=viewer) for _ in range(3)]
+    assert rendered.renders == 1
+    assert {r.data for r in again} == {first.data}
+    assert len(trail.entries()) == entries  # reading an unchanged packet records nothing
+    client.post(f"/licenses/{LIC}/imports?format=pos-sales", headers=auth(secrets["associate"]),
+                data={"file": (io.BytesIO(pos_csv("R2", day=6)), "p.csv")})  # in the period
+    changed = client.get(f"/audits/{run_id}/packet?format=pdf", headers=viewer)
+    assert changed.headers["X-Packet-SHA256"] != first.headers["X-Packet-SHA256"]
+    assert rendered.renders == 2

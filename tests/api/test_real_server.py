@@ -86,3 +86,49 @@ def test_the_flow_over_http_against_auditor_serve(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def wait_until_serving(base: str) -> None:
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"{base}/openapi.json", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("auditor serve did not start")
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+def test_150_idle_connections_do_not_stop_auditor_serve_answering(tmp_path: Path,
+                                                                   figure) -> None:
+    env = {**os.environ, "AUDITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
+           "AUDITOR_SERVE_CHANNEL_TIMEOUT": "8", "AUDITOR_SERVE_CLEANUP_INTERVAL": "1"}
+    cli = [sys.executable, "-m", "auditor"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([*cli, "license", "add", LIC, "--state", "CA", "--timezone",
+                    "America/Los_Angeles"], env=env, check=True, capture_output=True)
+    viewer = subprocess.run([*cli, "token", "create", "--role", "viewer", "--license", LIC],
+                            env=env, check=True, capture_output=True, text=True).stdout.split()[-1]
+    port = free_port()
+    server = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    idle: list[socket.socket] = []
+    try:
+        wait_until_serving(base)
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(150)]
+        started = time.monotonic()
+        status, licenses = call("GET", f"{base}/licenses", viewer)
+        answered_in = time.monotonic() - started
+        figure("api: seconds to answer with 150 idle connections open", round(answered_in, 3))
+        assert status == 200 and [lic["number"] for lic in licenses] == [LIC]
+        assert answered_in < 4  # well before the idle ones time out
+        # An idle connection is closed once AUDITOR_SERVE_CHANNEL_TIMEOUT has passed.
+        idle[0].settimeout(15)
+        assert idle[0].recv(1) == b""
+    finally:
+        for connection in idle:
+            connection.close()
+        server.terminate()
+        server.wait(timeout=10)

@@ -18,3 +18,15 @@ def test_publishing_colorados_purchase_limit_leaves_the_core_rule_in_force_elsew
     california = {r.id: r for r in published_pack(root, "CA", versions).rules}[RULE]
     assert (colorado.version, colorado.jurisdictions) == (2, ("CO",))
     assert (california.version, california.jurisdictions) == (1, ("*",))
+
+
+def test_the_pack_in_force_is_built_once_per_content(sql_store):
+    root = default_rules_dir()
+    versions = SqlRuleVersions(sql_store.engine)
+    first = published_pack(root, "CA", versions)
+    assert published_pack(root, "CA", versions) is first  # cached: nothing re-parsed
+    draft = seed_text(root, "tag-invalid").replace("version: 1", "version: 2", 1)
+    publish(versions, first, draft, "test")
+    again = published_pack(root, "CA", versions)
+    assert again is not first
+    assert {r.id: r.version for r in again.rules}["tag-invalid"] == 2

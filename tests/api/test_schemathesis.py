@@ -21,7 +21,10 @@ from tests.api.conftest import make_app
 from tests.figures import Figure
 
 FOLDER = Path(tempfile.mkdtemp(prefix="auditor-schemathesis-"))
-APP, SECRETS = make_app(Settings(database_url=f"sqlite:///{FOLDER / 'a.db'}"))
+# Its checks send hundreds of requests without a token from one address and expect a
+# 401 each; the limit on failed authentications has a test of its own.
+APP, SECRETS = make_app(Settings(database_url=f"sqlite:///{FOLDER / 'a.db'}",
+                                 auth_failures_per_minute=10**9))
 atexit.register(shutil.rmtree, FOLDER, ignore_errors=True)
 atexit.register(APP.extensions["auditor"]["store"].engine.dispose)
 schema = schemathesis.openapi.from_wsgi("/openapi.json", APP)
@@ -29,6 +32,10 @@ schema.config.generation.update(modes=list(schemathesis.GenerationMode))
 
 
 YAML_DRAFTS = {"/rule-validations", "/licenses/{number}/backtests", "/rules/{rule_id}"}
+# Dates and times are accepted within 2000..2100 only; OpenAPI 3.0 cannot bound a date
+# string (minimum and maximum are for numbers), so the bound is in the description.
+DATE_BOUNDED = {"/licenses/{number}/audits", "/licenses/{number}/events",
+                "/licenses/{number}/reports/{name}", "/audits/{run_id}/findings"}
 
 
 OPERATIONS_SEEN: set[str] = set()  # so each operation is counted once in the figures
@@ -48,7 +55,7 @@ def test_the_api_conforms_to_its_openapi_document(case: schemathesis.Case,
                 if case.method in ("PATCH", "PUT") else [])
     # A rule draft is YAML in a string: what makes it valid (a known template, fields)
     # is beyond what the OpenAPI can say, so a schema-valid string may rightly get 422.
-    if case.path in YAML_DRAFTS:
+    if case.path in YAML_DRAFTS or case.path in DATE_BOUNDED:
         excluded.append(positive_data_acceptance)
     operation = f"{case.operation.method.upper()} {case.operation.path}"
     if operation not in OPERATIONS_SEEN:
