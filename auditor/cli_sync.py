@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from auditor.bootstrap import metrc_source, open_store
+from auditor.cli_progress import progress
 from auditor.config import Settings
 from auditor.connectors.metrc_settings import load_keys
 from auditor.domain.errors import InvalidInput
@@ -47,15 +48,12 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _show(run: EndpointRun) -> None:
+def _status(run: EndpointRun) -> str:
     through = run.synced_through.isoformat() if run.synced_through else "-"
-    click.echo(f"\r{run.endpoint:20} through {through}, pulled {run.pulled}\033[K",
-               err=True, nl=False)
+    return f"{run.endpoint} through {through}, pulled {run.pulled}"
 
 
 def _print_result(result: SyncResult) -> None:
-    if sys.stderr.isatty():
-        click.echo("\r\033[K", err=True, nl=False)
     for run in result.runs:
         click.echo(run.line())
         for rejection in run.rejections:
@@ -103,10 +101,14 @@ def _sync_once(store: SqlEventStore, settings: Settings, license: License,
                endpoints: tuple[str, ...]) -> SyncResult:
     source = metrc_source(license)
     try:
-        return sync_license(store, SqlSyncState(store.engine), source, license.number,
-                            since=since, until=until, only=endpoints,
-                            progress=_show if sys.stderr.isatty() else None,
-                            chunk_size=settings.import_chunk)
+        with progress(f"sync {license.number}") as shown:
+            result = sync_license(store, SqlSyncState(store.engine), source, license.number,
+                                  since=since, until=until, only=endpoints,
+                                  progress=lambda run: shown.show(_status(run)),
+                                  chunk_size=settings.import_chunk)
+            shown.done(f"{len(result.runs)} endpoints, "
+                       f"{sum(run.pulled for run in result.runs)} rows pulled")
+            return result
     finally:
         source.close()
 
