@@ -60,12 +60,7 @@ def test_the_flow_over_http_against_auditor_serve(tmp_path: Path) -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"{base}/openapi.json", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_serving(base)
         body, kind = multipart(pos_csv("R1"))
         status, result = call("POST", f"{base}/licenses/{LIC}/imports?format=pos-sales",
                               associate, body, kind, **{"Idempotency-Key": "a"})

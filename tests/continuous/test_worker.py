@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from auditor.bootstrap import open_store
@@ -57,43 +58,45 @@ def test_a_new_rule_version_is_picked_up_without_a_restart(sql_store):
     assert not work.reload_if_changed()
 
 
-def test_auditor_findings_lists_the_open_findings(sqlite_url, monkeypatch):
+@pytest.fixture
+def bad_tags_store(sqlite_url, monkeypatch):
+    """Yield a store (the CLI's database) holding three moves of malformed tags."""
     store = open_store(Settings(database_url=sqlite_url), migrate=True)
     store.add_license(LICENSE)
     add_bad_tags(store, 3)
     monkeypatch.setenv("AUDITOR_DATABASE_URL", sqlite_url)
-    runner = CliRunner()
-    ran = runner.invoke(main, ["worker", "--no-supervise", "--once", "--lateness", "0"])
-    assert ran.exit_code == 0, ran.output
-    listed = runner.invoke(main, ["findings", "--license", LICENSE.number, "--open"])
-    assert listed.exit_code == 0
-    assert listed.output.count("tag-invalid") == 3
+    yield store
     store.engine.dispose()
 
 
-def test_auditor_findings_prints_json_by_status_and_period(sqlite_url, monkeypatch):
-    store = open_store(Settings(database_url=sqlite_url), migrate=True)
-    store.add_license(LICENSE)
-    add_bad_tags(store, 3)
-    monkeypatch.setenv("AUDITOR_DATABASE_URL", sqlite_url)
-    runner = CliRunner()
+def worker_once(runner):
+    ran = runner.invoke(main, ["worker", "--no-supervise", "--once", "--lateness", "0"])
+    assert ran.exit_code == 0, ran.output
 
-    def worker_once():
-        ran = runner.invoke(main, ["worker", "--no-supervise", "--once", "--lateness", "0"])
-        assert ran.exit_code == 0, ran.output
+
+def test_auditor_findings_lists_the_open_findings(bad_tags_store):
+    runner = CliRunner()
+    worker_once(runner)
+    listed = runner.invoke(main, ["findings", "--license", LICENSE.number, "--open"])
+    assert listed.exit_code == 0
+    assert listed.output.count("tag-invalid") == 3
+
+
+def test_auditor_findings_prints_json_by_status_and_period(bad_tags_store):
+    store, runner = bad_tags_store, CliRunner()
 
     def listed(*args):
         shown = runner.invoke(main, ["findings", "--license", LICENSE.number, "--json", *args])
         assert shown.exit_code == 0, shown.output
         return json.loads(shown.output)
 
-    worker_once()
+    worker_once(runner)
     # METRC lists bad-0 after all: the untracked-package finding on it is withdrawn.
     snapshot = {"type": "package_snapshot", "natural_key": "s-0",
                 "occurred_at": "2026-01-05T11:00:00Z", "package_label": "bad-0",
                 "payload": {"label": "bad-0", "location": "Vault"}}
     ingest(store, LICENSE.number, "events", "s.ndjson", json.dumps(snapshot).encode())
-    worker_once()
+    worker_once(runner)
     standing = listed()
     audit_keys = {"rule_id", "rule_version", "severity", "package_label", "subject",
                   "occurred_at", "message", "evidence"}
@@ -109,4 +112,3 @@ def test_auditor_findings_prints_json_by_status_and_period(sqlite_url, monkeypat
         standing["findings"]
     assert listed("--from", "2026-01-06")["findings"] == []
     assert listed("--to", "2026-01-04")["period"] == {"from": "2000-01-01", "to": "2026-01-04"}
-    store.engine.dispose()
