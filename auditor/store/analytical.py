@@ -56,8 +56,8 @@ class AnalyticalCopy:
     def __init__(self, source: Engine, license_id: int, license: License) -> None:
         """Copy the license's events from the store of record (source) into DuckDB."""
         self.license_id, self.license = license_id, license
-        self._database = duckdb.connect(":memory:")
-        self._database.execute("SET TimeZone = 'UTC'")
+        self.database = duckdb.connect(":memory:")
+        self.database.execute("SET TimeZone = 'UTC'")
         folder = Path(tempfile.mkdtemp(prefix="auditor-copy-"))
         try:
             export = folder / "events.ndjson"
@@ -70,13 +70,13 @@ class AnalyticalCopy:
         self.engine = create_engine("duckdb:///:memory:", creator=self._connection)
 
     def _connection(self) -> Any:
-        return duckdb_engine.ConnectionWrapper(self._database.cursor())
+        return duckdb_engine.ConnectionWrapper(self.database.cursor())
 
     def _load(self, export: Path) -> None:
         columns = ", ".join(f"'{name}': '{kind}'" for name, kind in COPIED.items())
         # Sorted by type and package, so DuckDB's per-block min/max skip most of the
         # table when a query reads one event type or one package.
-        self._database.execute(f"""
+        self.database.execute(f"""
             CREATE TABLE events AS SELECT id, {self.license_id} AS license_id, type,
                 occurred_at::TIMESTAMPTZ AS occurred_at, NULL::VARCHAR AS natural_key,
                 NULL::VARCHAR AS fingerprint, package_label, reference,
@@ -94,7 +94,7 @@ class AnalyticalCopy:
     def close(self) -> None:
         """Drop the copy."""
         self.engine.dispose()
-        self._database.close()
+        self.database.close()
 
 
 def export_events(source: Engine, license_id: int, path: Path) -> None:
