@@ -30,6 +30,7 @@ from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import AuditReport, run_audit
 from auditor.services.demo import DemoResult, check_sample_store, load_sample_store
+from auditor.services.ports import AUDIT_ENGINES
 
 
 class AuditorGroup(click.Group):
@@ -209,14 +210,18 @@ def rules_validate(state: str | None) -> None:
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
               help="Last day of the period, inclusive.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def audit(license_number: str, start: datetime, end: datetime, as_json: bool) -> None:
+@click.option("--engine", type=click.Choice(AUDIT_ENGINES), default="sql", show_default=True,
+              help="Where the rules run: the store itself, or a DuckDB copy of the "
+                   "license's events (same findings).")
+def audit(license_number: str, start: datetime, end: datetime, as_json: bool,
+          engine: str) -> None:
     """Run the readiness audit for a license over a period and print the findings."""
     store = open_store(Settings.from_env())
     license = store.get_license(license_number)
     with progress("audit") as shown:
         report = run_audit(store, _pack(license.state), license_number, start.date(),
                            end.date(), on_rule=lambda rule, done, total: shown.show(
-                               f"rule {done}/{total} {rule}", force=True))
+                               f"rule {done}/{total} {rule}", force=True), engine=engine)
         shown.done(f"{len(report.rules)} rules, {len(report.findings)} findings")
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
