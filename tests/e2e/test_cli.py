@@ -114,6 +114,10 @@ def test_an_audit_of_metrc_example_payloads_judges_their_adjustments(env):
         ("package-oversold", "ABCDEF012345670000010111"),
     ]
     assert report["counts"]["by_severity"] == {"critical": 2, "high": 4}
+    on_copy = auditor("audit", "--license", LICENSE.number, "--from", "2020-01-01", "--to",
+                      "2026-12-31", "--json", "--engine", "duckdb", env=env)
+    assert on_copy.returncode == 0, on_copy.stderr
+    assert json.loads(on_copy.stdout)["findings"] == report["findings"]
 
 
 def test_ingest_reads_a_pos_export_through_a_named_or_file_profile(env, tmp_path):
