@@ -73,22 +73,24 @@ def reference_child(url: str, folder: Path) -> dict:
     license = sample_license(folder)
     opens, closes = local_bounds(license, *period(folder))
     began = time.perf_counter()
-    copy = AnalyticalCopy(store.engine, 1, license)
+    copy = AnalyticalCopy(store.engine, 1, license)  # the generated store holds one license
     copied = time.perf_counter() - began
     values = {"opens": opens, "closes": closes, "floor": list(license.sales_floor_locations),
               "receiving": license.vault_locations[0]}
-    # The yardstick is not held to the audit's memory limit: it may use what it needs.
-    copy.database.execute("SET memory_limit = '8GB'")
-    began = time.perf_counter()
-    copy.database.execute(FLATTEN)
-    found, per_rule = {}, {}
-    for rule, sql in QUERIES.items():
-        ruled = time.perf_counter()
-        used = {name: value for name, value in values.items() if f"${name}" in sql}
-        found[rule] = [row[0] for row in copy.database.execute(sql, used).fetchall()]
-        per_rule[rule] = time.perf_counter() - ruled
-    seconds = time.perf_counter() - began
-    copy.close()
+    try:
+        # The yardstick is not held to the audit's memory limit: it may use what it needs.
+        copy.database.execute("SET memory_limit = '8GB'")
+        began = time.perf_counter()
+        copy.database.execute(FLATTEN)
+        found, per_rule = {}, {}
+        for rule, sql in QUERIES.items():
+            ruled = time.perf_counter()
+            used = {name: value for name, value in values.items() if f"${name}" in sql}
+            found[rule] = [row[0] for row in copy.database.execute(sql, used).fetchall()]
+            per_rule[rule] = time.perf_counter() - ruled
+        seconds = time.perf_counter() - began
+    finally:
+        copy.close()
     return {"seconds": seconds, "copy_seconds": copied, "peak_mb": peak_mb(),
             "found": found, "per_rule": per_rule}
 
