@@ -22,6 +22,11 @@ class Settings:
     rules_dir: Path | None = None  # rule packs; None means this checkout's rules/
     trail_key_file: Path | None = None  # HMAC key of the audit trail, kept out of the database
     auth_failures_per_minute: int = 30  # failed authentications from one address, then 429
+    # Who runs jobs: "local" (threads of the process) or "queue" (`auditor jobs worker`
+    # processes through PostgreSQL). From the environment, PostgreSQL means "queue".
+    job_runner: str = "local"
+    job_threads: int = 2  # jobs run at once by a local runner (or by one worker)
+    import_lease_seconds: int = 600  # a running import silent this long was interrupted
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -34,7 +39,23 @@ class Settings:
                    rules_dir=Path(env["AUDITOR_RULES_DIR"]) if env.get("AUDITOR_RULES_DIR")
                    else None,
                    trail_key_file=Path(env["AUDITOR_TRAIL_KEY_FILE"])
-                   if env.get("AUDITOR_TRAIL_KEY_FILE") else None)
+                   if env.get("AUDITOR_TRAIL_KEY_FILE") else None,
+                   job_runner=job_runner(env),
+                   job_threads=positive(env, "AUDITOR_JOB_THREADS", 2),
+                   import_lease_seconds=positive(env, "AUDITOR_IMPORT_LEASE_SECONDS", 600))
+
+
+def job_runner(env: Mapping[str, str]) -> str:
+    """Return AUDITOR_JOB_RUNNER, by default "queue" on PostgreSQL and "local" on SQLite."""
+    url = env.get("AUDITOR_DATABASE_URL", DEFAULT_DATABASE_URL)
+    default = "queue" if url.startswith(("postgres://", "postgresql")) else "local"
+    runner = env.get("AUDITOR_JOB_RUNNER", default)
+    if runner not in ("local", "queue"):
+        raise InvalidInput(f"AUDITOR_JOB_RUNNER must be local or queue, got {runner!r}")
+    if runner == "queue" and not url.startswith(("postgres://", "postgresql")):
+        raise InvalidInput("AUDITOR_JOB_RUNNER=queue needs PostgreSQL (AUDITOR_DATABASE_URL); "
+                           "SQLite runs jobs in the process (local)")
+    return runner
 
 
 def positive(env: Mapping[str, str], name: str, default: int) -> int:

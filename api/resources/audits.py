@@ -8,11 +8,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
-from api.auth import license_pack, principal, requires, services, visible
+from api.auth import principal, requires, services, visible
+from api.resources.jobs import JobSchema, accepted, submit
 from api.schemas import AuditArgs, FindingArgs, FindingPageSchema, RunSchema, RunSummarySchema
 from auditor.services.access import Permission
 from auditor.services.api_ports import FindingQuery
-from auditor.services.audit import local_bounds, run_audit
+from auditor.services.audit import local_bounds
 from auditor.services.lifecycle import list_findings
 
 blp = Blueprint("audits", __name__, description="Readiness audits")
@@ -36,14 +37,14 @@ class Audits(MethodView):
 
     @requires(Permission.AUDIT)
     @blp.arguments(AuditArgs)
-    @blp.response(201, RunSchema)
+    @blp.response(202, JobSchema)
     def post(self, body: dict[str, Any], number: str) -> Any:
-        """Run a readiness audit over a period and store it."""
-        store = services()["store"]
-        lic = store.get_license(visible(number))
+        """Start a readiness audit over a period as a job; its result names the run."""
+        lic = services()["store"].get_license(visible(number))
         local_bounds(lic, body["start"], body["end"])  # refuses an empty period early
-        pack = license_pack(lic)
-        return _summary(run_audit(store, pack, number, body["start"], body["end"]).as_json())
+        start, end = body["start"].isoformat(), body["end"].isoformat()
+        return accepted(submit("audit", number, f"{number} {start} {end}",
+                               {"start": start, "end": end}))
 
     @requires(Permission.READ_RUNS)
     @blp.response(200, RunSummarySchema(many=True))

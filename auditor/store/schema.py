@@ -122,6 +122,9 @@ imports = Table(
     Column("events_added", Integer, nullable=False, default=0),
     Column("rejections", Json, nullable=False),
     Column("ignored_fields", Json, nullable=False),
+    # Migration 0012: a running import's last sign of life, and why it failed.
+    Column("heartbeat_at", UTCDateTime),
+    Column("error", Text),
 )
 
 events = Table(
