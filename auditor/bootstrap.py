@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from auditor.config import Settings
@@ -13,6 +14,7 @@ from auditor.domain.license import License
 from auditor.domain.trail import load_key
 from auditor.rules.loader import default_rules_dir
 from auditor.services.job_kinds import KINDS, Workspace
+from auditor.services.job_ports import JobQueue
 from auditor.services.jobs import Jobs, requeue_stalled, run_job
 from auditor.services.local_jobs import LocalQueue
 from auditor.services.packets import PacketSources
@@ -84,5 +86,13 @@ def open_jobs(settings: Settings, store: SqlEventStore,
 
         return Jobs(records, PostgresQueue(settings.database_url, settings.database_schema))
     local = LocalQueue(job_runner(settings, store, metrc), settings.job_threads)
-    local.start_reaper(functools.partial(requeue_stalled, records, local))
+    local.start_reaper(functools.partial(reap_stalled, settings, store, records, local))
     return Jobs(records, local)
+
+
+def reap_stalled(settings: Settings, store: SqlEventStore, records: SqlJobs,
+                 queue: JobQueue) -> None:
+    """Hand out again the jobs of stopped runners; fail the imports stopped processes left."""
+    requeue_stalled(records, queue)
+    now = datetime.now(UTC)
+    store.fail_stalled_imports(now - timedelta(seconds=settings.import_lease_seconds), now)

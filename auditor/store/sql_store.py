@@ -92,8 +92,9 @@ class SqlEventStore:
         row = {
             "license_id": license_id, "format": opening.format,
             "source_name": opening.source[-500:], "sha256": opening.sha256, "status": "running",
-            "started_at": opening.started_at, "rows_read": 0, "accepted": 0, "duplicates": 0,
-            "rejected": 0, "events_added": 0, "rejections": [], "ignored_fields": [],
+            "started_at": opening.started_at, "heartbeat_at": datetime.now(UTC), "rows_read": 0,
+            "accepted": 0, "duplicates": 0, "rejected": 0, "events_added": 0, "rejections": [],
+            "ignored_fields": [],
         }
         return int(conn.execute(imports.insert().returning(imports.c.id), row).scalar_one())
 
@@ -125,6 +126,9 @@ class SqlEventStore:
             if import_id is None:
                 assert batch.opening is not None, "a batch needs an import id or an opening"
                 import_id = self._open(conn, license_id, batch.opening)
+            else:  # each chunk stored is the import's sign of life (fail_stalled_imports)
+                conn.execute(update(imports).where(imports.c.id == import_id)
+                             .values(heartbeat_at=datetime.now(UTC)))
             cursor = conn.connection.dbapi_connection.cursor()
             keys = list({event.natural_key for record in batch.records for event in record})
             outcomes, new = (classify(batch.records,
@@ -137,6 +141,33 @@ class SqlEventStore:
             if finish:
                 self._finish(conn, finish(appended), datetime.now(UTC))
             return appended
+
+    def fail_stalled_imports(self, stale_before: datetime, at: datetime) -> list[int]:
+        """Mark imports running without a sign of life since stale_before failed; return ids.
+
+        An import stores its rows a chunk at a time and each chunk moves its heartbeat;
+        one that stopped moving belongs to a process that died (killed, crashed, the
+        machine lost). Its stored rows stay (they are evidence); importing the file
+        again stores the rest and counts those as duplicates.
+        """
+        stale = (imports.c.status == "running") & (
+            func.coalesce(imports.c.heartbeat_at, imports.c.started_at) < stale_before)
+        with self._write() as conn, conn.begin():
+            rows = conn.execute(select(imports.c.id, imports.c.heartbeat_at,
+                                       imports.c.started_at, licenses.c.number)
+                                .join(licenses, licenses.c.id == imports.c.license_id)
+                                .where(stale)).all()
+            for row in rows:
+                last = row.heartbeat_at or row.started_at
+                reason = (f"interrupted: no progress since {last.isoformat(timespec='seconds')}"
+                          " (the importing process stopped); import the file again to store "
+                          "the rest of its rows")
+                conn.execute(update(imports).where(imports.c.id == row.id, stale)
+                             .values(status="failed", finished_at=at, error=reason))
+                record(conn, Change("import.interrupted", "import", str(row.id), row.number,
+                                    {"status": "running"}, {"status": "failed",
+                                                            "reason": reason}))
+        return [int(row.id) for row in rows]
 
     def _lock_license(self, conn: Any, license_id: int) -> None:
         """Serialise writers of one license, so the keys read stay true until commit.

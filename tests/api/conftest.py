@@ -78,3 +78,24 @@ def secrets(app: Flask) -> dict[str, str]:
 def auth(secret: str, **headers: str) -> dict[str, Any]:
     """Return request headers carrying a bearer token."""
     return {"Authorization": f"Bearer {secret}", **headers}
+
+
+def finish_job(client: FlaskClient, answer: Any, secret: str, timeout: float = 60) -> Any:
+    """Wait for the job a 202 answer started; return the job as GET /jobs/{id} shows it."""
+    import time
+
+    assert answer.status_code == 202, answer.get_json()
+    location = answer.headers["Location"]
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(location, headers=auth(secret)).get_json()
+        if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)
+
+
+def job_result(client: FlaskClient, answer: Any, secret: str) -> Any:
+    """Wait for the job a 202 answer started and return its result; fail if it failed."""
+    job = finish_job(client, answer, secret)
+    assert job["status"] == "succeeded", job
+    return job["result"]
