@@ -99,3 +99,21 @@ def job_result(client: FlaskClient, answer: Any, secret: str) -> Any:
     job = finish_job(client, answer, secret)
     assert job["status"] == "succeeded", job
     return job["result"]
+
+
+def audit_run(client: FlaskClient, secret: str, license: str = "C10-0000123-LIC",
+              start: str = "2026-01-01", end: str = "2026-01-10") -> Any:
+    """Start an audit job, wait for it, and return its result (the run, without findings)."""
+    started = client.post(f"/licenses/{license}/audits", json={"from": start, "to": end},
+                          headers=auth(secret))
+    return job_result(client, started, secret)
+
+
+def download(client: FlaskClient, path: str, secret: str) -> Any:
+    """GET a stored file (a packet); if it is not stored yet, wait for its job and GET again."""
+    answer = client.get(path, headers=auth(secret))
+    if answer.status_code != 202:
+        return answer
+    job = finish_job(client, answer, secret)
+    assert job["status"] == "succeeded", job
+    return client.get(path, headers=auth(secret))

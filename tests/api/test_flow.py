@@ -6,7 +6,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 from auditor.config import Settings
-from tests.api.conftest import auth, make_app, pos_csv
+from tests.api.conftest import audit_run, auth, make_app, pos_csv
 from tests.conftest import LICENSE
 
 LIC = LICENSE.number
@@ -34,10 +34,7 @@ def test_post_audit_page_acknowledge_waive_and_expire(sql_settings: Settings) ->
     events = client.get(f"/licenses/{LIC}/events?type=pos_sale_line", headers=auth(associate))
     assert len(events.json["items"]) == 2  # the replay and the clash wrote nothing
 
-    run = client.post(f"/licenses/{LIC}/audits", json={"from": "2026-01-01", "to": "2026-01-10"},
-                      headers=auth(officer))
-    assert run.status_code == 201, run.json
-    run_id = run.json["run_id"]
+    run_id = audit_run(client, officer)["run_id"]
     page1 = client.get(f"/audits/{run_id}/findings?limit=1", headers=auth(officer)).json
     page2 = client.get(f"/audits/{run_id}/findings?limit=1&offset=1", headers=auth(officer)).json
     assert page1["next_offset"] == 1 and page1["items"][0]["status"] == "open"
