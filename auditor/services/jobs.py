@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from auditor.domain.errors import AuditorError, InvalidInput
@@ -119,10 +119,21 @@ def run_job(job_id: str, store: JobStore, workspace: Any, kinds: dict[str, JobFu
         store.fail(job.id, "the job failed on an unexpected error; the runner's log has "
                    f"the details (job {job.id})", clock())
     else:
-        store.succeed(job.id, outcome.result, clock(), outcome.output)
+        store.succeed(job.id, json_safe(outcome.result), clock(), outcome.output)
     finally:
         beating.stop()
     return store.get(job.id)
+
+
+def json_safe(value: Any) -> Any:
+    """Return value with its times and dates as ISO 8601 text, as the API writes them."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
 
 
 def requeue_stalled(store: JobStore, queue: JobQueue, now: datetime | None = None) -> list[str]:

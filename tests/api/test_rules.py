@@ -8,7 +8,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from auditor.rules.loader import default_rules_dir
-from tests.api.conftest import POS_HEADER, auth, pos_csv
+from tests.api.conftest import POS_HEADER, audit_run, auth, job_result, pos_csv
 from tests.conftest import LICENSE
 
 LIC = LICENSE.number
@@ -30,14 +30,14 @@ def test_a_draft_is_backtested_then_published_and_old_versions_stay_readable(
         client: FlaskClient, secrets: dict[str, str]) -> None:
     officer = auth(secrets["compliance_officer"])
     sales(client, secrets)
-    before = client.post(f"/licenses/{LIC}/audits", json={"from": "2026-01-01", "to": "2026-01-10"},
-                         headers=officer).json
+    before = audit_run(client, secrets["compliance_officer"])
     assert before["counts"]["by_rule"]["pos-sale-unreported"] == 2
 
     checked = client.post("/rule-validations", json={"yaml": DRAFT}, headers=officer)
     assert checked.json["version"] == 2
-    test = client.post(f"/licenses/{LIC}/backtests", headers=officer,
-                       json={"yaml": DRAFT, "from": "2026-01-01", "to": "2026-01-10"}).json
+    started = client.post(f"/licenses/{LIC}/backtests", headers=officer,
+                          json={"yaml": DRAFT, "from": "2026-01-01", "to": "2026-01-10"})
+    test = job_result(client, started, secrets["compliance_officer"])
     assert [f["subject"] for f in test["removed"]] == ["R2"]
     assert (test["added"], test["changed"], test["unchanged"]) == ([], [], 1)
 
@@ -54,8 +54,7 @@ def test_a_draft_is_backtested_then_published_and_old_versions_stay_readable(
     diff = client.get("/rules/pos-sale-unreported/diff?from=1&to=2", headers=officer).json["diff"]
     assert "-  deadline: $sale_report_window" in diff and "+  deadline: P3D" in diff
 
-    after = client.post(f"/licenses/{LIC}/audits", json={"from": "2026-01-01", "to": "2026-01-10"},
-                        headers=officer).json
+    after = audit_run(client, secrets["compliance_officer"])
     assert after["counts"]["by_rule"]["pos-sale-unreported"] == 1
     first = client.get(f"/audits/{before['run_id']}/findings?rule=pos-sale-unreported",
                        headers=officer).json["items"]
