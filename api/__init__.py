@@ -39,11 +39,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store = open_store(settings)
     api_store = SqlApiStore(store.engine)
     activity, trail = SqlActivityLog(store.engine), SqlTrail(store.engine)
-    metrc = app.config.get("METRC_SOURCE") or metrc_source
+    metrc: Any = app.config.get("METRC_SOURCE") or metrc_source
     app.extensions["auditor"] = {
         "settings": settings, "store": store, "api": api_store,
         # A callable license -> MetrcSource; tests may pass METRC_SOURCE in config.
-        "metrc": metrc, "jobs": open_jobs(settings, store, metrc),
+        # Jobs look the METRC source up when they run, so a test may swap it afterwards.
+        "metrc": metrc,
+        "jobs": open_jobs(settings, store, lambda lic: app.extensions["auditor"]["metrc"](lic)),
         "rules": SqlRuleVersions(store.engine), "activity": activity, "trail": trail,
         "auth_failures": FailedAuthentications(settings.auth_failures_per_minute),
         "packet_files": SqlPacketFiles(store.engine),
