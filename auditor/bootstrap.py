@@ -84,7 +84,9 @@ def open_jobs(settings: Settings, store: SqlEventStore,
     if settings.job_runner == "queue":
         from auditor.store.job_queue_pg import PostgresQueue
 
-        return Jobs(records, PostgresQueue(settings.database_url, settings.database_schema))
+        queue = PostgresQueue(settings.database_url, settings.database_schema)
+        reap_stalled(settings, store, records, queue)  # the workers also do, every minute
+        return Jobs(records, queue)
     local = LocalQueue(job_runner(settings, store, metrc), settings.job_threads)
     local.start_reaper(functools.partial(reap_stalled, settings, store, records, local))
     return Jobs(records, local)
