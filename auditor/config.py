@@ -76,6 +76,7 @@ class ServerSettings:
     """
 
     threads: int = 8
+    processes: int = 1  # waitress processes sharing the port (auditor.serving)
     connection_limit: int = 1000
     channel_timeout: int = 30  # seconds a connection may stay idle (no bytes either way)
     cleanup_interval: int = 5  # how often idle connections are looked for, in seconds
@@ -90,6 +91,7 @@ class ServerSettings:
         env = os.environ if environ is None else environ
         return cls(
             threads=positive(env, "AUDITOR_SERVE_THREADS", cls.threads),
+            processes=positive(env, "AUDITOR_SERVE_PROCESSES", cls.processes),
             connection_limit=positive(env, "AUDITOR_SERVE_CONNECTION_LIMIT",
                                       cls.connection_limit),
             channel_timeout=positive(env, "AUDITOR_SERVE_CHANNEL_TIMEOUT", cls.channel_timeout),

@@ -51,6 +51,7 @@ def serve(settings: Settings) -> Iterator[Flask]:
     app, secrets = make_app(settings)
     app.config["TEST_SECRETS"] = secrets
     yield app
+    app.extensions["auditor"]["jobs"].queue.close()
     app.extensions["auditor"]["store"].engine.dispose()
 
 
