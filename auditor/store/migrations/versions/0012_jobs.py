@@ -63,6 +63,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("run_id", "version", "packet_sha256", "format",
                             name="uq_packet_files_rendering"),
     )
+    # A findings page reads a run's findings in occurrence order from an offset.
+    op.create_index("ix_findings_run_occurred", "findings", ["run_id", "occurred_at", "id"])
     op.add_column("imports", sa.Column("heartbeat_at", UTCDateTime))
     op.add_column("imports", sa.Column("error", sa.Text))
     if op.get_bind().dialect.name == "postgresql":
@@ -74,6 +76,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("imports", "error")
     op.drop_column("imports", "heartbeat_at")
+    op.drop_index("ix_findings_run_occurred", "findings")
     op.drop_table("packet_files")
     op.drop_table("job_files")
     op.drop_index("ix_jobs_license_created", "jobs")
