@@ -27,6 +27,7 @@ class Settings:
     job_runner: str = "local"
     job_threads: int = 2  # jobs run at once by a local runner (or by one worker)
     import_lease_seconds: int = 600  # a running import silent this long was interrupted
+    idempotency_lease_seconds: int = 600  # a key pending this long: its request died
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -42,7 +43,9 @@ class Settings:
                    if env.get("AUDITOR_TRAIL_KEY_FILE") else None,
                    job_runner=job_runner(env),
                    job_threads=positive(env, "AUDITOR_JOB_THREADS", 2),
-                   import_lease_seconds=positive(env, "AUDITOR_IMPORT_LEASE_SECONDS", 600))
+                   import_lease_seconds=positive(env, "AUDITOR_IMPORT_LEASE_SECONDS", 600),
+                   idempotency_lease_seconds=positive(env, "AUDITOR_IDEMPOTENCY_LEASE_SECONDS",
+                                                      600))
 
 
 def job_runner(env: Mapping[str, str]) -> str:

@@ -16,14 +16,32 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import statistics
+import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 
 import httpx
+import sqlalchemy as sa
+
+from auditor.bootstrap import open_store
+from auditor.config import Settings
+from auditor.domain.license import License
+from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.services.access import create_token
+from auditor.services.audit import run_audit
+from auditor.services.ingest import ingest
+from auditor.store.api_sql import SqlTokens
+from auditor.store.schema import events
 
 READ, IMPORT = "read findings page", "post import"
+LIC = License("C10-0000123-LIC", "CA", "America/Los_Angeles")
+SEED_LINES = 2000
 HEADER = ("receipt_id,line_id,sold_at,package_label,sku,product_name,category,quantity,"
           "unit,unit_price,total_price,customer_type,customer_id,employee,voided\n")
 
@@ -76,6 +94,58 @@ class LoadResult:
             out.append(f"  {kind:20} {len(times) / self.seconds:7.1f} req/s  p50 {p50:6.1f} ms"
                        f"  p99 {p99:6.1f} ms")
         return out
+
+
+def prepare(settings: Settings, port: int) -> Target:
+    """Make the store, the two tokens and the audited run the terminals read."""
+    store = open_store(settings, migrate=True)
+    store.add_license(LIC)
+    seed = b"".join(pos_export(f"S{i}", 1).split(b"\n", 1)[1] for i in range(SEED_LINES))
+    ingest(store, LIC.number, "pos-sales", "seed.csv", pos_export("S", 0) + seed)
+    tokens = SqlTokens(store.engine)
+    officer = create_token(tokens, store, "compliance_officer", [LIC.number])[0]
+    associate = create_token(tokens, store, "associate", [LIC.number])[0]
+    run = run_audit(store, load_pack(default_rules_dir(), "CA"), LIC.number,
+                    date(2026, 1, 1), date(2026, 1, 31))
+    store.engine.dispose()
+    return Target(f"http://127.0.0.1:{port}", LIC.number, officer, associate, run.run_id,
+                  len(run.findings))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(env: dict[str, str], port: int, processes: int,
+                 threads: int) -> subprocess.Popen[bytes]:
+    """Start `auditor serve` in its own process group; return once it answers."""
+    server = subprocess.Popen([sys.executable, "-m", "auditor", "serve", "--port", str(port),
+                               "--processes", str(processes), "--threads", str(threads)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/openapi.json", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("auditor serve did not start")
+
+
+def stored_lines(settings: Settings, receipts: list[str]) -> dict[str, int]:
+    """Return how many events each receipt has in the database."""
+    store = open_store(settings)
+    counts: dict[str, int] = {}
+    with store.engine.connect() as conn:
+        for i in range(0, len(receipts), 500):
+            chunk = receipts[i:i + 500]
+            counts.update(conn.execute(sa.select(events.c.reference, sa.func.count())
+                                       .where(events.c.reference.in_(chunk))
+                                       .group_by(events.c.reference)).all())
+    store.engine.dispose()
+    return counts
 
 
 async def _terminal(http: httpx.AsyncClient, target: Target, until: float, think: float,
