@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
+from api.schemas import FindingPageSchema
 from auditor.config import Settings
+from auditor.services.api_ports import FindingQuery
+from auditor.services.lifecycle import list_findings
 from tests.api.conftest import audit_run, auth, make_app, pos_csv
 from tests.conftest import LICENSE
 
@@ -71,4 +75,11 @@ def test_post_audit_page_acknowledge_waive_and_expire(sql_settings: Settings) ->
         ("open", "acknowledged"), ("acknowledged", "waived")]
     assert client.get(f"/audits/{run_id}/findings?status=open",
                       headers=auth(officer)).json["items"]
+    page = client.get(f"/audits/{run_id}/findings", headers=auth(officer)).json
+    query = FindingQuery(run_id, limit=100)
+    rows, _ = list_findings(app.extensions["auditor"]["api"], query, None)
+    assert {row["waiver"] is None for row in rows} == {True, False}  # both shapes are here
+    assert page == json.loads(json.dumps(FindingPageSchema().dump(
+        {"items": rows, "next_offset": None})))  # the fast page is the schema's page
+    app.extensions["auditor"]["jobs"].queue.close()
     app.extensions["auditor"]["store"].engine.dispose()
