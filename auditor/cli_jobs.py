@@ -25,7 +25,8 @@ from auditor.store.sql_store import SqlEventStore
 
 
 def run_here(settings: Settings, store: SqlEventStore, kind: str, license_number: str,
-             subject: str, params: dict[str, Any], label: str) -> Job:
+             subject: str, params: dict[str, Any], label: str,
+             actor: str | None = None) -> Job:
     """Run a job in this process (no worker needed) and show its progress; return it.
 
     If the same work is already queued or running elsewhere, wait for that job instead.
@@ -34,7 +35,7 @@ def run_here(settings: Settings, store: SqlEventStore, kind: str, license_number
     queue = LocalQueue(job_runner(settings, store), threads=1)
     jobs = Jobs(SqlJobs(store.engine), queue)
     try:
-        job = jobs.submit(kind, license_number, subject, params, current_actor())
+        job = jobs.submit(kind, license_number, subject, params, actor or current_actor())
         with progress(label) as shown:
             job = jobs.wait(job.id, timeout=float("inf"), on_progress=lambda j: shown.show(
                 _progress_text(j)))

@@ -100,8 +100,9 @@ def report(ctx: JobContext, ws: Workspace) -> JobOutcome:
     data = (canonical_json(built).encode() if p["format"] == "json"
             else ws.renderer.xlsx(report_tables(built)))
     name = f"{p['name']}-{license.number}.{p['format']}"
+    rows = [[t["title"], len(t["rows"])] for t in built["tables"]]  # in order (jsonb sorts keys)
     return JobOutcome({"name": p["name"], "format": p["format"], "bytes": len(data),
-                       "result_url": f"/jobs/{ctx.job.id}/result"},
+                       "rows": rows, "result_url": f"/jobs/{ctx.job.id}/result"},
                       OutputFile(MEDIA[p["format"]], name, data))
 
 
