@@ -40,6 +40,22 @@ from tests.load import (  # noqa: E402
 )
 
 
+def group_cpu_seconds(group: int) -> float:
+    """Return the CPU seconds (user + system) used so far by the processes of a group."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        if int(fields[2]) == group:  # pgrp; utime and stime are fields 14 and 15
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def measure(settings: Settings, env: dict[str, str], args: argparse.Namespace) -> list[LoadResult]:
     port = free_port()
     target = prepare(settings, port)
@@ -47,13 +63,19 @@ def measure(settings: Settings, env: dict[str, str], args: argparse.Namespace) -
     server = start_server(env, port, args.processes, args.threads)
     try:
         for number in range(1, args.runs + 1):
+            cpu = group_cpu_seconds(server.pid)
             result = run_load(target, args.clients, args.seconds, args.think, lines=5)
+            served = sum(len(v) for v in result.latencies.values())
+            server_cpu = group_cpu_seconds(server.pid) - cpu
             counts = stored_lines(settings, result.acknowledged)
             lost = sum(1 for r in result.acknowledged if counts.get(r, 0) == 0)
             doubled = sum(1 for r in result.acknowledged if counts.get(r, 0) > 5)
             print(f" run {number}: acknowledged imports {len(result.acknowledged)}, "
                   f"lost {lost}, stored more than once {doubled}")
             print("\n".join(result.lines()))
+            print(f"  server processes: {server_cpu:.1f} CPU s, {1000 * server_cpu / served:.1f} "
+                  f"CPU ms per request (PostgreSQL's own CPU not counted); load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
             results.append(result)
     finally:
         os.killpg(server.pid, 15)
