@@ -104,5 +104,6 @@ class JobResult(MethodView):
         if output is None:
             abort(404, message=f"job {job_id!r} made no file" if job.finished
                   else f"job {job_id!r} is {job.status}: read /jobs/{job_id} until it is over")
+        assert output is not None  # abort raised otherwise
         return Response(output.data, mimetype=output.media_type, headers={
             "Content-Disposition": f'attachment; filename="{output.filename}"'})
