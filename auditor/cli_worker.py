@@ -36,7 +36,8 @@ def _status(state: Progress) -> str:
     mark = state.watermark.isoformat() if state.watermark else "-"
     return (f"last event {state.last_event_id}  processed {state.events_processed:,}"
             f"  watermark {mark}  working memory {state.working_memory}"
-            f"  findings {state.findings_written}  late {state.late}")
+            f"  findings {state.findings_written}  pending {state.pending}"
+            f"  withdrawn {state.withdrawn}")
 
 
 @click.command("worker")

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import Select
 
-from auditor.domain.findings import Evaluation, Unjudged
+from auditor.domain.findings import Evaluation, Unjudged, Violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
 from auditor.rules.language import (
@@ -304,3 +304,31 @@ def _in_period(query: Select[Any], start: datetime, end: datetime) -> Select[Any
 
 def _payload(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
+                 cutoff: datetime, scope: Callable[[Any], ColumnElement[bool]],
+                 ) -> tuple[list[Violation], set[int]]:
+    """Judge a rule's triggers that `scope` admits, as of cutoff, with the batch compilers.
+
+    Returns the violations and the ids of triggers still pending (a deadline after the
+    cutoff). Unlike `evaluate`, the triggers are not cut to a period: the continuous
+    worker re-judges the triggers its new events can affect, wherever they lie in time.
+    """
+    dialect = engine.dialect.name
+    compiled = COMPILERS[rule.template](rule, license_id, license, dialect, cutoff)
+    found = compiled.found.where(scope(compiled.found.selected_columns)).subquery("found")
+    derived = sorted(message_fields(rule.params.message) & DERIVED.keys() - {"local_date"})
+    fields = Fields(found, dialect, license)
+    with engine.connect() as conn:
+        rows: Sequence[Any] = conn.execute(
+            select(found, *(fields[name].label(f"derived_{name}") for name in derived))
+            .order_by(found.c.occurred_at, found.c.id)).all()
+        waiting = compiled.pending
+        pending: set[int] = set() if waiting is None else set(conn.scalars(
+            waiting.where(scope(waiting.selected_columns))
+            .with_only_columns(waiting.selected_columns.id)))
+    zone = license.zone()
+    return [shape_violation(rule, row.id, row.type, row.occurred_at, row.package_label,
+                            row.reference, _payload(row.payload), zone, _derived(row))
+            for row in rows], pending
