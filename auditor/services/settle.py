@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from auditor.continuous.evaluator import REFERENCE_TYPES
-from auditor.domain.findings import Finding, explain
+from auditor.domain.findings import explain, identity_of
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule, Template
 from auditor.services.worker_ports import Marks, Scope, Withdrawal, WorkerStore, Written
@@ -80,33 +80,59 @@ def reach(rule: Rule) -> timedelta:
     return REACH_MARGIN
 
 
-def due(rule: Rule, finding: Finding) -> datetime:
-    """Return when the source of the rule's counterparts must have reported to decide it."""
+def due(rule: Rule, occurred_at: datetime) -> datetime:
+    """Return when the source of the rule's counterparts must have reported to decide a
+    trigger that occurred at this time."""
     if rule.template is Template.REQUIRES_WITHIN:
-        return finding.occurred_at + rule.params.deadline.after
-    return finding.occurred_at
+        return occurred_at + rule.params.deadline.after
+    return occurred_at
 
 
-def is_pending(rule: Rule, finding: Finding, clock: Clock) -> bool:
-    """Return whether a source that could refute the finding is behind its time."""
+def is_pending(rule: Rule, occurred_at: datetime, clock: Clock) -> bool:
+    """Return whether a source that could refute a finding of this trigger is behind."""
     types = counterparts(rule)
     if not types:
         return False
     reported = clock.of(types)
-    return reported is None or reported < due(rule, finding)
+    return reported is None or reported < due(rule, occurred_at)
+
+
+def judged_at(rule: Rule, clock: Clock) -> datetime | None:
+    """Return the cutoff a deadline rule is judged at: the clock, or the follow-up's
+    source if it is behind (None: that source never reported, nothing is decidable)."""
+    now = clock.now()
+    if rule.template is not Template.REQUIRES_WITHIN or now is None:
+        return now
+    reported = clock.of(counterparts(rule))
+    return None if reported is None else min(now, reported)
+
+
+def unaffected(rule: Rule, reads: frozenset[str] | None, arrived: Marks,
+               before: Clock) -> bool:
+    """Return whether the new events cannot change any verdict of the rule: it reads none
+    of their types, and (a deadline rule) the cutoff it is judged at did not move."""
+    if reads is None or any(t in reads or t in counterparts(rule) for t in arrived):
+        return False
+    if rule.template is not Template.REQUIRES_WITHIN:
+        return True
+    return judged_at(rule, before) == judged_at(rule, before.advanced(arrived))
 
 
 def scope_of(rule: Rule, after: int, upto: int, arrived: Marks, before: Clock,
              closing: datetime | None, whole: bool,
-             triggers: frozenset[int] = frozenset()) -> Scope:
+             triggers: frozenset[int] = frozenset(),
+             reads: frozenset[str] | None = None) -> Scope | None:
     """Return the triggers of the rule that events with ids in (after, upto] can affect.
 
     Everything, when nothing was stored before them (a first catch-up), when asked, or
-    when a reference list the rule reads arrived.
+    when a reference list the rule reads arrived; None when they cannot change any of
+    its verdicts (`reads`: the event types its verdicts depend on, None for any).
     """
     reads_lists = any(t in REFERENCE_TYPES for t in counterparts(rule))
     if whole or not before.latest or (reads_lists and any(t in REFERENCE_TYPES for t in arrived)):
         return Scope(after, upto, None, True)
+    if closing is None and not triggers and unaffected(rule, reads, arrived, before):
+        return None
     starts = [span.first for kind, span in arrived.items() if kind not in REFERENCE_TYPES]
     moved = [t for t in counterparts(rule) if t in arrived] if closing is None \
         else list(counterparts(rule))
@@ -122,7 +148,7 @@ def scope_of(rule: Rule, after: int, upto: int, arrived: Marks, before: Clock,
 
 
 def settle(store: WorkerStore, license_id: int, license: License, pack: Pack,
-           pack_hash: str, scopes: dict[str, Scope], clock: Clock,
+           pack_hash: str, scopes: dict[str, Scope | None], clock: Clock,
            closing: datetime | None = None) -> Settled:
     """Re-judge each rule's scope from the store and diff with the standing findings."""
     settled = Settled()
@@ -134,22 +160,20 @@ def settle(store: WorkerStore, license_id: int, license: License, pack: Pack,
         scope = scopes.get(rule.id)
         if scope is None:
             continue
-        cutoff = closing or now
-        if closing is None and rule.template is Template.REQUIRES_WITHIN:
-            reported = clock.of(counterparts(rule))
-            if reported is None:
-                continue  # no follow-up source yet: every obligation is pending
-            cutoff = min(now, reported)
+        cutoff = closing or judged_at(rule, clock)
+        if cutoff is None:
+            continue  # no follow-up source yet: every obligation is pending
         violations, waiting = store.judge(license_id, license, rule, cutoff, scope)
-        found = {f.identity: f for f in (explain(rule, v, zone) for v in violations)}
+        found = {identity_of(rule, v): v for v in violations}
         standing = store.standing(license_id, rule.id, scope)
-        for identity, finding in found.items():
+        for identity, violation in found.items():
             if identity in standing:
                 continue
-            if closing is None and is_pending(rule, finding, clock):
+            if closing is None and is_pending(rule, violation.occurred_at, clock):
                 settled.pending += 1
                 continue
-            settled.written.append(Written(license_id, "open", finding, pack.id, pack_hash))
+            settled.written.append(Written(license_id, "open", explain(rule, violation, zone),
+                                           pack.id, pack_hash))
         settled.written += [Withdrawal(license_id, identity)
                             for identity, trigger in standing.items()
                             if identity not in found and trigger not in waiting]

@@ -93,6 +93,10 @@ class Worker:
         evaluator = self.evaluators[license_id]
         return [r for r in evaluator.pack.rules if r.applies_to(evaluator.license.state)]
 
+    def reads(self, license_id: int) -> dict[str, frozenset[str] | None]:
+        """Return, per rule, the event types its verdicts depend on (None: any type)."""
+        return {p.rule.id: p.reads for p in self.evaluators[license_id].programs}
+
     def step(self) -> int:
         """Settle the events stored since the checkpoint; return how many there were."""
         after = self.progress.last_event_id
@@ -110,10 +114,11 @@ class Worker:
         written: list[Written | Withdrawal] = []
         pending = 0
         for lid, license in self.by_id.items():
-            rules = self.rules(lid)
+            reads = self.reads(lid)
             scopes = {r.id: scope_of(r, after, upto, arrived[lid], self.clocks[lid], None,
-                                     self.resettle, decided.get(lid, frozenset()))
-                      for r in rules}
+                                     self.resettle, decided.get(lid, frozenset()),
+                                     reads.get(r.id))
+                      for r in self.rules(lid)}
             pack = self.evaluators[lid].pack
             done = settle(self.store, lid, license, pack, self.hashes[id(pack)], scopes,
                           clocks[lid])
@@ -155,7 +160,7 @@ class Worker:
         if decision.status != "open":
             return True
         rule = next(r for r in self.rules(license_id) if r.id == decision.finding.rule_id)
-        return not is_pending(rule, decision.finding, clock)
+        return not is_pending(rule, decision.finding.occurred_at, clock)
 
     def _cool(self) -> None:
         """Leave the engine: it missed events, so its memory no longer describes the store."""
