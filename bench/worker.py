@@ -10,8 +10,9 @@ time (per core: the worker is single-threaded), the child's own peak RSS, the st
 findings and whether they equal the batch audit's (same rules, same period).
 
 Then a live worker is started on the larger store and left idle; each round imports a
-file of --latency-events moves (one in ten with a malformed tag) and times the moment
-the import committed to the moment the worker committed its findings and checkpoint.
+file of --latency-events sales (the store's last POS lines and METRC sale lines, moved
+on a day each round, with fresh keys and receipt numbers) and times the moment the
+import committed to the moment the worker committed its findings and checkpoint.
 Targets: peak RSS <= 500 MB and within 20 % between the sizes; >= 5,000 events/s per
 core; latency < 1 s for a file of < 1,000 events.
 """
@@ -25,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -106,7 +107,7 @@ def run_once(settings: Settings, folder: Path, days: int) -> dict[str, float]:
 
 
 def live_latency(settings: Settings, folder: Path, size: int, rounds: int) -> list[float]:
-    """Time import commit -> findings commit for `rounds` files of `size` moves, idle worker."""
+    """Time import commit -> findings commit for `rounds` files of `size` events, idle worker."""
     store = open_store(settings)
     license = sample_license(folder)
     env = {**os.environ, "AUDITOR_DATABASE_URL": settings.database_url}
@@ -115,20 +116,11 @@ def live_latency(settings: Settings, folder: Path, size: int, rounds: int) -> li
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     times = []
     try:
-        with store.engine.connect() as conn:
-            clock = conn.scalar(sa.select(sa.func.max(events.c.occurred_at)))
+        template = last_sales(store, size)
         for round_ in range(rounds):
-            lines = []
-            for i in range(size):
-                clock += timedelta(seconds=3)
-                label = f"bad-{round_}-{i}" if i % 10 == 0 else f"1A4{round_:03d}{i:018d}"
-                lines.append(json.dumps({
-                    "type": "move", "natural_key": f"latency-{time.time_ns()}-{i}",
-                    "occurred_at": clock.isoformat(), "package_label": label,
-                    "payload": {"label": label, "to_location": "Vault"}}))
             wait_idle(store, child)
             ingest(store, license.number, "events", f"live-{round_}.ndjson",
-                   "\n".join(lines).encode())
+                   next_day(template, round_).encode())
             committed = time.perf_counter()
             wait_idle(store, child)
             times.append(time.perf_counter() - committed)
@@ -137,6 +129,47 @@ def live_latency(settings: Settings, folder: Path, size: int, rounds: int) -> li
         child.wait(timeout=60)
         store.engine.dispose()
     return times
+
+
+def last_sales(store, size: int) -> list[dict[str, object]]:
+    """Return the store's last POS lines and METRC sale lines (half each), as stored."""
+    with store.engine.connect() as conn:
+        rows = [row for kind in ("pos_sale_line", "metrc_sale_line")
+                for row in conn.execute(sa.select(events).where(events.c.type == kind)
+                                        .order_by(events.c.id.desc()).limit(size // 2))]
+    return [{"type": r.type, "occurred_at": r.occurred_at, "package_label": r.package_label,
+             "reference": r.reference, "id": r.id,
+             "payload": json.loads(r.payload) if isinstance(r.payload, str) else r.payload}
+            for r in rows]
+
+
+def next_day(template: list[dict[str, object]], round_: int) -> str:
+    """Return the sales of the template moved on round_ + 1 days, as one events file: a
+    day's POS export and METRC sales, with fresh keys and receipt numbers."""
+    shift = timedelta(days=round_ + 1)
+    lines = []
+    for e in template:
+        payload = {k: shifted(v, shift) for k, v in dict(e["payload"]).items()}
+        reference = f"{e['reference']}-L{round_}" if e["reference"] else None
+        for key in ("external_receipt_number", "receipt_number"):
+            if payload.get(key):
+                payload[key] = reference
+        lines.append(json.dumps({
+            "type": e["type"], "natural_key": f"live-{time.time_ns()}-{e['id']}",
+            "occurred_at": (e["occurred_at"].replace(tzinfo=UTC) + shift).isoformat(),
+            "package_label": e["package_label"], "reference": reference,
+            "payload": payload}))
+    return "\n".join(lines)
+
+
+def shifted(value: object, shift: timedelta) -> object:
+    """Return a payload value moved by shift if it is an ISO time, else as it is."""
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        try:
+            return (datetime.fromisoformat(value) + shift).isoformat()
+        except ValueError:
+            return value
+    return value
 
 
 def wait_idle(store, child: subprocess.Popen, timeout: float = 600) -> None:

@@ -103,6 +103,7 @@ class Worker:
         upto = self.store.last_event_id(list(self.by_id))
         if upto <= after and not self.resettle:
             return 0
+        self.store.refresh_statistics()
         arrived = {lid: self.store.marks(lid, after, upto) for lid in self.by_id}
         count = sum(s.count for marks in arrived.values() for s in marks.values())
         clocks = {lid: self.clocks[lid].advanced(arrived[lid]) for lid in self.by_id}

@@ -100,6 +100,10 @@ class WorkerStore(Protocol):
         """Return the partition's last checkpoint, or None before its first commit."""
         ...
 
+    def refresh_statistics(self) -> None:
+        """Give the query planner statistics of the events, once, if it has none."""
+        ...
+
     def last_event_id(self, license_ids: Sequence[int]) -> int:
         """Return the highest event id of the licenses (0 when they have none)."""
         ...

@@ -21,6 +21,7 @@ from auditor.domain.rules import Rule
 from auditor.services.worker_ports import Marks, Scope, Span
 from auditor.store.rules_sql import judge_scoped
 from auditor.store.schema import continuous_findings, events
+from auditor.store.sql_store import refresh_statistics
 
 STANDING = ("open", "remedied")
 CHUNK = 500  # trigger ids per IN list when checking standing findings against a scope
@@ -30,6 +31,11 @@ class SettleQueries:
     """The re-judging half of the worker's store (mixed into ContinuousStore)."""
 
     engine: Engine
+
+    def refresh_statistics(self) -> None:
+        """Give the planner statistics of the events table once (the batch audit's plans
+        depend on them: without, a state rule reads every event of a package per sale)."""
+        refresh_statistics(self.engine)
 
     def last_event_id(self, license_ids: Sequence[int]) -> int:
         """Return the highest event id of the licenses (0 when they have none)."""
