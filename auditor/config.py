@@ -22,6 +22,7 @@ class Settings:
     rules_dir: Path | None = None  # rule packs; None means this checkout's rules/
     trail_key_file: Path | None = None  # HMAC key of the audit trail, kept out of the database
     auth_failures_per_minute: int = 30  # failed authentications from one address, then 429
+    alert_webhook_url: str | None = None  # the worker posts new critical/high findings here
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -34,7 +35,8 @@ class Settings:
                    rules_dir=Path(env["AUDITOR_RULES_DIR"]) if env.get("AUDITOR_RULES_DIR")
                    else None,
                    trail_key_file=Path(env["AUDITOR_TRAIL_KEY_FILE"])
-                   if env.get("AUDITOR_TRAIL_KEY_FILE") else None)
+                   if env.get("AUDITOR_TRAIL_KEY_FILE") else None,
+                   alert_webhook_url=env.get("AUDITOR_ALERT_WEBHOOK_URL") or None)
 
 
 def positive(env: Mapping[str, str], name: str, default: int) -> int:

@@ -55,6 +55,7 @@ class Worker:
     lateness: timedelta = timedelta(minutes=5)
     batch: int = BATCH
     progress: Progress = field(default_factory=Progress)
+    after_commit: Callable[[], object] | None = None  # e.g. send the alerts now due
 
     def __post_init__(self) -> None:
         """Resolve license ids, build the evaluators and resume from the checkpoint."""
@@ -201,6 +202,8 @@ class Worker:
             self.partition, self.progress.last_event_id, self.progress.watermark,
             self.pack_hash, self.progress.events_processed, self.progress.working_memory,
             datetime.now(UTC)) if checkpoint else None)
+        if self.after_commit is not None:
+            self.after_commit()
 
     def reload_if_changed(self) -> bool:
         """Take a changed pack in (fresh, versioned rulesets); return whether it changed.

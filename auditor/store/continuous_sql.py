@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from auditor.domain.events import StreamEvent
 from auditor.services.worker_ports import Checkpoint, Withdrawal, Written
+from auditor.store.alerts_sql import ALERTED, queue_alert
 from auditor.store.schema import continuous_findings, events, licenses, worker_checkpoints
 from auditor.store.settle_sql import SettleQueries
 
@@ -24,9 +25,11 @@ from auditor.store.settle_sql import SettleQueries
 class ContinuousStore(SettleQueries):
     """Reads events for the worker and writes its findings and checkpoints (a WorkerStore)."""
 
-    def __init__(self, engine: Engine) -> None:
-        """Use the event store's SQLAlchemy engine."""
+    def __init__(self, engine: Engine, alerts: bool = False) -> None:
+        """Use the event store's SQLAlchemy engine; with alerts, queue each new critical
+        or high finding in the alert outbox, in the finding's own transaction."""
         self.engine = engine
+        self.alerts = alerts
 
     def license_ids(self, numbers: Sequence[str]) -> dict[str, int]:
         """Return the ids of the given license numbers."""
@@ -70,7 +73,7 @@ class ContinuousStore(SettleQueries):
                         continuous_findings.c.identity == item.finding.identity)
                         .values(status=item.status, remedied_at=item.remedied_at))
                     continue
-                added += _insert_new(conn, item, datetime.now(UTC))
+                added += _insert_new(conn, item, datetime.now(UTC), self.alerts)
             if checkpoint is not None:
                 _save_checkpoint(conn, checkpoint)
         return added
@@ -107,7 +110,7 @@ class ContinuousStore(SettleQueries):
                 continuous_findings.c.license_id == license_id)) or 0)
 
 
-def _insert_new(conn: Any, item: Written, now: datetime) -> int:
+def _insert_new(conn: Any, item: Written, now: datetime, alert: bool) -> int:
     mine = and_(continuous_findings.c.license_id == item.license_id,
                 continuous_findings.c.identity == item.finding.identity)
     status = conn.scalar(select(continuous_findings.c.status).where(mine))
@@ -129,6 +132,8 @@ def _insert_new(conn: Any, item: Written, now: datetime) -> int:
                 "status": item.status, "detected_at": now})
     except IntegrityError:
         return 0
+    if alert and f.severity.value in ALERTED:
+        queue_alert(conn, item.license_id, f, now)
     return 1
 
 
