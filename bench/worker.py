@@ -76,7 +76,7 @@ def loaded_store(days: int, receipts: int) -> tuple[Settings, Path]:
 
 def run_once(settings: Settings, folder: Path, days: int) -> dict[str, float]:
     """Empty the worker's tables, run `worker --once` in a child, return its figures."""
-    store = open_store(settings)
+    store = open_store(settings, migrate=True)
     with store.engine.begin() as conn:
         conn.execute(sa.delete(continuous_findings))
         conn.execute(sa.delete(worker_checkpoints))
@@ -108,7 +108,7 @@ def run_once(settings: Settings, folder: Path, days: int) -> dict[str, float]:
 
 def live_latency(settings: Settings, folder: Path, size: int, rounds: int) -> list[float]:
     """Time import commit -> findings commit for `rounds` files of `size` events, idle worker."""
-    store = open_store(settings)
+    store = open_store(settings, migrate=True)
     license = sample_license(folder)
     env = {**os.environ, "AUDITOR_DATABASE_URL": settings.database_url}
     child = subprocess.Popen([sys.executable, "-m", "auditor", "worker", "--no-supervise",
