@@ -194,11 +194,13 @@ def main() -> None:
     parser.add_argument("--receipts-per-day", type=int, default=380)
     parser.add_argument("--latency-events", type=int, default=900)
     parser.add_argument("--latency-rounds", type=int, default=7)
+    parser.add_argument("--latency-only", action="store_true",
+                        help="Skip the --once runs: time the live worker on the larger store.")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     print(f"{datetime.now():%Y-%m-%d %H:%M}, load average {os.getloadavg()[0]:.1f}")
     figures = {}
-    for days in (args.compare_days, args.days):
+    for days in () if args.latency_only else (args.compare_days, args.days):
         settings, folder = loaded_store(days, args.receipts_per_day)
         f = figures[days] = run_once(settings, folder, days)
         print(f"{days} days: {f['events']:,.0f} events, worker --once {f['wall']:.1f} s wall "
@@ -206,8 +208,10 @@ def main() -> None:
               f"{f['events'] / f['cpu']:,.0f} events/s per core; peak RSS "
               f"{f['rss_mb']:.0f} MB; standing findings {f['findings']:.0f}, equal to the "
               f"batch audit: {'yes' if f['equal'] else 'NO'}")
-    small, large = figures[args.compare_days]["rss_mb"], figures[args.days]["rss_mb"]
-    print(f"peak RSS {args.days} vs {args.compare_days} days: {large / small:.2f} x")
+    if figures:
+        small, large = figures[args.compare_days]["rss_mb"], figures[args.days]["rss_mb"]
+        print(f"peak RSS {args.days} vs {args.compare_days} days: {large / small:.2f} x")
+    settings, folder = loaded_store(args.days, args.receipts_per_day)
     times = live_latency(settings, folder, args.latency_events, args.latency_rounds)
     print(f"live: a file of {args.latency_events} events, import commit to findings commit: "
           f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "

@@ -9,7 +9,7 @@ year's backlog is settled without reading its events into Python.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -56,7 +56,7 @@ class SettleQueries:
               scope: Scope) -> tuple[list[Violation], set[int]]:
         """Judge the rule's triggers in scope as of cutoff with the batch compilers."""
         return judge_scoped(self.engine, rule, license_id, license, cutoff,
-                            lambda trigger: in_scope(trigger, license_id, scope))
+                            scope_parts(license_id, scope))
 
     def standing(self, license_id: int, rule_id: str, scope: Scope) -> dict[str, int]:
         """Return the rule's standing findings whose trigger is in scope: identity -> id."""
@@ -76,6 +76,27 @@ class SettleQueries:
                 admitted.update(conn.scalars(select(e.c.id).where(
                     e.c.id.in_(ids[i:i + CHUNK]), in_scope(e.c, license_id, scope))))
         return {identity: t for identity, t in triggers.items() if t in admitted}
+
+
+def scope_parts(license_id: int, scope: Scope) -> list[Callable[[Any], ColumnElement[bool]]]:
+    """Return the scope as separate conditions on a trigger, each one query's worth."""
+    if scope.whole:
+        return [lambda trigger: trigger.id.is_not(None)]
+    new = events.alias("new")
+    arrived = [new.c.license_id == license_id, new.c.id > scope.after, new.c.id <= scope.upto]
+    parts: list[Callable[[Any], ColumnElement[bool]]] = []
+    if scope.since is not None:
+        since = scope.since
+        parts.append(lambda trigger: trigger.occurred_at >= since)
+    if scope.upto > scope.after:
+        parts.append(lambda trigger: trigger.package_label.in_(select(new.c.package_label)
+                     .where(*arrived, new.c.package_label.is_not(None))))
+        parts.append(lambda trigger: trigger.reference.in_(select(new.c.reference)
+                     .where(*arrived, new.c.reference.is_not(None))))
+    if scope.triggers:
+        chosen = sorted(scope.triggers)
+        parts.append(lambda trigger: trigger.id.in_(chosen))
+    return parts
 
 
 def in_scope(trigger: Any, license_id: int, scope: Scope) -> ColumnElement[bool]:
