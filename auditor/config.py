@@ -28,6 +28,7 @@ class Settings:
     job_threads: int = 2  # jobs run at once by a local runner (or by one worker)
     import_lease_seconds: int = 600  # a running import silent this long was interrupted
     idempotency_lease_seconds: int = 600  # a key pending this long: its request died
+    alert_webhook_url: str | None = None  # the worker posts new critical/high findings here
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,7 +46,8 @@ class Settings:
                    job_threads=positive(env, "AUDITOR_JOB_THREADS", 2),
                    import_lease_seconds=positive(env, "AUDITOR_IMPORT_LEASE_SECONDS", 600),
                    idempotency_lease_seconds=positive(env, "AUDITOR_IDEMPOTENCY_LEASE_SECONDS",
-                                                      600))
+                                                      600),
+                   alert_webhook_url=env.get("AUDITOR_ALERT_WEBHOOK_URL") or None)
 
 
 def job_runner(env: Mapping[str, str]) -> str:

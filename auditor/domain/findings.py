@@ -87,6 +87,13 @@ def explain(rule: Rule, violation: Violation, zone: ZoneInfo) -> Finding:
                    dict(violation.fields))
 
 
+def identity_of(rule: Rule, violation: Violation) -> str:
+    """Return the identity `explain(rule, violation, ...)` gives, without its message."""
+    return Finding(rule.id, rule.version, rule.severity, violation.occurred_at,
+                   violation.package_label, violation.reference or violation.package_label,
+                   "", violation.evidence or (violation.event_id,)).identity
+
+
 def _local(value: Any, zone: ZoneInfo) -> Any:
     """Render a time (a datetime or ISO text) in the license's zone for people to read."""
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":

@@ -25,11 +25,12 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.sql import Select
 
-from auditor.domain.findings import Evaluation, Unjudged
+from auditor.domain.findings import Evaluation, Unjudged, Violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
 from auditor.rules.language import (
@@ -214,6 +215,26 @@ def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
     return Compiled(select(e).where(e.c.id.in_(union_all(*crossings))))
 
 
+def aggregate_within(rule: Rule, license_id: int, license: License, dialect: str,
+                     cutoff: datetime, scope: Callable[[Any], ColumnElement[bool]],
+                     ) -> Compiled:
+    """Select like `aggregate`, keeping running totals only for the groups of events in
+    scope: a group's total depends on its own events alone, so the others' are not needed."""
+    params = rule.params
+    parts = [_contributions(params, source, license_id, license, dialect)
+             for source in params.sources]
+    amounts = union_all(*parts).cte("contributions")
+    groups = [amounts.c[f"g{i}"] for i in range(len(params.group_by))]
+    chosen = events.alias("chosen")
+    touched = select(*groups).where(amounts.c.id.in_(select(chosen.c.id)
+                                                     .where(scope(chosen.c))))
+    kept = select(amounts).where(tuple_(*groups).in_(touched)).cte("kept")
+    crossings = [_crossing(kept, params, index, limit)
+                 for index, limit in enumerate(params.limits)]
+    e = events.alias("e")
+    return Compiled(select(e).where(e.c.id.in_(union_all(*crossings))))
+
+
 def _contributions(params: AggregateParams, source: Source, license_id: int,
                    license: License, dialect: str) -> Select[Any]:
     """Select a source's events with their amount towards each limit (NULL: not counted)."""
@@ -304,3 +325,40 @@ def _in_period(query: Select[Any], start: datetime, end: datetime) -> Select[Any
 
 def _payload(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
+                 cutoff: datetime, parts: Sequence[Callable[[Any], ColumnElement[bool]]],
+                 ) -> tuple[list[Violation], set[int]]:
+    """Judge a rule's triggers that any of `parts` admits, as of cutoff, with the batch
+    compilers.
+
+    Returns the violations and the ids of triggers still pending (a deadline after the
+    cutoff). Unlike `evaluate`, the triggers are not cut to a period: the continuous
+    worker re-judges the triggers its new events can affect, wherever they lie in time.
+    Each part is its own query (a time range, a set of tags...), so each keeps the plan
+    its index gives; an OR of them would scan the license's events.
+    """
+    dialect = engine.dialect.name
+    rows: dict[int, Any] = {}
+    pending: set[int] = set()
+    derived = sorted(message_fields(rule.params.message) & DERIVED.keys() - {"local_date"})
+    with engine.connect() as conn:
+        for part in parts:
+            compiled = (aggregate_within(rule, license_id, license, dialect, cutoff, part)
+                        if rule.template is Template.AGGREGATE
+                        else COMPILERS[rule.template](rule, license_id, license, dialect,
+                                                      cutoff))
+            found = compiled.found.where(part(compiled.found.selected_columns)).subquery("found")
+            fields = Fields(found, dialect, license)
+            for row in conn.execute(select(found, *(fields[name].label(f"derived_{name}")
+                                                    for name in derived))):
+                rows[row.id] = row
+            waiting = compiled.pending
+            if waiting is not None:
+                pending.update(conn.scalars(waiting.where(part(waiting.selected_columns))
+                                            .with_only_columns(waiting.selected_columns.id)))
+    zone = license.zone()
+    return [shape_violation(rule, row.id, row.type, row.occurred_at, row.package_label,
+                            row.reference, _payload(row.payload), zone, _derived(row))
+            for row in sorted(rows.values(), key=lambda r: (r.occurred_at, r.id))], pending

@@ -202,6 +202,23 @@ continuous_findings = Table(
     Index("ix_continuous_findings_license_status", "license_id", "status"),
 )
 
+alert_outbox = Table(
+    # A new critical or high continuous finding, written in the finding's transaction and
+    # sent to the configured webhook until it is delivered (one row per finding, ever).
+    "alert_outbox", metadata,
+    Column("id", Id, primary_key=True),
+    Column("license_id", Integer, ForeignKey("licenses.id"), nullable=False),
+    Column("identity", String(32), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("license_id", "identity", name="uq_alert_outbox_identity"),
+    Index("ix_alert_outbox_due", "delivered_at", "next_attempt_at"),
+)
+
 worker_checkpoints = Table(
     "worker_checkpoints", metadata,
     Column("partition", String(200), primary_key=True),

@@ -178,29 +178,8 @@ class SqlEventStore:
             conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
 
     def refresh_statistics(self) -> None:
-        """Give the planner statistics of the events table once, if it has none.
-
-        Without them SQLite matches receipts through the package index and reads every
-        event of a package; the shape of the data, not its size, decides the plan, so
-        statistics gathered once stay good as the store grows. PostgreSQL's autovacuum
-        keeps them, unless it is off (as on this project's CI machine): then once here.
-        """
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect() as conn:
-                analysed = conn.exec_driver_sql(
-                    "SELECT coalesce(last_analyze, last_autoanalyze) FROM pg_stat_user_tables "
-                    "WHERE relid = 'events'::regclass").scalar()
-            if analysed is None:
-                with self.engine.connect().execution_options(
-                        isolation_level="AUTOCOMMIT") as conn:
-                    conn.exec_driver_sql("ANALYZE events")
-            return
-        with self._write() as conn, conn.begin():
-            known = conn.exec_driver_sql(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar()
-            if not known or not conn.exec_driver_sql(
-                    "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'").scalar():
-                conn.exec_driver_sql("ANALYZE")
+        """Give the planner statistics of the events table once, if it has none."""
+        refresh_statistics(self.engine)
 
     def evaluate(self, license_number: str, rule: Rule, start: datetime,
                  end: datetime) -> Evaluation:
@@ -246,3 +225,28 @@ def _license(row: Any) -> License:
                    sales_floor_locations=tuple(row.sales_floor_locations),
                    business_name=row.business_name,
                    vault_locations=tuple(row.vault_locations), organization=row.organization)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Give the planner statistics of the events table once, if it has none.
+
+    Without them SQLite matches receipts through the package index and reads every
+    event of a package; the shape of the data, not its size, decides the plan, so
+    statistics gathered once stay good as the store grows. PostgreSQL's autovacuum
+    keeps them, unless it is off (as on this project's CI machine): then once here.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            analysed = conn.exec_driver_sql(
+                "SELECT coalesce(last_analyze, last_autoanalyze) FROM pg_stat_user_tables "
+                "WHERE relid = 'events'::regclass").scalar()
+        if analysed is None:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE events")
+        return
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        known = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar()
+        if not known or not conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'").scalar():
+            conn.exec_driver_sql("ANALYZE")

@@ -11,7 +11,7 @@ from auditor.store.jobs_schema import ACTIVE
 from auditor.store.schema import Json, UTCDateTime
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
