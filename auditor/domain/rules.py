@@ -21,6 +21,9 @@ from auditor.domain.errors import InvalidInput
 from auditor.domain.events import canonical_json
 
 
+METRC = "METRC"  # the jurisdiction of a citation that is METRC's own requirement
+
+
 class Severity(StrEnum):
     """How much a violation matters, most severe first."""
 
@@ -49,10 +52,16 @@ class Template(StrEnum):
 
 @dataclass(frozen=True)
 class Citation:
-    """The regulation a rule enforces, and where to read it."""
+    """The regulation a rule enforces, where to read it, and whose it is.
+
+    `jurisdiction` is METRC (the track-and-trace system's own requirement, in force in
+    every state) or the state whose regulation it is: a license's packet cites METRC's
+    and its own state's only.
+    """
 
     regulation: str
     url: str | None = None
+    jurisdiction: str = METRC
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,9 @@ class Rule:
     effective_to: date | None = None
     cases: tuple[RuleCase, ...] = ()
     spec: Mapping[str, Any] = field(default_factory=dict)
+    # Why the pack's state cites nothing for this rule (its citation table says so);
+    # None when it does, or for the core pack alone.
+    uncited: str | None = None
 
     def applies_to(self, state: str) -> bool:
         """Return whether the rule is in force for a state's licenses."""

@@ -285,8 +285,8 @@ class RuleSchema(Strict):
     title = fields.String(required=True)
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     severity = fields.String(required=True, validate=validate.OneOf([s.value for s in Severity]))
-    citations = fields.List(fields.Nested(CitationSchema), required=True,
-                            validate=validate.Length(min=1))
+    # METRC's own requirements only: a state's citations are in its citation table.
+    citations = fields.List(fields.Nested(CitationSchema), required=True)
     jurisdictions = fields.List(fields.String(), load_default=lambda: ["*"])
     effective_from = fields.Date(load_default=None, allow_none=True)
     effective_to = fields.Date(load_default=None, allow_none=True)
@@ -295,6 +295,20 @@ class RuleSchema(Strict):
     template = fields.String(required=True, validate=validate.OneOf([t.value for t in Template]))
     params = fields.Dict(required=True)
     cases = fields.List(fields.Nested(CaseSchema), load_default=list)
+
+
+class UncitedSchema(Strict):
+    """A citation table's entry for a rule the state has no provision for: why."""
+
+    none = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class CitationTableSchema(Strict):
+    """A state's citation table: for every rule in force, its citations or why none."""
+
+    state = fields.String(required=True)
+    source = fields.Url(required=True)
+    rules = fields.Dict(keys=fields.String(validate=ID), values=fields.Raw(), required=True)
 
 
 class PackSchema(Strict):

@@ -26,6 +26,7 @@ def pdf_context(packet: PacketVersion) -> dict[str, Any]:
             "logs": [Table.from_json(t) for t in content["logs"]],
             "amendment": content.get("amendment"), "cover": cover_items(packet),
             "undetermined": undetermined_rows(content),
+            "citations": citation_rows(content),
             "rules_from_run_pack": content["rules_from_run_pack"]}
 
 
@@ -50,10 +51,27 @@ def finding_groups(content: dict[str, Any]) -> list[dict[str, Any]]:
     groups = []
     for rule_id in sorted(order, key=lambda r: (-order[r], r)):
         rule = rules.get(rule_id, {"id": rule_id, "title": rule_id, "citations": [],
-                                   "description": "", "remediation": ""})
+                                   "uncited": None, "description": "", "remediation": ""})
         found = [f for f in content["run"]["findings"] if f["rule_id"] == rule_id]
         groups.append({"rule": rule, "findings": found})
     return groups
+
+
+CITATION_COLUMNS = [Column("rule"), Column("jurisdiction"), Column("citation", width=70),
+                    Column("source", width=60)]
+
+
+def citation_rows(content: dict[str, Any]) -> list[list[Any]]:
+    """Return per rule in force its citations (the license's state and METRC's only),
+    or a row saying the state cites nothing for it, and why."""
+    rows: list[list[Any]] = []
+    state = content["license"]["state"]
+    for rule in sorted(content["rules"], key=lambda r: r["id"]):
+        rows += [[rule["id"], c.get("jurisdiction", ""), c["regulation"], c["url"]]
+                 for c in rule["citations"]]
+        if rule.get("uncited"):
+            rows.append([rule["id"], state, f"none: {rule['uncited']}", None])
+    return rows
 
 
 UNDETERMINED_COLUMNS = [Column("rule"), Column("occurred at", "datetime"), Column("event"),
@@ -104,8 +122,9 @@ def packet_tables(packet: PacketVersion) -> list[Table]:
     logs = [Table.from_json(t) for t in content["logs"]]
     unjudged = Table("undetermined", "Not judged", UNDETERMINED_COLUMNS,
                      undetermined_rows(content))
+    citations = Table("citations", "Citations", CITATION_COLUMNS, citation_rows(content))
     assert len(run["findings"]) == sum(len(t.rows) for t in rules)
-    return [cover, summary, trend, waivers, *rules, unjudged, *logs]
+    return [cover, summary, citations, trend, waivers, *rules, unjudged, *logs]
 
 
 def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:

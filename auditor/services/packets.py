@@ -80,7 +80,7 @@ def build_content(sources: PacketSources, run_id: str, pack: Pack) -> dict[str, 
         "format": FORMAT, "run": run, "run_created_at": created.isoformat(timespec="seconds"),
         "license": {"number": license.number, "state": license.state,
                     "business_name": license.business_name, "timezone": license.timezone},
-        "rules": [_rule(r) for r in rules_in_force(pack, license, start, end)],
+        "rules": [rule_json(r) for r in rules_in_force(pack, license, start, end)],
         "rules_from_run_pack": pack.content_hash == run["pack"]["hash"],
         "trend": [{"run_id": r["id"], "created_at": r["created_at"].isoformat(timespec="seconds"),
                    "from": r["period_start"].isoformat(), "to": r["period_end"].isoformat(),
@@ -176,11 +176,13 @@ def render_packet(packet: PacketVersion, fmt: str, renderer: PacketRenderer) -> 
     raise InvalidInput(f"unknown packet format {fmt!r}: use pdf, xlsx or json")
 
 
-def _rule(rule: Any) -> dict[str, Any]:
+def rule_json(rule: Any) -> dict[str, Any]:
     return {"id": rule.id, "title": rule.title, "version": rule.version,
             "severity": rule.severity.value, "description": rule.description,
             "remediation": rule.remediation,
-            "citations": [{"regulation": c.regulation, "url": c.url} for c in rule.citations]}
+            "citations": [{"regulation": c.regulation, "url": c.url,
+                           "jurisdiction": c.jurisdiction} for c in rule.citations],
+            "uncited": rule.uncited}
 
 
 def _waivers(source: WaiverSource, run: dict[str, Any], license_number: str,
