@@ -26,6 +26,7 @@ from auditor.continuous.programs import Outcome, Selection, key_of, types_read, 
 from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
+from auditor.rules.language import COUNTERPART_PREFIX, finding_fact
 from auditor.rules.params import Compare
 
 RECONCILE_HORIZON = timedelta(days=3)  # the sale report window (24 h) and then some
@@ -101,7 +102,11 @@ class Reconcile(Hosted):
                 continue
             if not all(self._agree(c, a, b) for c, a, b in
                        zip(self.compare, left.values, right.values, strict=True)):
-                outcomes.append(Outcome("found", violation(self.rule, left.event, self.license)))
+                recorded = {f"{COUNTERPART_PREFIX}{c.right}": value
+                            for c, value in zip(self.compare, right.values, strict=True)}
+                outcomes.append(Outcome("found", violation(
+                    self.rule, left.event, self.license,
+                    lambda name, r=recorded: finding_fact(self.rule, name, r.get))))
                 self._drop(self.lefts, left.event.id)
         return outcomes
 

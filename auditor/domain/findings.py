@@ -88,7 +88,10 @@ def explain(rule: Rule, violation: Violation, zone: ZoneInfo) -> Finding:
 
 
 def _local(value: Any, zone: ZoneInfo) -> Any:
-    """Render a time (a datetime or ISO text) in the license's zone for people to read."""
+    """Render a time (a datetime or ISO text) in the license's zone for people to read,
+    and a number as people write it (39, not 39.0; 3.5; at most three decimals)."""
+    if isinstance(value, float):
+        return readable_number(value)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
         try:
             value = datetime.fromisoformat(value)
@@ -97,3 +100,9 @@ def _local(value: Any, zone: ZoneInfo) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     return value
+
+
+def readable_number(value: float) -> str:
+    """Return a number as people write it: whole numbers without decimals, at most three."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text

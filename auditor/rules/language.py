@@ -258,6 +258,47 @@ def message_fields(message: str) -> set[str]:
 
 Derive = Callable[[str], Any]  # a derived field's value for the triggering event, by name
 
+# Facts a template works out for a found event that its message may name, beside DERIVED:
+# aggregate: the running `total` after the event and the `limit` (`limit_name`) it
+# passed; state_at_time: which labelled `require` conditions `failed`; reconcile: the
+# counterpart's compared fields, `right_X` (what METRC recorded).
+FACTS = frozenset({"total", "limit", "limit_name", "failed"})
+COUNTERPART_PREFIX = "right_"
+
+
+def facts_named(message: str) -> set[str]:
+    """Return the derived fields and template facts a message names."""
+    named = message_fields(message)
+    return (named & (DERIVED.keys() | FACTS)) | {
+        n for n in named if n.startswith(COUNTERPART_PREFIX)}
+
+
+def finding_fact(rule: Rule, name: str, column: Callable[[str], Any]) -> Any:
+    """Return a fact a message names, from the values a backend worked out beside a finding.
+
+    `column(name)` gives them as both backends keep them: `total` and `limit_index`
+    (aggregate), `failed_<i>` (state_at_time: condition i of `require` failed), or the
+    fact itself (`on_hand`, `right_X`).
+    """
+    params = rule.params
+    if name in ("limit", "limit_name"):
+        index = column("limit_index")
+        if index is None:
+            return None
+        limit = params.limits[int(index)]
+        if name == "limit_name":
+            return limit.name
+        return limit.maximum if limit.maximum is not None else limit.minimum
+    if name == "total":
+        total = column("total")
+        return None if total is None else round(float(total), 3)
+    if name == "failed":
+        failed = [c.label or c.field or "a condition" for i, c in enumerate(params.require)
+                  if column(f"failed_{i}")]
+        return ", ".join(failed[:-1]) + (" and " if len(failed) > 1 else "") + failed[-1] \
+            if failed else None
+    return column(name)
+
 
 def shape_violation(rule: Rule, event_id: int, event_type: str, occurred_at: datetime,
                     package_label: str | None, reference: str | None,
@@ -279,7 +320,7 @@ def shape_violation(rule: Rule, event_id: int, event_type: str, occurred_at: dat
     subject_field = getattr(params, "subject", None)
     subject = payload.get(subject_field) if subject_field else reference
     fields = dict(payload)
-    for name in message_fields(params.message) & DERIVED.keys():
+    for name in sorted(facts_named(params.message)):
         if name == "local_date":
             fields[name] = occurred_at.astimezone(zone).date().isoformat()
         elif derive is not None:

@@ -230,6 +230,17 @@ def state_citations(folder: Path, state: str, rules: tuple[Rule, ...]) -> tuple[
     return tuple(cited)
 
 
+def cited_as(rule: Rule, seed: Rule | None, state: str) -> Rule:
+    """Return a published version of a rule citing what the state's table gives the
+    shipped one (its own file's citations are METRC's, as every rule file's)."""
+    if seed is None:
+        return replace(rule, uncited=f"the organization's own rule: {state}'s citation "
+                                     "table has no entry for it")
+    return replace(rule, citations=tuple(c for c in rule.citations if c.jurisdiction == METRC)
+                   + tuple(c for c in seed.citations if c.jurisdiction == state),
+                   uncited=seed.uncited)
+
+
 def _table_entry(entry: Any, state: str, where: str) -> tuple[tuple[Citation, ...], str | None]:
     """Return a table entry's citations (of `state`), or none and why."""
     if isinstance(entry, dict):

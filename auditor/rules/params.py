@@ -30,6 +30,7 @@ class Condition:
     tolerance: float | None = None
     shift: timedelta | None = None
     any: tuple[Condition, ...] = ()
+    label: str | None = None  # what a failure means, in words (a message's `{failed}`)
 
 
 Conditions = tuple[Condition, ...]

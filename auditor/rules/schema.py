@@ -49,11 +49,12 @@ class ConditionSchema(Strict):
     tolerance = fields.Float(validate=validate.Range(min=0))
     shift = fields.String()  # an ISO 8601 duration added to `other` (a time field)
     any = fields.List(fields.Nested(lambda: ConditionSchema()), validate=validate.Length(min=2))
+    label = fields.String(validate=validate.Length(min=1))  # a failure, in words
 
     @validates_schema
     def _value_fits_op(self, data: dict[str, Any], **_: Any) -> None:
         if "any" in data:
-            if set(data) != {"any"}:
+            if set(data) - {"label"} != {"any"}:
                 raise ValidationError("any stands alone: a list of conditions", "any")
             return
         for name in ("field", "op"):
