@@ -80,7 +80,10 @@ def explain(rule: Rule, violation: Violation, zone: ZoneInfo) -> Finding:
     values.update(package_label=violation.package_label, reference=violation.reference,
                   occurred_at=_local(violation.occurred_at, zone),
                   event_type=violation.event_type.replace("_", " "))
-    message = string.Formatter().vformat(rule.params.message, (), _Blank(values))
+    template = rule.params.message
+    if violation.fields.get("timeliness") == "late" and getattr(rule.params, "late_message", None):
+        template = rule.params.late_message  # late, not missing: another remedy
+    message = string.Formatter().vformat(template, (), _Blank(values))
     return Finding(rule.id, rule.version, rule.severity, violation.occurred_at,
                    violation.package_label, violation.reference or violation.package_label,
                    message, violation.evidence or (violation.event_id,),

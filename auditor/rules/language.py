@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from auditor.domain.events import EVENT_FIELDS, EventType
 from auditor.domain.findings import Violation
 from auditor.domain.license import License
+from auditor.domain.rules import duration_text
 
 if TYPE_CHECKING:
     from auditor.domain.rules import Rule
@@ -273,6 +274,24 @@ def facts_named(message: str) -> set[str]:
         n for n in named if n.startswith(COUNTERPART_PREFIX)}
 
 
+def timeliness(params: Any, occurred_at: datetime, zone: ZoneInfo,
+               derive: Derive) -> dict[str, Any]:
+    """Return whether a missed obligation is `late` (every follow-up came, after the
+    deadline) or `missing`, and for a late one when and how late.
+
+    `derive("follow_up_<i>")` is the earliest follow-up of group i up to the audit's end
+    (None if there is none); the obligation was met when the last group's came.
+    """
+    times = [derive(f"follow_up_{i}") for i in range(len(params.groups))]
+    window = params.deadline.describe()
+    if any(t is None for t in times):
+        return {"timeliness": "missing", "window": window}
+    came = max(times)
+    return {"timeliness": "late", "window": window, "reported_at": came.isoformat(),
+            "delay": duration_text(came - occurred_at),
+            "past_deadline": duration_text(came - params.deadline.due(occurred_at, zone))}
+
+
 def finding_fact(rule: Rule, name: str, column: Callable[[str], Any]) -> Any:
     """Return a fact a message names, from the values a backend worked out beside a finding.
 
@@ -320,6 +339,8 @@ def shape_violation(rule: Rule, event_id: int, event_type: str, occurred_at: dat
     subject_field = getattr(params, "subject", None)
     subject = payload.get(subject_field) if subject_field else reference
     fields = dict(payload)
+    if getattr(params, "late_message", None) and derive is not None:
+        fields.update(timeliness(params, occurred_at, zone, derive))
     for name in sorted(facts_named(params.message)):
         if name == "local_date":
             fields[name] = occurred_at.astimezone(zone).date().isoformat()

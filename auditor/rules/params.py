@@ -127,6 +127,7 @@ class RequiresWithinParams:
     date_by_deadline: bool = False
     license_level: bool = False
     each_of: tuple[Conditions, ...] = ()
+    late_message: str | None = None  # every follow-up came, after the deadline
 
     @property
     def groups(self) -> tuple[Conditions, ...]:

@@ -154,6 +154,8 @@ class RequiresWithinParams(Strict):
     license_level = fields.Boolean(load_default=False)  # findings concern no one package
     each_of = fields.List(fields.List(fields.Nested(ConditionSchema)), load_default=list)
     message = fields.String(required=True)
+    # The message when every follow-up came, but after the deadline: late, not missing.
+    late_message = fields.String(load_default=None)
 
 
 class CompareSchema(Strict):

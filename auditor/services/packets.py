@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from auditor.domain.errors import Conflict, InvalidInput
 from auditor.domain.events import canonical_json
 from auditor.domain.findings import Finding
-from auditor.domain.rules import Pack, Severity
+from auditor.domain.rules import Pack, Severity, parse_deadline
 from auditor.services.audit import local_bounds, rules_in_force
 from auditor.services.packet_view import packet_tables, pdf_context
 from auditor.services.ports import EventStore
@@ -87,8 +87,9 @@ def build_content(sources: PacketSources, run_id: str, pack: Pack) -> dict[str, 
                    "pack_version": r["pack_version"], "score": r["readiness_score"]}
                   for r in sorted(earlier, key=lambda r: r["created_at"])],
         "waivers": _waivers(sources.waivers, run, license.number, closes),
-        "logs": [t.as_json() for t in supporting_logs(sources.activity, license.number,
-                                                      license.zone(), opens, closes)],
+        "logs": [t.as_json() for t in supporting_logs(
+            sources.activity, license.number, license.zone(), opens, closes,
+            parse_deadline(pack.parameters.get("sale_report_window", "PT24H")))],
     }
 
 

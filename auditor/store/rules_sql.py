@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -43,6 +43,7 @@ from auditor.rules.language import (
     state_fields,
 )
 from auditor.rules.params import AggregateParams, Compare, Limit, Source
+from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
 from auditor.store.package_states import StateFields, evidence_states, latest_of
 from auditor.store.schema import events
 from auditor.store.sql_fields import Fields, condition, holds, instant, selects
@@ -118,18 +119,29 @@ def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
     deadline = ef.due(params.deadline)
     end = instant(cutoff, dialect)
 
-    def followed(extra: Sequence[Any]) -> ColumnElement[bool]:
+    def follow_ups(extra: Sequence[Any]) -> tuple[Any, list[Any]]:
         f = events.alias("f")
         ff = Fields(f, dialect, license)
         when = ff.time(params.follow_up_time)
         later = [when > ef.time()] if params.strictly_after else []
-        return exists().where(
-            *selects(f, ff, params.follow_up, license_id),
-            *(ff[m.follow_up] == ef[m.event] for m in params.match),
-            *(condition(ff, c) for c in extra), *later, when <= deadline, when <= end)
+        return when, [*selects(f, ff, params.follow_up, license_id),
+                      *(ff[m.follow_up] == ef[m.event] for m in params.match),
+                      *(condition(ff, c) for c in extra), *later, when <= end]
+
+    def followed(extra: Sequence[Any]) -> ColumnElement[bool]:
+        when, clauses = follow_ups(extra)
+        return exists().where(*clauses, when <= deadline)
+
+    def first_follow_up(index: int, extra: Sequence[Any]) -> Any:
+        # A late rule's finding says when the follow-up came after all (late, not missing).
+        when, clauses = follow_ups(extra)
+        return select(func.min(when)).where(*clauses).scalar_subquery() \
+            .label(f"derived_follow_up_{index}")
 
     met = and_(*(followed(group) for group in params.groups))
-    unmet = select(e).where(*selects(e, ef, params.event, license_id), not_(met))
+    late = [first_follow_up(i, group) for i, group in enumerate(params.groups)] \
+        if params.late_message else []
+    unmet = select(e, *late).where(*selects(e, ef, params.event, license_id), not_(met))
     return Compiled(unmet.where(deadline <= end), unmet.where(deadline > end))
 
 
@@ -324,8 +336,14 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
 
 def _derived(rule: Rule, row: Any) -> Callable[[str], Any]:
     """Return the derived fields and facts selected beside a found event, by name."""
-    return lambda name: finding_fact(rule, name, lambda column: row._mapping.get(
-        f"derived_{column}"))
+    def column(name: str) -> Any:
+        value = row._mapping.get(f"derived_{name}")
+        if name.startswith("follow_up_") and isinstance(value, float):  # SQLite: Julian day
+            return datetime.fromtimestamp(
+                round((value - UNIX_EPOCH_JULIAN_DAY) * 86400), UTC)
+        return value
+
+    return lambda name: finding_fact(rule, name, column)
 
 
 def _in_period(query: Select[Any], start: datetime, end: datetime) -> Select[Any]:

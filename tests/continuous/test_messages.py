@@ -91,3 +91,39 @@ def test_every_failed_condition_is_named_and_joined_in_words(sql_store):
     assert [m.split("showed it ")[1] for m in batch] == [
         "on hold, untested (its lab testing state is not a sellable one) and a trade sample."]
     assert continuous_messages(sql_store, rule, end) == batch
+
+
+def sale_reported(recorded_at):
+    """Return a POS sale at 14:00 PST and, if recorded_at, its METRC line recorded then."""
+    label = "1A4000000000000000000001"
+    events = [{"type": "pos_sale_line", "occurred_at": "2026-01-05T14:00:00-08:00",
+               "package_label": label, "reference": "R1",
+               "payload": {"receipt_id": "R1", "label": label, "quantity": 1, "unit": "Each",
+                           "voided": False}}]
+    if recorded_at:
+        events.append({"type": "metrc_sale_line", "occurred_at": "2026-01-05T14:00:00-08:00",
+                       "package_label": label, "reference": "R1",
+                       "payload": {"external_receipt_number": "R1", "label": label,
+                                   "quantity": 1, "unit": "Each", "recorded_at": recorded_at}})
+    return events
+
+
+def test_a_sale_reported_after_the_window_is_late_with_its_delay_in_both_backends(sql_store):
+    rule = RULES["pos-sale-unreported"]
+    events = sale_reported("2026-01-06T16:47:00-08:00")  # 26 h 47 min after the sale
+    start, end = load_case(sql_store, LICENSE, replace(rule.cases[0], events=tuple(events)))
+    [message] = batch_messages(sql_store, rule, start, end)
+    assert message.startswith("Late: POS receipt R1 sold 1 Each")
+    assert ("METRC recorded it at 2026-01-06 16:47 PST, 26 h 47 min after the sale, "
+            "2 h 47 min past the 24 h window. It is in METRC: do not report it again.") in message
+    assert continuous_messages(sql_store, rule, end) == [message]
+
+
+def test_a_sale_never_reported_stays_missing(sql_store):
+    rule = RULES["pos-sale-unreported"]
+    start, end = load_case(sql_store, LICENSE, replace(rule.cases[0],
+                                                       events=tuple(sale_reported(None))))
+    [message] = batch_messages(sql_store, rule, start, end)
+    assert message.startswith("Missing: POS receipt R1") and "within the 24 h reporting " \
+        "window, nor since" in message
+    assert continuous_messages(sql_store, rule, end) == [message]
