@@ -87,8 +87,10 @@ def write_outputs(store: SqlEventStore, run_id: str, pack: Pack, folder: Path) -
               show_default=True, help="json writes the canonical content the SHA-256 covers.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write it (default: packet-RUN.FORMAT in the current folder).")
+@click.option("--full-logs", is_flag=True, help="List every row of every log in the PDF "
+              "(by default: the exceptions and per-day totals; the XLSX and JSON hold all).")
 @BY
-def write(run_id: str, fmt: str, out: Path | None, by: str) -> None:
+def write(run_id: str, fmt: str, out: Path | None, by: str, full_logs: bool) -> None:
     """Write a run's packet (its latest final version, or a draft) and print its SHA-256."""
     target = out or Path(f"packet-{run_id}.{fmt}")
     with progress("packet") as shown:
@@ -96,7 +98,7 @@ def write(run_id: str, fmt: str, out: Path | None, by: str) -> None:
         sources, pack = _sources(run_id)
         version = current_packet(sources, run_id, pack, by)
         shown.show(f"rendering {fmt}", force=True)
-        target.write_bytes(render_packet(version, fmt, PacketDocuments()))
+        target.write_bytes(render_packet(version, fmt, PacketDocuments(), full_logs))
         shown.done(f"wrote {target}")
     click.echo(f"wrote {target} (packet v{version.version}, "
                f"{'final' if version.finalized_at else 'draft'}); "

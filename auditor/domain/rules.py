@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from auditor.domain.errors import InvalidInput
 from auditor.domain.events import canonical_json
 
-
 METRC = "METRC"  # the jurisdiction of a citation that is METRC's own requirement
 
 

@@ -225,7 +225,8 @@ def state_citations(folder: Path, state: str, rules: tuple[Rule, ...]) -> tuple[
     cited = []
     for rule in rules:
         own = tuple(c for c in rule.citations if c.jurisdiction == METRC)
-        found, why = _table_entry(entries[rule.id], state, f"{path}: {rule.id}")
+        found, why = _table_entry(entries[rule.id], state, table["source"],
+                                  f"{path}: {rule.id}")
         cited.append(replace(rule, citations=own + found, uncited=why))
     return tuple(cited)
 
@@ -241,14 +242,16 @@ def cited_as(rule: Rule, seed: Rule | None, state: str) -> Rule:
                    uncited=seed.uncited)
 
 
-def _table_entry(entry: Any, state: str, where: str) -> tuple[tuple[Citation, ...], str | None]:
-    """Return a table entry's citations (of `state`), or none and why."""
+def _table_entry(entry: Any, state: str, source: str,
+                 where: str) -> tuple[tuple[Citation, ...], str | None]:
+    """Return a table entry's citations (of `state`; where to read them: their own URL,
+    else the table's `source`), or none and why."""
     if isinstance(entry, dict):
         return (), _validate(UncitedSchema(), entry, where)["none"]
     if not isinstance(entry, list) or not entry:
         raise RuleInvalid(f"{where}: expected a list of citations, or `none: why`")
-    return tuple(Citation(**_validate(CitationSchema(), c, f"{where}.{i}"), jurisdiction=state)
-                 for i, c in enumerate(entry)), None
+    cited = [_validate(CitationSchema(), c, f"{where}.{i}") for i, c in enumerate(entry)]
+    return tuple(Citation(c["regulation"], c["url"] or source, state) for c in cited), None
 
 
 def state_packs(root: Path) -> list[str]:

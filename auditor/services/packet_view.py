@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from auditor.domain.events import canonical_json
 from auditor.services.report_ports import PacketVersion
@@ -12,18 +15,22 @@ from auditor.services.tables import Column, Table
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
-def pdf_context(packet: PacketVersion) -> dict[str, Any]:
-    """Return the template context of the PDF: cover, summary, findings, waivers, logs."""
+def pdf_context(packet: PacketVersion, full_logs: bool = False) -> dict[str, Any]:
+    """Return the template context of the PDF: cover, summary, findings, waivers, logs.
+
+    The logs of rows that mostly agree (moves, counts, manifests) show their exceptions
+    and per-day totals unless `full_logs`: every row is in the Excel and JSON packets.
+    """
     content = packet.content
     run = content["run"]
     return {"packet": packet, "run": run, "license": content["license"],
-            "generated_at": packet.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "generated_at": local_text(packet.created_at, content["license"]["timezone"]),
             "summary": summary_rows(content),
             "severity_counts": [(s, run["counts"]["by_severity"].get(s, 0))
                                 for s in SEVERITIES],
             "groups": finding_groups(content), "trend": content["trend"],
             "waivers": content["waivers"],
-            "logs": [Table.from_json(t) for t in content["logs"]],
+            "logs": [pdf_log(Table.from_json(t), full_logs) for t in content["logs"]],
             "amendment": content.get("amendment"), "cover": cover_items(packet),
             "undetermined": undetermined_rows(content),
             "citations": citation_rows(content),
@@ -55,6 +62,35 @@ def finding_groups(content: dict[str, Any]) -> list[dict[str, Any]]:
         found = [f for f in content["run"]["findings"] if f["rule_id"] == rule_id]
         groups.append({"rule": rule, "findings": found})
     return groups
+
+
+# For the logs whose rows mostly agree: which rows are exceptions, and which column
+# holds the row's time (its day). Other logs are shown whole: every row is of interest.
+EXCEPTIONS = {
+    "locations": (0, lambda row: row[-1] != "recorded before the move"),
+    "counts": (0, lambda row: row[8] is None or abs(row[8]) > 1e-6),
+    "manifests": (4, lambda row: row[-1] != "yes"),
+}
+DAY_COLUMNS = [Column("date", "date"), Column("rows", "int"), Column("exceptions", "int")]
+
+
+def pdf_log(table: Table, full: bool = False) -> dict[str, Any]:
+    """Return a log as the PDF shows it: whole, or its exceptions and per-day totals."""
+    rule = EXCEPTIONS.get(table.key)
+    if full or rule is None:
+        return {"table": table, "total": len(table.rows), "days": None}
+    when, exceptional = rule
+    days: dict[str, list[int]] = {}
+    kept = []
+    for row in table.rows:
+        counts = days.setdefault(str(row[when] or "")[:10], [0, 0])
+        counts[0] += 1
+        if exceptional(row):
+            counts[1] += 1
+            kept.append(row)
+    per_day = Table(f"{table.key}-days", f"{table.title}: rows per day", DAY_COLUMNS,
+                    [[day, *counts] for day, counts in sorted(days.items())])
+    return {"table": replace(table, rows=kept), "total": len(table.rows), "days": per_day}
 
 
 CITATION_COLUMNS = [Column("rule"), Column("jurisdiction"), Column("citation", width=70),
@@ -101,8 +137,10 @@ def finding_row(finding: dict[str, Any]) -> list[Any]:
 def packet_tables(packet: PacketVersion) -> list[Table]:
     """Return the Excel sheets: cover, summary, trend, waivers, one per rule and per log."""
     content, run = packet.content, packet.content["run"]
-    cover = Table("cover", "Cover", [Column("item"), Column("value", width=70)],
-                  [[k, "" if v is None else str(v)] for k, v in cover_items(packet)])
+    # Figures stay numbers (a spreadsheet sums them); every other fact is text.
+    cover = Table("cover", "Cover", [Column("item"), Column("value", "int", width=70)],
+                  [[k, v if isinstance(v, int) else "" if v is None else str(v)]
+                   for k, v in cover_items(packet)])
     summary = Table("summary", "Summary", [Column("rule"), Column("title"), Column("severity"),
                                             Column("findings", "int"),
                                             Column("pending", "int"),
@@ -124,7 +162,9 @@ def packet_tables(packet: PacketVersion) -> list[Table]:
                      undetermined_rows(content))
     citations = Table("citations", "Citations", CITATION_COLUMNS, citation_rows(content))
     assert len(run["findings"]) == sum(len(t.rows) for t in rules)
-    return [cover, summary, citations, trend, waivers, *rules, unjudged, *logs]
+    zone = content["license"]["timezone"]
+    return [replace(t, zone=zone) for t in
+            (cover, summary, citations, trend, waivers, *rules, unjudged, *logs)]
 
 
 def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
@@ -135,14 +175,15 @@ def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
         ("business", license["business_name"]), ("license", license["number"]),
         ("state", license["state"]),
         ("period", f"{run['period']['from']} to {run['period']['to']}"),
-        ("audit run", run["run_id"]), ("audited at", content["run_created_at"]),
+        ("audit run", run["run_id"]),
+        ("audited at", local_text(content["run_created_at"], license["timezone"])),
         ("rule pack", f"{run['pack']['id']} v{run['pack']['version']}"),
         ("rule pack SHA-256", run["pack"]["hash"]),
-        ("readiness score", f"{run['readiness_score']}/100"),
+        ("readiness score (of 100)", run["readiness_score"]),
         ("findings", len(run["findings"])),
         ("packet version", packet.version),
         ("status", "final" if packet.finalized_at else "draft"),
-        ("generated at", packet.created_at.isoformat(timespec="seconds")),
+        ("generated at", local_text(packet.created_at, license["timezone"])),
         ("generated by", packet.created_by),
         ("packet SHA-256", packet.sha256),
         ("audit trail head", _trail_head(content.get("trail"))),
@@ -156,6 +197,14 @@ def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
                   ("amendment reason", amendment["reason"]),
                   ("amendment changes", "; ".join(amendment["changes"]))]
     return items
+
+
+def local_text(value: datetime | str, zone: str) -> str:
+    """Return a time as people read it: in the license's zone, with its abbreviation."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # stored times without an offset are UTC
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _trail_head(head: dict[str, Any] | None) -> str:

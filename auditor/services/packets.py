@@ -166,18 +166,23 @@ def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]
     return changes
 
 
-def render_packet(packet: PacketVersion, fmt: str, renderer: PacketRenderer) -> bytes:
-    """Return the packet as pdf, xlsx, or json (its canonical content, which the SHA covers)."""
+def render_packet(packet: PacketVersion, fmt: str, renderer: PacketRenderer,
+                  full_logs: bool = False) -> bytes:
+    """Return the packet as pdf, xlsx, or json (its canonical content, which the SHA covers).
+
+    The PDF shows the logs' exceptions and per-day totals, or every row with `full_logs`.
+    """
     if fmt == "json":
         return canonical_json(packet.content).encode()
     if fmt == "xlsx":
         return renderer.xlsx(packet_tables(packet))
     if fmt == "pdf":
-        return renderer.pdf(pdf_context(packet))
+        return renderer.pdf(pdf_context(packet, full_logs))
     raise InvalidInput(f"unknown packet format {fmt!r}: use pdf, xlsx or json")
 
 
 def rule_json(rule: Any) -> dict[str, Any]:
+    """Return a rule in force as the packet content holds it, with its citations."""
     return {"id": rule.id, "title": rule.title, "version": rule.version,
             "severity": rule.severity.value, "description": rule.description,
             "remediation": rule.remediation,

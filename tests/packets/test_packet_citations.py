@@ -61,5 +61,5 @@ def test_the_workbook_lists_each_rules_citations_or_why_none(state):
     assert {r[1] for r in rows} <= {state, "METRC"}
     assert foreign_markers(state, " ".join(str(v) for r in rows for v in r)) == []
     if state == "CA":
-        assert ["manifest-package-unlisted", "CA"] == rows[[r[0] for r in rows].index(
-            "manifest-package-unlisted")][:2]
+        assert rows[[r[0] for r in rows].index(
+            "manifest-package-unlisted")][:2] == ["manifest-package-unlisted", "CA"]
