@@ -34,6 +34,8 @@ def pdf_context(packet: PacketVersion, full_logs: bool = False) -> dict[str, Any
             "amendment": content.get("amendment"), "cover": cover_items(packet),
             "undetermined": undetermined_rows(content),
             "citations": citation_rows(content),
+            "incidents": [row for row in incidents(content) if row[5] > 1 or row[6]],
+            "incident_count": len(incidents(content)),
             "rules_from_run_pack": content["rules_from_run_pack"]}
 
 
@@ -91,6 +93,41 @@ def pdf_log(table: Table, full: bool = False) -> dict[str, Any]:
     per_day = Table(f"{table.key}-days", f"{table.title}: rows per day", DAY_COLUMNS,
                     [[day, *counts] for day, counts in sorted(days.items())])
     return {"table": replace(table, rows=kept), "total": len(table.rows), "days": per_day}
+
+
+INCIDENT_COLUMNS = [Column("incident", "int"), Column("occurred at", "datetime"),
+                    Column("package"), Column("subject"), Column("rules", width=50),
+                    Column("findings", "int"), Column("corrected", width=70)]
+
+
+def incidents(content: dict[str, Any]) -> list[list[Any]]:
+    """Return the run's incidents: findings that share a triggering record are one.
+
+    Each rule's finding stays in the findings; an incident lists them together and, when
+    a finding's follow-up came late, what corrected it and when.
+    """
+    by_trigger: dict[Any, list[dict[str, Any]]] = {}
+    for finding in content["run"]["findings"]:
+        trigger = finding["evidence"][0] if finding["evidence"] else finding["subject"]
+        by_trigger.setdefault(trigger, []).append(finding)
+    rows = []
+    for number, found in enumerate(sorted(by_trigger.values(),
+                                          key=lambda f: (f[0]["occurred_at"], f[0]["rule_id"])),
+                                   start=1):
+        first = found[0]
+        rows.append([number, first["occurred_at"], first["package_label"], first["subject"],
+                     ", ".join(sorted({f["rule_id"] for f in found})), len(found),
+                     _correction(found, content["license"]["timezone"])])
+    return rows
+
+
+def _correction(found: list[dict[str, Any]], zone: str) -> str | None:
+    """Return what corrected an incident late (by which rule's follow-up, and when)."""
+    late = [f for f in found if f["fields"].get("timeliness") == "late"]
+    return "; ".join(f"{f['rule_id']}: corrected late, at "
+                     f"{local_text(f['fields']['reported_at'], zone)}"
+                     f" ({f['fields']['past_deadline']} past the deadline)"
+                     for f in late) or None
 
 
 CITATION_COLUMNS = [Column("rule"), Column("jurisdiction"), Column("citation", width=70),
@@ -161,10 +198,12 @@ def packet_tables(packet: PacketVersion) -> list[Table]:
     unjudged = Table("undetermined", "Not judged", UNDETERMINED_COLUMNS,
                      undetermined_rows(content))
     citations = Table("citations", "Citations", CITATION_COLUMNS, citation_rows(content))
+    incident_table = Table("incidents", "Incidents", INCIDENT_COLUMNS, incidents(content))
     assert len(run["findings"]) == sum(len(t.rows) for t in rules)
     zone = content["license"]["timezone"]
     return [replace(t, zone=zone) for t in
-            (cover, summary, citations, trend, waivers, *rules, unjudged, *logs)]
+            (cover, summary, incident_table, citations, trend, waivers, *rules, unjudged,
+             *logs)]
 
 
 def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
@@ -181,6 +220,7 @@ def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
         ("rule pack SHA-256", run["pack"]["hash"]),
         ("readiness score (of 100)", run["readiness_score"]),
         ("findings", len(run["findings"])),
+        ("incidents (findings sharing a triggering record are one)", len(incidents(content))),
         ("packet version", packet.version),
         ("status", "final" if packet.finalized_at else "draft"),
         ("generated at", local_text(packet.created_at, license["timezone"])),

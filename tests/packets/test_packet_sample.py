@@ -267,3 +267,28 @@ def test_the_workbook_has_local_times_numeric_figures_and_whole_titles(audited):
     whole = [c for c in counted["G"][1:] if isinstance(c.value, float | int)
              and float(c.value).is_integer()]
     assert whole and all(c.number_format == "#,##0" for c in whole)  # 39, not 39.000
+
+
+@pytest.mark.slow
+def test_findings_of_one_triggering_record_are_one_incident_with_its_late_correction(audited):
+    sources, pack, run = audited
+    packet = current_packet(sources, run["run_id"], pack, "tester")
+    triggers: dict[int, set[str]] = {}
+    for finding in run["findings"]:
+        triggers.setdefault(finding["evidence"][0], set()).add(finding["rule_id"])
+    shared = [rules for rules in triggers.values() if len(rules) > 1]
+    assert shared  # the sample store has a sale both unreported and mismatched
+    text = _pdf_text(packet)
+    assert f"{len(run['findings'])} findings in {len(triggers)} incidents" in text
+    book = openpyxl.load_workbook(io.BytesIO(render_packet(packet, "xlsx", PacketDocuments())))
+    rows = [[c.value for c in row] for row in book["Incidents"].iter_rows(min_row=2)]
+    assert len(rows) == len(triggers) and sum(r[5] for r in rows) == len(run["findings"])
+    assert sorted(r[4].split(", ") for r in rows if r[5] > 1) == sorted(
+        sorted(rules) for rules in shared)
+    late = [f for f in run["findings"] if f["fields"].get("timeliness") == "late"]
+    corrected = [r[6] for r in rows if r[6]]
+    assert late and len(corrected) == len({f["evidence"][0] for f in late})
+    for finding in late:
+        when = datetime.fromisoformat(finding["fields"]["reported_at"]).astimezone(ZONE)
+        assert any(f"{finding['rule_id']}: corrected late, at "
+                   f"{when.strftime('%Y-%m-%d %H:%M %Z')}" in c for c in corrected)
