@@ -248,6 +248,19 @@ def audits_show(run_id: str) -> None:
     click.echo(json.dumps(open_store(Settings.from_env()).runs.get(run_id), indent=2))
 
 
+def finding_rate_line(activity: dict[str, Any]) -> str:
+    """Return the finding rate and its change since the previous run, in words."""
+    rate, previous = activity["findings_per_1000_events"], activity["previous"]
+    line = f"findings per 1,000 events {rate} ({activity['events']} events)"
+    if activity["change"] is None:
+        return line + ("; no earlier run to compare with" if previous is None
+                       else "; the previous run has no rate to compare with")
+    change = activity["change"]
+    trend = "fewer: improving" if change < 0 else "more: worsening" if change > 0 else "unchanged"
+    return line + (f"; previous run {previous['findings_per_1000_events']}, "
+                   f"{change:+} ({trend})")
+
+
 def _print_report(report: AuditReport, *, findings: bool = True) -> None:
     click.echo(f"readiness audit {report.run_id} for {report.license.number}, "
                f"{report.start} to {report.end}")
@@ -258,8 +271,10 @@ def _print_report(report: AuditReport, *, findings: bool = True) -> None:
     counts = report.counts()
     click.echo(f"readiness score {report.readiness_score}/100; {len(report.findings)} findings; "
                + ", ".join(f"{k} {v}" for k, v in sorted(counts["by_severity"].items())))
+    click.echo(finding_rate_line(report.activity()))
+    rates = report.activity()["per_rule_per_1000_events"]
     for rule_id, count in sorted(counts["by_rule"].items()):
-        click.echo(f"  {rule_id:30} {count}")
+        click.echo(f"  {rule_id:30} {count}  ({rates.get(rule_id)} per 1,000 events)")
     for rule_id, count in sorted(counts["undetermined"].items()):
         click.echo(f"  {rule_id:30} {count} events not judged: their package's state was "
                    "not yet known")

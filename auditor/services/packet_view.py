@@ -40,15 +40,17 @@ def pdf_context(packet: PacketVersion, full_logs: bool = False) -> dict[str, Any
 
 
 def summary_rows(content: dict[str, Any]) -> list[list[Any]]:
-    """Return per rule in force: id, title, severity, findings, pending, not judged;
-    failing first."""
+    """Return per rule in force: id, title, severity, findings, findings per 1,000 events,
+    pending, not judged; failing first."""
     counts = content["run"]["counts"]
+    rates = (content["run"].get("activity") or {}).get("per_rule_per_1000_events", {})
     rows = [[r["id"], r["title"], r["severity"], counts["by_rule"].get(r["id"], 0),
+             rates.get(r["id"], 0.0 if rates or "activity" in content["run"] else None),
              counts.get("pending", {}).get(r["id"], 0),
              counts.get("undetermined", {}).get(r["id"], 0)] for r in content["rules"]]
     known = {r["id"] for r in content["rules"]}
     # A finding of a rule missing from today's pack still counts: the run is the record.
-    rows += [[rule, "(not in the current pack)", "", n, 0, 0]
+    rows += [[rule, "(not in the current pack)", "", n, rates.get(rule), 0, 0]
              for rule, n in counts["by_rule"].items() if rule not in known]
     return sorted(rows, key=lambda r: (-r[3], SEVERITIES.index(r[2]) if r[2] else 9, r[0]))
 
@@ -175,11 +177,12 @@ def packet_tables(packet: PacketVersion) -> list[Table]:
     """Return the Excel sheets: cover, summary, trend, waivers, one per rule and per log."""
     content, run = packet.content, packet.content["run"]
     # Figures stay numbers (a spreadsheet sums them); every other fact is text.
-    cover = Table("cover", "Cover", [Column("item"), Column("value", "int", width=70)],
-                  [[k, v if isinstance(v, int) else "" if v is None else str(v)]
+    cover = Table("cover", "Cover", [Column("item"), Column("value", "number", width=70)],
+                  [[k, v if isinstance(v, int | float) else "" if v is None else str(v)]
                    for k, v in cover_items(packet)])
     summary = Table("summary", "Summary", [Column("rule"), Column("title"), Column("severity"),
                                             Column("findings", "int"),
+                                            Column("per 1,000 events", "number"),
                                             Column("pending", "int"),
                                             Column("not judged", "int")], summary_rows(content))
     trend = Table("trend", "Trend", [Column("run"), Column("audited at", "datetime"),
@@ -219,6 +222,7 @@ def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
         ("rule pack", f"{run['pack']['id']} v{run['pack']['version']}"),
         ("rule pack SHA-256", run["pack"]["hash"]),
         ("readiness score (of 100)", run["readiness_score"]),
+        *_rate_items(run.get("activity")),
         ("findings", len(run["findings"])),
         ("incidents (findings sharing a triggering record are one)", len(incidents(content))),
         ("packet version", packet.version),
@@ -237,6 +241,19 @@ def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
                   ("amendment reason", amendment["reason"]),
                   ("amendment changes", "; ".join(amendment["changes"]))]
     return items
+
+
+def _rate_items(activity: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """Return the cover's finding rate, the figure that moves as a store improves."""
+    if not activity:
+        return [("findings per 1,000 events", "not worked out for this run")]
+    previous = activity.get("previous") or {}
+    return [("findings per 1,000 events", activity["findings_per_1000_events"]),
+            ("events in the period", activity["events"]),
+            ("findings per 1,000 events, previous run",
+             previous.get("findings_per_1000_events", "no earlier run")),
+            ("change since the previous run (negative: improving)",
+             activity["change"] if activity["change"] is not None else "nothing to compare")]
 
 
 def local_text(value: datetime | str, zone: str) -> str:

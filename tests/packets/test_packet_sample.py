@@ -237,6 +237,9 @@ def test_the_pdf_reads_times_locally_and_shows_log_exceptions_with_daily_totals(
         assert f"[{finding['severity']}] {local.strftime('%Y-%m-%d %H:%M %Z')}" in text
     assert "+00:00" not in text and "UTC" not in text  # UTC is for the JSON only
     assert "criticalhighmediumlowinfo" not in text  # the severity header is spaced out
+    activity = run["activity"]
+    assert (f"{len(run['findings'])} findings; {activity['findings_per_1000_events']} findings "
+            f"per 1,000 events ({activity['events']} events)") in text
     counts = next(t for t in packet.content["logs"] if t["key"] == "counts")
     agreeing = [r for r in counts["rows"] if r[8] == 0]
     exceptions = len(counts["rows"]) - len(agreeing)
@@ -253,6 +256,9 @@ def test_the_workbook_has_local_times_numeric_figures_and_whole_titles(audited):
     assert cover["readiness score (of 100)"].value == run["readiness_score"]
     assert cover["findings"].data_type == "n" and cover["findings"].value == len(run["findings"])
     assert cover["audited at"].value.endswith(("PST", "PDT"))
+    rate = run["activity"]["findings_per_1000_events"]
+    assert cover["findings per 1,000 events"].value == pytest.approx(rate)
+    assert cover["events in the period"].value == run["activity"]["events"] > 0
     sheet = book["pos-sale-unreported"]
     first = next(f for f in run["findings"] if f["rule_id"] == "pos-sale-unreported")
     local = datetime.fromisoformat(first["occurred_at"]).astimezone(ZONE)
