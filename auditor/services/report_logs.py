@@ -2,7 +2,8 @@
 
 Each log is a plain table: METRC adjustments, manifests received, METRC location
 changes against physical moves, POS-to-METRC sales reconciliation (a daily summary and
-the lines that do not agree), and cycle counts against METRC's on-hand.
+the lines that do not agree), cycle counts against METRC's on-hand, and the counts by
+what they covered (`count_coverage`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from auditor.domain.events import EventType as T
 from auditor.domain.rules import Deadline, duration_text
+from auditor.services.count_coverage import full_count_log
 from auditor.services.report_ports import ActivityLog, LoggedEvent
 from auditor.services.tables import Column, Table
 
@@ -40,14 +42,15 @@ def supporting_logs(log: ActivityLog, license_number: str, zone: ZoneInfo,
     def history(*types: T) -> list[LoggedEvent]:
         return log.events(license_number, types, None, closes)
 
+    inventory = history(T.MANIFEST_PACKAGE, T.ADJUSTMENT, T.METRC_SALE_LINE, T.COUNT_LINE)
     sales = sales_reconciliation(period(T.POS_SALE_LINE, T.METRC_SALE_LINE), zone,
                                  sale_window)
     return [adjustments(period(T.ADJUSTMENT), zone),
             manifests(period(T.MANIFEST, T.RECEIVING_SCAN), zone),
             location_changes(history(T.LOCATION_CHANGE, T.MOVE), opens, zone),
             *sales,
-            counts_on_hand(history(T.MANIFEST_PACKAGE, T.ADJUSTMENT, T.METRC_SALE_LINE,
-                                   T.COUNT_LINE), opens, zone)]
+            counts_on_hand(inventory, opens, zone),
+            full_count_log(inventory, opens, zone)]
 
 
 def adjustments(found: Iterable[LoggedEvent], zone: ZoneInfo) -> Table:

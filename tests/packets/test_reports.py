@@ -105,3 +105,26 @@ def test_reconciliation_tells_a_late_report_from_a_missing_one() -> None:
         ("R1", "late", "late: reported 26 h 47 min after the sale, 2 h 47 min past the "
                        "24 h window"),
         ("R3", "POS only: not in METRC", "missing: never reported to METRC")]
+
+
+def test_a_full_count_is_recognised_by_what_it_covers_not_by_its_id() -> None:
+    from datetime import timedelta
+
+    from auditor.services.count_coverage import full_count_log
+
+    def line(label: str, count_id: str, at: datetime) -> LoggedEvent:
+        return ev(T.COUNT_LINE, at, label, count_id, count_id=count_id, counted_quantity=1,
+                  unit="Each")
+
+    later = NOON + timedelta(days=1)
+    events = [*received("A", 5), *received("B", 5), *received("C", 5),
+              line("A", "WEEKLY-7", later), line("B", "WEEKLY-7", later + timedelta(hours=1)),
+              metrc("C", "R9", 5, at=later + timedelta(minutes=30)),  # sold out mid-count
+              line("A", "FULL-8", later + timedelta(days=1))]
+    rows = full_count_log(sorted(events, key=lambda e: e.occurred_at), NOON,
+                          LICENSE.zone()).rows
+    by_id = {row[0]: row for row in rows}
+    # Every package on hand was counted or sold during it: full, whatever its id says.
+    assert by_id["WEEKLY-7"][3:8] == [3, 2, 1, 0, "yes"]
+    # C was sold out before it and B was left out: not full, and B is named.
+    assert by_id["FULL-8"][3:9] == [2, 1, 0, 1, "no", "B"]
