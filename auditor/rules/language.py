@@ -312,11 +312,16 @@ def finding_fact(rule: Rule, name: str, column: Callable[[str], Any]) -> Any:
         total = column("total")
         return None if total is None else round(float(total), 3)
     if name == "failed":
-        failed = [c.label or c.field or "a condition" for i, c in enumerate(params.require)
-                  if column(f"failed_{i}")]
-        return ", ".join(failed[:-1]) + (" and " if len(failed) > 1 else "") + failed[-1] \
-            if failed else None
+        return listed([c.label or c.field or "a condition"
+                       for i, c in enumerate(params.require) if column(f"failed_{i}")])
     return column(name)
+
+
+def listed(items: list[str]) -> str | None:
+    """Return items as a sentence lists them: "a", "a and b", "a, b and c" (None: none)."""
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def shape_violation(rule: Rule, event_id: int, event_type: str, occurred_at: datetime,
