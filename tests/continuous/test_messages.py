@@ -127,3 +127,16 @@ def test_a_sale_never_reported_stays_missing(sql_store):
     assert message.startswith("Missing: POS receipt R1") and "within the 24 h reporting " \
         "window, nor since" in message
     assert continuous_messages(sql_store, rule, end) == [message]
+
+
+@pytest.mark.parametrize("state, words", [
+    ("CO", "times the limit (1 = 1 oz of flower"), ("MA", "times the limit (1 = 1 oz"),
+    ("MI", "g on the receipt, over the limit of"), ("OR", "g that day, over the limit of")])
+def test_each_states_purchase_limit_gives_the_total_and_the_limit(sql_store, state, words):
+    rule = {r.id: r for r in load_pack(default_rules_dir(), state).rules}[
+        "purchase-limit-exceeded"]
+    license = replace(LICENSE, number=f"{state}-LIC", state=state)
+    start, end = load_case(sql_store, license, failing_case(rule))
+    batch = sorted(explain(rule, v, license.zone()).message
+                   for v in sql_store.evaluate(license.number, rule, start, end).violations)
+    assert batch and all(words in m and "<" not in m for m in batch), batch
