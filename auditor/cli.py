@@ -249,6 +249,19 @@ def audits_show(run_id: str) -> None:
     click.echo(json.dumps(open_store(Settings.from_env()).runs.get(run_id), indent=2))
 
 
+def finding_rate_line(activity: dict[str, Any]) -> str:
+    """Return the finding rate and its change since the previous run, in words."""
+    rate, previous = activity["findings_per_1000_events"], activity["previous"]
+    line = f"findings per 1,000 events {rate} ({activity['events']} events)"
+    if activity["change"] is None:
+        return line + ("; no earlier run to compare with" if previous is None
+                       else "; the previous run has no rate to compare with")
+    change = activity["change"]
+    trend = "fewer: improving" if change < 0 else "more: worsening" if change > 0 else "unchanged"
+    return line + (f"; previous run {previous['findings_per_1000_events']}, "
+                   f"{change:+} ({trend})")
+
+
 def _print_stored_run(run: dict[str, Any], *, findings: bool = True) -> None:
     """Print a run's report (as stored, or `AuditReport.as_json`) for people."""
     period, pack, counts = run["period"], run["pack"], run["counts"]
@@ -260,8 +273,13 @@ def _print_stored_run(run: dict[str, Any], *, findings: bool = True) -> None:
                    f"(events {', '.join(map(str, f['evidence']))})")
     click.echo(f"readiness score {run['readiness_score']}/100; {len(run['findings'])} findings; "
                + ", ".join(f"{k} {v}" for k, v in sorted(counts["by_severity"].items())))
+    activity = run.get("activity")  # runs stored before the finding rate have none
+    if activity:
+        click.echo(finding_rate_line(activity))
+    rates = (activity or {}).get("per_rule_per_1000_events", {})
     for rule_id, count in sorted(counts["by_rule"].items()):
-        click.echo(f"  {rule_id:30} {count}")
+        rate = f"  ({rates[rule_id]} per 1,000 events)" if rule_id in rates else ""
+        click.echo(f"  {rule_id:30} {count}{rate}")
     for rule_id, count in sorted(counts["undetermined"].items()):
         click.echo(f"  {rule_id:30} {count} events not judged: their package's state was "
                    "not yet known")

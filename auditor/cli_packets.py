@@ -10,6 +10,7 @@ import click
 
 from auditor.bootstrap import open_store
 from auditor.cli_jobs import run_here
+from auditor.cli_progress import progress
 from auditor.config import Settings
 from auditor.domain.rules import Pack
 from auditor.packets import PacketDocuments
@@ -92,10 +93,15 @@ def write_outputs(store: SqlEventStore, run_id: str, pack: Pack, folder: Path) -
               show_default=True, help="json writes the canonical content the SHA-256 covers.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write it (default: packet-RUN.FORMAT in the current folder).")
+@click.option("--full-logs", is_flag=True, help="List every row of every log in the PDF "
+              "(by default: the exceptions and per-day totals; the XLSX and JSON hold all).")
 @BY
-def write(run_id: str, fmt: str, out: Path | None, by: str) -> None:
+def write(run_id: str, fmt: str, out: Path | None, by: str, full_logs: bool) -> None:
     """Write a run's packet (its latest final version, or a draft) and print its SHA-256."""
     target = out or Path(f"packet-{run_id}.{fmt}")
+    if full_logs and fmt == "pdf":
+        _write_full_logs(run_id, target, by)
+        return
     settings = Settings.from_env()
     store = open_store(settings)
     run_here(settings, store, "packet", store.runs.get(run_id)["license"], f"{run_id} {fmt}",
@@ -106,6 +112,20 @@ def write(run_id: str, fmt: str, out: Path | None, by: str) -> None:
     click.echo(f"wrote {target} (packet v{stored.version}, "
                f"{'final' if stored.final else 'draft'}); "
                f"content sha256 {stored.packet_sha256}")
+
+
+def _write_full_logs(run_id: str, target: Path, by: str) -> None:
+    """Render the PDF with every log row here: a one-off variant, not the stored packet."""
+    with progress("packet") as shown:
+        shown.show("reading the run, its findings and the audit trail", force=True)
+        sources, pack = _sources(run_id)
+        version = current_packet(sources, run_id, pack, by)
+        shown.show("rendering pdf with the full logs", force=True)
+        target.write_bytes(render_packet(version, "pdf", PacketDocuments(), full_logs=True))
+        shown.done(f"wrote {target}")
+    click.echo(f"wrote {target} (packet v{version.version}, "
+               f"{'final' if version.finalized_at else 'draft'}, full logs); "
+               f"content sha256 {version.sha256}")
 
 
 @packet.command("finalize")

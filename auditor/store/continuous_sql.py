@@ -71,7 +71,8 @@ class ContinuousStore(SettleQueries):
                     conn.execute(update(continuous_findings).where(
                         continuous_findings.c.license_id == item.license_id,
                         continuous_findings.c.identity == item.finding.identity)
-                        .values(status=item.status, remedied_at=item.remedied_at))
+                        .values(status=item.status, remedied_at=item.remedied_at,
+                                **_late_message(item)))
                     continue
                 added += _insert_new(conn, item, datetime.now(UTC), self.alerts)
             if checkpoint is not None:
@@ -143,3 +144,8 @@ def _save_checkpoint(conn: Any, checkpoint: Checkpoint) -> None:
         worker_checkpoints.c.partition == checkpoint.partition).values(**values)).rowcount
     if not changed:
         conn.execute(worker_checkpoints.insert(), values)
+
+
+def _late_message(item: Written) -> dict[str, Any]:
+    """Return the new message of a finding remedied late: it now says late, not missing."""
+    return {"message": item.finding.message} if item.status == "remedied" else {}

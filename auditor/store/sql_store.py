@@ -187,10 +187,13 @@ class SqlEventStore:
         return rules_sql.evaluate(self.engine, rule, self._license_id(license_number),
                                   self.get_license(license_number), start, end)
 
-    def event_counts(self, license_number: str) -> dict[str, int]:
-        """Return the number of stored events of each type for a license."""
+    def event_counts(self, license_number: str, start: datetime | None = None,
+                     end: datetime | None = None) -> dict[str, int]:
+        """Return the number of stored events of each type for a license (in [start, end))."""
+        period = ([events.c.occurred_at >= start] if start else []) + (
+            [events.c.occurred_at < end] if end else [])
         query = (select(events.c.type, func.count())
-                 .where(events.c.license_id == self._license_id(license_number))
+                 .where(events.c.license_id == self._license_id(license_number), *period)
                  .group_by(events.c.type))
         with self.engine.connect() as conn:
             return {kind: count for kind, count in conn.execute(query)}
