@@ -25,7 +25,8 @@ def serve(host: str, port: int, threads: int | None) -> None:
     options = ServerSettings.from_env().waitress_options()
     if threads is not None:
         options["threads"] = threads
-    click.echo(f"serving the auditor API on http://{host}:{port}")
+    click.echo(f"serving the auditor API on http://{host}:{port} "
+               f"(web console: http://{host}:{port}/console/)")
     waitress.serve(create_app(), host=host, port=port, **options)
 
 

@@ -22,6 +22,11 @@ class Settings:
     rules_dir: Path | None = None  # rule packs; None means this checkout's rules/
     trail_key_file: Path | None = None  # HMAC key of the audit trail, kept out of the database
     auth_failures_per_minute: int = 30  # failed authentications from one address, then 429
+    # The console's session cookie: signed with this key (None: a random key per process,
+    # so sessions end when the server restarts), and sent over HTTPS only unless told.
+    console_secret_key: str | None = None
+    console_cookie_secure: bool = True
+    signin_failures_per_account: int = 10  # failed sign-ins to one account a minute
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -34,7 +39,11 @@ class Settings:
                    rules_dir=Path(env["AUDITOR_RULES_DIR"]) if env.get("AUDITOR_RULES_DIR")
                    else None,
                    trail_key_file=Path(env["AUDITOR_TRAIL_KEY_FILE"])
-                   if env.get("AUDITOR_TRAIL_KEY_FILE") else None)
+                   if env.get("AUDITOR_TRAIL_KEY_FILE") else None,
+                   console_secret_key=env.get("AUDITOR_CONSOLE_SECRET_KEY") or None,
+                   console_cookie_secure=env.get("AUDITOR_CONSOLE_COOKIE_SECURE", "1") != "0",
+                   signin_failures_per_account=positive(
+                       env, "AUDITOR_SIGNIN_FAILURES_PER_ACCOUNT", 10))
 
 
 def positive(env: Mapping[str, str], name: str, default: int) -> int:
