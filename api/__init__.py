@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from api.auth import init_auth
+from api.console import init_console
 from api.errors import AuditorApi
 from api.resources import BLUEPRINTS
 from auditor.bootstrap import metrc_source, open_store
@@ -55,4 +56,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     init_auth(app)
+    init_console(app, settings, store.engine)
     return app
