@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
@@ -20,7 +19,7 @@ from api.auth import browser_without_token
 
 # Each page module registers its routes on bp when imported.
 from api.console import audits, oversight, records, rules, signin, today  # noqa: F401
-from api.console.core import bp, csrf_token
+from api.console.core import bp, csrf_token, local_time
 from auditor.config import Settings
 from auditor.domain.errors import NotFound
 from auditor.services.auth_failures import FailedAuthentications
@@ -30,15 +29,6 @@ from auditor.store.users_sql import SqlUsers
 
 log = logging.getLogger(__name__)
 SESSION_HOURS = 12  # a working day at the store; then sign in again
-
-
-def local_time(moment: datetime | str | None, zone: str) -> str:
-    """Return a time in a license's zone with the zone's abbreviation (2026-01-05 10:00 PST)."""
-    if moment is None or moment == "":
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def init_console(app: Flask, settings: Settings, engine: Any) -> None:

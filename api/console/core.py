@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
@@ -36,6 +38,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 PREFIX = "/console"
 bp = Blueprint("console", __name__, url_prefix=PREFIX, template_folder=str(TEMPLATES),
                static_folder="static")
+
+
+def local_time(moment: datetime | str | None, zone: str) -> str:
+    """Return a time in a license's zone with the zone's abbreviation (2026-01-05 10:00 PST)."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def me() -> Principal:
@@ -92,10 +103,16 @@ def my_licenses() -> list[License]:
 
 
 def requires(permission: Permission) -> Callable[[F], F]:
-    """Refuse with 403 a user whose role lacks the permission (the page says which role)."""
+    """Refuse with 403 a user whose role lacks the permission (the page says which role).
+
+    A license the user cannot see is refused first, with 404: whatever the role, a
+    license of another organization looks exactly like one that does not exist.
+    """
 
     def decorate(view: F) -> F:
         def checked(*args: Any, **kwargs: Any) -> Any:
+            if "number" in kwargs and not me().sees(kwargs["number"]):
+                abort(404, f"There is no license {kwargs['number']} among yours.")
             if not me().may(permission):
                 abort(403, f"The {me().role.value} role may not do this.")
             return view(*args, **kwargs)

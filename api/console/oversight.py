@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from api.auth import license_pack, services
 from api.console.charts import score_chart
-from api.console.core import bp, console_path, me, requires, visible_license
+from api.console.core import bp, console_path, local_time, me, requires, visible_license
 from auditor.domain.errors import InvalidInput
 from auditor.services.access import Permission
 from auditor.services.lifecycle import STATUSES, get_finding
@@ -36,7 +36,7 @@ def dashboard(number: str) -> str:
     """Show readiness across runs and the latest run's open findings by severity and rule."""
     lic = visible_license(number)
     runs = readiness_trend(services()["store"].runs, number)
-    chart = score_chart([r["created_at"].strftime("%m-%d") for r in runs],
+    chart = score_chart([local_time(r["created_at"], lic.timezone)[5:10] for r in runs],
                         [int(r["readiness_score"]) for r in runs]) if runs else None
     latest = runs[-1] if runs else None
     counts = open_counts(run_findings(services()["api"], latest["id"])) if latest else None
