@@ -16,7 +16,7 @@ from auditor.domain.license import License
 from auditor.domain.rules import Rule, Severity
 from auditor.services.access import Permission
 from auditor.services.api_ports import RuleVersions
-from auditor.services.rule_forms import apply_form, form_fields
+from auditor.services.rule_forms import apply_form, form_fields, rule_data
 from auditor.services.rule_versions import backtest, diff, parse_draft, publish, version_text
 
 
@@ -42,10 +42,16 @@ def rules(number: str) -> str:
 
 def _page(lic: License, rule: Rule, draft: str, **results: Any) -> str:
     """Render the rule's page with a draft in both editors, and any results."""
-    history = range(rule.version, 0, -1)
+    try:
+        fields, data = form_fields(draft), rule_data(draft)
+    except InvalidInput:  # YAML too broken to fill the form: the form shows the rule in force
+        current = version_text(rules_root(), _versions(lic), rule.id, rule.version)
+        fields, data = form_fields(current), rule_data(current)
     return render_template("console/rule.html", license=lic, rule=rule, draft=draft,
-                           fields=form_fields(draft), severities=[s.value for s in Severity],
-                           history=history, **results)
+                           fields=fields, title=data.get("title", rule.title),
+                           severity=data.get("severity", rule.severity.value),
+                           severities=[s.value for s in Severity],
+                           history=range(rule.version, 0, -1), **results)
 
 
 @bp.route("/licenses/<number>/rules/<rule_id>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 
 from api.auth import license_pack, services
 from api.console.core import bp, requires, visible_license
@@ -13,7 +13,7 @@ from auditor.domain.license import License
 from auditor.services.access import Permission
 from auditor.services.today import Today, as_rows, today
 
-REFRESH_SECONDS = 30  # how often an open page asks for the lists again
+REFRESH_SECONDS = 30  # how often an open page asks for the lists again (config may shorten)
 
 
 def _as_of(lic: License) -> datetime:
@@ -39,8 +39,9 @@ def _lists(number: str) -> tuple[License, Today]:
 def today_page(number: str) -> str:
     """Show today's manifests, moves, count variances, replenishment and sell-soon lists."""
     lic, lists = _lists(number)
+    refresh = current_app.config.get("CONSOLE_REFRESH_SECONDS", REFRESH_SECONDS)
     return render_template("console/today.html", license=lic, t=lists, as_rows=as_rows,
-                           refresh=REFRESH_SECONDS, day=request.args.get("day", ""))
+                           refresh=refresh, day=request.args.get("day", ""))
 
 
 @bp.route("/licenses/<number>/today/lists")

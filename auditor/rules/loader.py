@@ -56,7 +56,8 @@ def load_text(text: str, source: str) -> Any:
 
 def dump_text(data: Any) -> str:
     """Return data as YAML text in the order given (the rule editor's form writes it)."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100,
+                          default_flow_style=None)  # leaf lists inline, as the files write them
 
 
 def declared_jurisdictions(text: str) -> tuple[str, ...]:

@@ -9,6 +9,8 @@ Publish all work on the very text that will be stored.
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from auditor.domain.rules import Severity
 from auditor.rules.loader import dump_text, load_text
 
 LIST_SEPARATOR = ","
+TOP_LEVEL = re.compile(r"^[A-Za-z_][\w-]*:")
 DURATION = re.compile(r"^P(\d+[DWMY]|T\d+[HMS])")
 
 
@@ -78,17 +81,44 @@ def _hint(value: Any) -> str:
 
 def apply_form(text: str, title: str, severity: str, values: dict[str, str],
                next_version: int) -> str:
-    """Return the rule's YAML with the form's title, severity and parameters, as next_version."""
+    """Return the rule's YAML with the form's title, severity and parameters, as next_version.
+
+    Only what changed is rewritten: the version, title and severity lines in place, and
+    the `params` block if a parameter changed; description, citations and cases keep
+    their text, so the version diff shows the edit and nothing else.
+    """
     data = rule_data(text)
     if severity not in {s.value for s in Severity}:
         raise InvalidInput(f"severity {severity!r} is not one of "
                            + ", ".join(s.value for s in Severity))
-    data.update(version=next_version, title=title.strip() or data.get("title"),
-                severity=severity)
+    params = copy.deepcopy(data.get("params") or {})
     for field in form_fields(text):
         if field.path in values:
-            _set(data["params"], field.path.split("."), _typed(field, values[field.path]))
-    return dump_text(data)
+            _set(params, field.path.split("."), _typed(field, values[field.path]))
+    edited = _set_line(text, "version", str(next_version))
+    edited = _set_line(edited, "severity", severity)
+    if title.strip() and title.strip() != data.get("title"):
+        edited = _set_line(edited, "title", json.dumps(title.strip()))  # JSON is YAML
+    if params != (data.get("params") or {}):
+        edited = _replace_block(edited, "params", dump_text({"params": params}))
+    return edited
+
+
+def _set_line(text: str, key: str, value: str) -> str:
+    """Return text with the top-level `key: ...` line set to value (added if absent)."""
+    line = re.compile(rf"^{key}:.*$", re.MULTILINE)
+    if line.search(text):
+        return line.sub(lambda _: f"{key}: {value}", text, count=1)
+    return f"{key}: {value}\n{text}"
+
+
+def _replace_block(text: str, key: str, block: str) -> str:
+    """Return text with the top-level key's block (up to the next top-level key) replaced."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{key}:"))
+    end = next((i for i in range(start + 1, len(lines)) if TOP_LEVEL.match(lines[i])),
+               len(lines))
+    return "".join(lines[:start]) + block + "".join(lines[end:])
 
 
 def _typed(field: Field, raw: str) -> Any:
