@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDTH, HEIGHT, PAD = 640, 220, 36
+WIDTH, HEIGHT, PAD = 640, 220, 40
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def dashboard(number: str) -> str:
     """Show readiness across runs and the latest run's open findings by severity and rule."""
     lic = visible_license(number)
     runs = readiness_trend(services()["store"].runs, number)
-    chart = score_chart([local_time(r["created_at"], lic.timezone)[5:10] for r in runs],
+    chart = score_chart([local_time(r["created_at"], lic.timezone)[5:16] for r in runs],
                         [int(r["readiness_score"]) for r in runs]) if runs else None
     latest = runs[-1] if runs else None
     counts = open_counts(run_findings(services()["api"], latest["id"])) if latest else None
