@@ -32,17 +32,27 @@ def first_finding(client: FlaskClient) -> int:
     return int(found.group(1))
 
 
-PAGES = ["today", "dashboard", "findings", "audits", "rules", "imports", "trail",
-         "rules/tag-invalid", "events/1"]
+VALUES = {"number": LIC, "rule_id": "tag-invalid", "event_id": "1"}
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_another_organizations_user_gets_404_for_every_page_of_a_license_it_cannot_see(
-        console_app: Flask, page: str) -> None:
+def license_routes(app: Flask) -> list[tuple[str, str]]:
+    """Return every console route of a license (by number), with each method."""
+    return sorted((rule.rule, method) for rule in app.url_map.iter_rules()
+                  if rule.endpoint.startswith("console.") and "<number>" in rule.rule
+                  for method in rule.methods - {"HEAD", "OPTIONS"})
+
+
+def test_another_organizations_user_gets_404_on_every_route_of_a_license_it_cannot_see(
+        console_app: Flask) -> None:
     client = signed_in(console_app, "other_officer")
-    answer = client.get(f"{BASE}/{page}")
-    assert answer.status_code == 404 and b"no license" in answer.data
-    assert LIC.encode() in answer.data  # names what was asked, reveals nothing else
+    token = form_token(client, "/console/")
+    routes = license_routes(console_app)
+    assert len(routes) >= 15  # the sweep finds the console's routes
+    for rule, method in routes:
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: VALUES[m.group(1)], rule)
+        answer = client.open(path, method=method, data={"csrf_token": token})
+        assert answer.status_code == 404 and b"no license" in answer.data, (method, path)
+        assert LIC.encode() in answer.data  # names what was asked, reveals nothing else
 
 
 def test_another_organizations_user_gets_404_for_a_finding_a_run_and_its_packet(
