@@ -23,6 +23,7 @@ from api.console.core import bp, csrf_token, local_time
 from auditor.config import Settings
 from auditor.domain.errors import NotFound
 from auditor.services.auth_failures import FailedAuthentications
+from auditor.services.today import Recent
 from auditor.services.users import SignInLimits
 from auditor.store.sync_sql import SqlSyncState
 from auditor.store.users_sql import SqlUsers
@@ -43,7 +44,7 @@ def init_console(app: Flask, settings: Settings, engine: Any) -> None:
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="auditor_session",
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS))
     app.extensions["auditor"].update({
-        "users": SqlUsers(engine), "sync_state": SqlSyncState(engine),
+        "users": SqlUsers(engine), "sync_state": SqlSyncState(engine), "recent": Recent(),
         "signin_limits": SignInLimits(
             FailedAuthentications(settings.auth_failures_per_minute),
             FailedAuthentications(settings.signin_failures_per_account))})

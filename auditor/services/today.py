@@ -8,13 +8,19 @@ variances     count lines off METRC's on-hand with no adjustment since, and the 
               codes METRC allows for that adjustment
 replenish     what to bring from the vault (the replenishment report)
 sell soon     packages on hand, nearest expiry first (the sell-soon report)
+
+The last two replay the whole history, so the page loads them on their own, and every
+list is kept (`Recent`) until something new is stored.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from auditor.domain.events import EventType as T
 from auditor.domain.findings import Finding, explain
@@ -27,6 +33,7 @@ from auditor.services.report_ports import ActivityLog, LoggedEvent
 from auditor.services.reports import Period, replenishment, sell_soon
 from auditor.services.tables import Table
 
+T_ = TypeVar("T_")
 DAYS = 7  # the page looks back a week: a delivery or a count older than that is an audit's
 MOVE_RULE = "transfer-before-move"
 TOLERANCE = 1e-6
@@ -64,7 +71,7 @@ class Variance:
 
 @dataclass
 class Today:
-    """Everything on the page, for one license and one day."""
+    """The lists to act on, for one license and one day."""
 
     license: License
     day: date
@@ -72,22 +79,70 @@ class Today:
     moves: list[Finding]
     variances: list[Variance]
     reasons: list[str]
+
+
+@dataclass
+class Stock:
+    """What to bring out and what to sell first, for one license and one day."""
+
+    license: License
+    day: date
     replenish: Table
     sell_soon: Table
 
 
-def today(store: EventStore, log: ActivityLog, pack: Pack, license: License,
-          now: datetime) -> Today:
-    """Return the today page's lists for the license as of now."""
+def _window(license: License, now: datetime) -> tuple[date, date, datetime, datetime]:
+    """Return the page's first and last local day and their UTC bounds."""
     day = now.astimezone(license.zone()).date()
     start = day - timedelta(days=DAYS - 1)
-    opens, closes = local_bounds(license, start, day)
-    period = Period(license, start, day, opens, closes)
+    return (start, day, *local_bounds(license, start, day))
+
+
+def today(store: EventStore, log: ActivityLog, pack: Pack, license: License,
+          now: datetime) -> Today:
+    """Return the lists to act on for the license as of now."""
+    start, day, opens, closes = _window(license, now)
     return Today(license, day, open_manifests(log, license, opens, closes),
                  unrecorded_moves(store, pack, license, start, day),
                  unadjusted_variances(log, license, opens, closes),
-                 allowed_reasons(log, license, closes),
-                 replenishment(log, period)[0], sell_soon(log, period)[0])
+                 allowed_reasons(log, license, closes))
+
+
+def stock(log: ActivityLog, license: License, now: datetime) -> Stock:
+    """Return the replenishment and sell-soon lists (the reports) as of now."""
+    start, day, opens, closes = _window(license, now)
+    period = Period(license, start, day, opens, closes)
+    return Stock(license, day, replenishment(log, period)[0], sell_soon(log, period)[0])
+
+
+class Recent:
+    """The latest lists per license and day, kept while nothing new is stored.
+
+    Polling pages ask every few seconds, but the lists replay the license's history
+    (on-hand needs every event since the first), and they change only when something
+    is stored: every stored change moves the audit trail's head, so a list computed at
+    the same head is still right. Bounded to the most recent `size` keys per process.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], version: Any, compute: Callable[[], T_]) -> T_:
+        """Return the value kept for key at version, else compute and keep it."""
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and kept[0] == version:
+                self._kept.move_to_end(key)
+                return cast(T_, kept[1])
+        value = compute()
+        with self._lock:
+            self._kept[key] = (version, value)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return value
 
 
 def open_manifests(log: ActivityLog, license: License, opens: datetime,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -152,6 +151,8 @@ def test_the_today_page_lists_the_days_work_with_links_to_evidence(console_app: 
     assert lists.status_code == 200 and b"<html" not in lists.data and b"M-100" in lists.data
     evidence = re.search(r'href="(/console/licenses/[^"]+/events/\d+)"', page).group(1)
     assert associate.get(evidence).status_code == 200
+    stock = associate.get(f"{BASE}/today/stock?day={DAY}").data.decode()
+    assert "Replenish the sales floor" in stock and "Sell soon" in stock
 
 
 def test_a_rule_edited_in_the_form_is_backtested_then_published_as_the_next_version(
