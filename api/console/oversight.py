@@ -21,6 +21,7 @@ from auditor.services.oversight import (
     evidence_events,
     findings_page,
     latest_run,
+    needing_action,
     open_counts,
     readiness_trend,
     run_findings,
@@ -39,9 +40,10 @@ def dashboard(number: str) -> str:
     chart = score_chart([local_time(r["created_at"], lic.timezone)[5:16] for r in runs],
                         [int(r["readiness_score"]) for r in runs]) if runs else None
     latest = runs[-1] if runs else None
-    counts = open_counts(run_findings(services()["api"], latest["id"])) if latest else None
+    found = run_findings(services()["api"], latest["id"]) if latest else []
     return render_template("console/dashboard.html", license=lic, runs=runs, chart=chart,
-                           latest=latest, counts=counts)
+                           latest=latest, counts=open_counts(found),
+                           urgent=needing_action(found))
 
 
 def _filters() -> Filters:

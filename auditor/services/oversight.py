@@ -81,6 +81,15 @@ def open_counts(findings: list[dict[str, Any]]) -> dict[str, Any]:
             "by_rule": Counter(f["rule_id"] for f in still_open).most_common()}
 
 
+def needing_action(findings: list[dict[str, Any]], limit: int = 10) -> list[dict[str, Any]]:
+    """Return the open critical and high findings, most severe then newest first."""
+    urgent = [f for f in findings if f["status"] == "open"
+              and f["severity"] in ("critical", "high")]
+    urgent.sort(key=lambda f: f["occurred_at"], reverse=True)
+    urgent.sort(key=lambda f: SEVERITIES.index(f["severity"]))
+    return urgent[:limit]
+
+
 def findings_page(api: ApiStore, run_id: str,
                   filters: Filters) -> tuple[list[dict[str, Any]], bool]:
     """Return one page of a run's findings matching the filters, and whether more follow.

@@ -86,6 +86,9 @@ def test_dashboard_draws_the_trend_and_counts_open_findings(console_app: Flask) 
     assert "<svg" in page and page.count("<circle") == 2
     assert "pos-sale-unreported" in page and "transfer-before-move" in page
     assert "PST" in page  # times in the license's zone, with its abbreviation
+    urgent = page[page.index('id="urgent"'):page.index('id="runs-table"')]
+    assert urgent.index("critical") < urgent.index("high")  # most severe first
+    assert "/console/findings/" in urgent
 
 
 def test_the_finding_page_shows_evidence_and_refuses_a_stale_form(console_app: Flask) -> None:
