@@ -242,3 +242,17 @@ def test_the_trail_page_shows_the_licenses_entries_and_the_verdict(console_app: 
     assert "OK: " in page and "verified" in page and "Head: entry" in page
     assert "<td>import</td>" in page and "license.add" not in page  # filtered by action
     assert "token.create" not in admin.get(f"{BASE}/trail").data.decode()  # no license
+
+
+def test_sign_in_audit_waive_and_today_on_each_database(db_console_app: Flask) -> None:
+    officer = signed_in(db_console_app, "compliance_officer")
+    audit(officer)
+    finding_id = first_finding(officer)
+    token = form_token(officer, f"/console/findings/{finding_id}")
+    waived = officer.post(f"/console/findings/{finding_id}/status", data={
+        "csrf_token": token, "status": "waived", "note": "checked",
+        "justification": "voided at the till", "expires_on": "2099-01-31",
+        "revision": "0"}, follow_redirects=True)
+    assert "status <strong>waived</strong>" in waived.data.decode()
+    today = signed_in(db_console_app, "associate").get(f"{BASE}/today?day={DAY}")
+    assert b"M-100" in today.data and TAG1.encode() in today.data
