@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
@@ -75,6 +76,10 @@ def _load_user() -> Response | None:
     principal = signed_in(services()["users"], int(user_id)) if user_id else None
     if principal is None:
         session.pop("user_id", None)
+        if request.headers.get("HX-Request"):  # a poll: send the whole page to sign-in,
+            page = request.headers.get("HX-Current-URL", "")  # not into the polled part
+            target = url_for("console.sign_in", next=urlsplit(page).path or None)
+            return Response(status=204, headers={"HX-Redirect": target})
         return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))
     g.principal = principal
     g.acting = acting_as(principal.actor)  # api.auth's teardown ends it

@@ -122,3 +122,14 @@ def test_a_disabled_user_is_signed_out_at_the_next_page_and_cannot_sign_in(
     again = fresh.post("/console/sign-in", data={"email": email("viewer"),
                                                  "password": PASSWORD, "csrf_token": token})
     assert again.status_code == 401
+
+
+def test_a_poll_after_the_session_ended_sends_the_whole_page_to_sign_in(
+        console_app: Flask) -> None:
+    client = console_app.test_client()
+    poll = client.get(f"/console/licenses/{LICENSE.number}/today/lists", headers={
+        "HX-Request": "true",
+        "HX-Current-URL": f"http://127.0.0.1/console/licenses/{LICENSE.number}/today"})
+    assert poll.status_code == 204
+    assert poll.headers["HX-Redirect"] == (
+        f"/console/sign-in?next=/console/licenses/{LICENSE.number}/today")
