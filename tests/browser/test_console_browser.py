@@ -117,6 +117,7 @@ def test_the_today_page_refreshes_itself_when_new_events_arrive(
     page.goto(f"{BASE}/today?day={DAY}")
     page.get_by_role("heading", name="Deliveries to finish (1)").wait_for()
     assert page.get_by_role("heading", name="Moves without a METRC location change (1)")
+    page.get_by_role("heading", name="Replenish the sales floor from the vault").wait_for()
     shot(page, "today")
     secret = live[1].config["TEST_SECRETS"]["associate"]
     move = {"type": "move", "occurred_at": f"{DAY}T12:00:00-08:00", "package_label": TAG2,
