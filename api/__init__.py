@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from api.auth import init_auth
+from api.console import init_console
 from api.errors import AuditorApi
 from api.resources import BLUEPRINTS
 from auditor.bootstrap import metrc_source, open_jobs, open_store
@@ -57,4 +58,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     init_auth(app)
+    init_console(app, settings, store.engine)
     return app

@@ -19,6 +19,7 @@ from auditor.cli_jobs import jobs, run_here
 from auditor.cli_packets import packet, report, write_outputs
 from auditor.cli_sync import demo_sync, metrc_simulator, sync
 from auditor.cli_trail import trail, verdict_line
+from auditor.cli_users import user
 from auditor.cli_worker import findings, worker
 from auditor.config import Settings
 from auditor.domain.errors import AuditorError, InvalidInput
@@ -302,5 +303,5 @@ def _print_demo(result: DemoResult) -> None:
 
 
 for command in (ingest_command, jobs, packet, report, worker, findings, serve, token, trail, org,
-                sync, metrc_simulator, demo_sync):
+                sync, metrc_simulator, demo_sync, user):
     main.add_command(command)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+
 import click
 
 from auditor.bootstrap import open_store
@@ -32,11 +35,22 @@ def serve(host: str, port: int, threads: int | None, processes: int | None) -> N
     processes = processes or server.processes
     click.echo(f"serving the auditor API on http://{host}:{port} "
                f"({processes} process{'es' if processes > 1 else ''}, "
-               f"{options['threads']} threads each)")
+               f"{options['threads']} threads each; web console: http://{host}:{port}/console/)")
     if processes > 1:
+        _share_console_key()
         serve_processes(create_app, host, port, processes, options)
         return
     waitress.serve(create_app(), host=host, port=port, **options)
+
+
+def _share_console_key() -> None:
+    """Give every serving process one console key, so a session signed by one is read by all.
+
+    Without AUDITOR_CONSOLE_SECRET_KEY each app draws a random key; the children build
+    their apps after the fork, so the key is drawn here, once, and inherited.
+    """
+    if not os.environ.get("AUDITOR_CONSOLE_SECRET_KEY"):
+        os.environ["AUDITOR_CONSOLE_SECRET_KEY"] = secrets.token_hex(32)
 
 
 @click.group()

@@ -29,6 +29,11 @@ class Settings:
     import_lease_seconds: int = 600  # a running import silent this long was interrupted
     idempotency_lease_seconds: int = 600  # a key pending this long: its request died
     alert_webhook_url: str | None = None  # the worker posts new critical/high findings here
+    # The console's session cookie: signed with this key (None: a random key per process,
+    # so sessions end when the server restarts), and sent over HTTPS only unless told.
+    console_secret_key: str | None = None
+    console_cookie_secure: bool = True
+    signin_failures_per_account: int = 10  # failed sign-ins to one account a minute
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,7 +52,11 @@ class Settings:
                    import_lease_seconds=positive(env, "AUDITOR_IMPORT_LEASE_SECONDS", 600),
                    idempotency_lease_seconds=positive(env, "AUDITOR_IDEMPOTENCY_LEASE_SECONDS",
                                                       600),
-                   alert_webhook_url=env.get("AUDITOR_ALERT_WEBHOOK_URL") or None)
+                   alert_webhook_url=env.get("AUDITOR_ALERT_WEBHOOK_URL") or None,
+                   console_secret_key=env.get("AUDITOR_CONSOLE_SECRET_KEY") or None,
+                   console_cookie_secure=env.get("AUDITOR_CONSOLE_COOKIE_SECURE", "1") != "0",
+                   signin_failures_per_account=positive(
+                       env, "AUDITOR_SIGNIN_FAILURES_PER_ACCOUNT", 10))
 
 
 def job_runner(env: Mapping[str, str]) -> str:

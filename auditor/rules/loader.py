@@ -59,6 +59,17 @@ def _parse_yaml(text: str, source: str) -> Any:
         raise RuleInvalid(f"{source}: not valid YAML: {exc}") from None
 
 
+def load_text(text: str, source: str) -> Any:
+    """Return the data of a YAML text; RuleInvalid naming the source if it is not YAML."""
+    return _parse_yaml(text, source)
+
+
+def dump_text(data: Any) -> str:
+    """Return data as YAML text in the order given (the rule editor's form writes it)."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100,
+                          default_flow_style=None)  # leaf lists inline, as the files write them
+
+
 def declared_jurisdictions(text: str) -> tuple[str, ...]:
     """Return the jurisdictions a rule's YAML declares ("*" when it names none)."""
     try:

@@ -258,6 +258,19 @@ api_tokens = Table(
     Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
 )
 
+# Console users (migration 0013): signed in by email and password, scoped like tokens.
+users = Table(
+    "users", metadata,
+    Column("id", Id, primary_key=True),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
+    Column("password_hash", String(255), nullable=False),  # werkzeug scrypt, never the password
+    Column("role", String(32), nullable=False),
+    Column("licenses", Json, nullable=False),  # license numbers the user may see
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+)
+
 finding_states = Table(
     "finding_states", metadata,
     Column("license_id", Integer, ForeignKey("licenses.id"), primary_key=True),

@@ -57,8 +57,11 @@ PUBLIC = {("/openapi.json", "GET")}
 
 
 def app_routes(app: Flask) -> set[tuple[str, str]]:
+    """Return the API's routes: the console's (signed-in sessions, swept in
+    tests/console/test_pages.py) and the front door that sends browsers there are not."""
     return {(rule.rule, method) for rule in app.url_map.iter_rules()
-            if rule.endpoint != "static"
+            if rule.endpoint != "static" and not rule.endpoint.startswith("console.")
+            and rule.endpoint != "front_door"
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
