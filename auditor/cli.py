@@ -31,6 +31,7 @@ from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import run_audit
 from auditor.services.demo import DemoResult, check_sample_store, load_sample_store
+from auditor.services.ports import AUDIT_ENGINES
 
 
 class AuditorGroup(click.Group):
@@ -210,14 +211,18 @@ def rules_validate(state: str | None) -> None:
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]),
               help="Last day of the period, inclusive.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def audit(license_number: str, start: datetime, end: datetime, as_json: bool) -> None:
+@click.option("--engine", type=click.Choice(AUDIT_ENGINES), default="sql", show_default=True,
+              help="Where the rules run: the store itself, or a DuckDB copy of the "
+                   "license's events (same findings).")
+def audit(license_number: str, start: datetime, end: datetime, as_json: bool,
+          engine: str) -> None:
     """Run the readiness audit for a license over a period and print the findings."""
     settings = Settings.from_env()
     store = open_store(settings)
     store.get_license(license_number)
     first, last = start.date().isoformat(), end.date().isoformat()
     job = run_here(settings, store, "audit", license_number,
-                   f"{license_number} {first} {last}", {"start": first, "end": last}, "audit")
+                   f"{license_number} {first} {last}", {"start": first, "end": last, "engine": engine}, "audit")
     assert job.result is not None
     stored = store.runs.get(job.result["run_id"])
     if as_json:

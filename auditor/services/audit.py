@@ -26,7 +26,7 @@ from auditor.domain.findings import Evaluation, Finding, Unjudged, explain
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule, Severity
 from auditor.rules.templates import template_spec
-from auditor.services.ports import EventStore
+from auditor.services.ports import EventStore, RuleEvaluator
 
 WEIGHTS = {Severity.CRITICAL: 5, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1,
            Severity.INFO: 0}
@@ -144,10 +144,12 @@ AUDIT_THREADS = min(4, os.cpu_count() or 1)
 
 def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
               end: date, threads: int = AUDIT_THREADS,
-              on_rule: Callable[[str, int, int], None] | None = None) -> AuditReport:
+              on_rule: Callable[[str, int, int], None] | None = None,
+              engine: str = "sql") -> AuditReport:
     """Run every rule in force for the license over [start, end], explain and store the findings.
 
-    on_rule(rule id, rules done, rules in all) is called as each rule finishes.
+    on_rule(rule id, rules done, rules in all) is called as each rule finishes; engine
+    picks where the rules run (ports.AUDIT_ENGINES): the findings are the same.
     """
     license = store.get_license(license_number)
     opens, closes = local_bounds(license, start, end)
@@ -156,10 +158,22 @@ def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
     report.events = sum(store.event_counts(license.number, opens, closes).values())
     report.previous = previous_run(store, license.number)
     store.refresh_statistics()
+    with store.audit_engine(license.number, engine) as evaluator:
+        _evaluate_all(evaluator, report, opens, closes, threads, on_rule)
+    report.findings.sort(key=lambda f: (f.occurred_at, f.rule_id, f.evidence))
+    store.runs.save(report.as_json(), report.findings, datetime.now(UTC))
+    return report
+
+
+def _evaluate_all(evaluator: RuleEvaluator, report: AuditReport, opens: datetime,
+                  closes: datetime, threads: int,
+                  on_rule: Callable[[str, int, int], None] | None) -> None:
+    """Evaluate the report's rules on parallel threads and add what each found."""
+    license = report.license
 
     def evaluate(rule: Rule) -> tuple[Rule, Evaluation, float]:
         began = perf_counter()
-        evaluation = store.evaluate(license.number, rule, opens, closes)
+        evaluation = evaluator.evaluate(license.number, rule, opens, closes)
         return rule, evaluation, perf_counter() - began
 
     # The costly templates start first, so the threads finish together.
@@ -172,6 +186,3 @@ def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
             report.pending[rule.id] = evaluation.pending
             report.undetermined[rule.id] = evaluation.undetermined
             report.seconds[rule.id] = seconds
-    report.findings.sort(key=lambda f: (f.occurred_at, f.rule_id, f.evidence))
-    store.runs.save(report.as_json(), report.findings, datetime.now(UTC))
-    return report

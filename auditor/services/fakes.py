@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +58,11 @@ class InMemoryEventStore:
                  end: datetime) -> Evaluation:
         """Refuse: the batch audit runs in SQL; use the SQL store on SQLite."""
         raise NotImplementedError("rule evaluation needs the SQL store (SQLite works in tests)")
+
+    @contextmanager
+    def audit_engine(self, license_number: str, engine: str = "sql") -> Iterator[Any]:
+        """Yield this store: it has no other engine (and evaluates nothing)."""
+        yield self
 
     def add_license(self, license: License) -> None:
         """Store a new license; Conflict if its number exists."""

@@ -59,7 +59,7 @@ def audit(ctx: JobContext, ws: Workspace) -> JobOutcome:
     license = ws.store.get_license(ctx.job.license_number)
     report = run_audit(ws.store, ws.pack(license), license.number, _day(p["start"]),
                        _day(p["end"]), on_rule=lambda rule, done, total: ctx.progress(
-                           done, total, f"rule {rule}"))
+                           done, total, f"rule {rule}"), engine=p.get("engine", "sql"))
     summary = {k: v for k, v in report.as_json().items() if k != "findings"}
     return JobOutcome({**summary, "result_url": f"/audits/{report.run_id}"})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -100,6 +101,19 @@ class AuditRuns(Protocol):
         """Return a run's report as produced; NotFound if there is none."""
 
 
+class RuleEvaluator(Protocol):
+    """Anything that evaluates rules over a license's events (the store, or a copy of it)."""
+
+    def evaluate(self, license_number: str, rule: Rule, start: datetime,
+                 end: datetime) -> Evaluation:
+        """Evaluate a rule over a license's events in [start, end), judged as of end."""
+
+
+# Which engine a batch audit runs its rules on: the store of record ("sql", the default),
+# or an analytical copy of the license's events ("duckdb"). The findings are the same.
+AUDIT_ENGINES = ("sql", "duckdb")
+
+
 class EventStore(Protocol):
     """Durable, append-only storage of licenses, imports and events, and audit runs."""
 
@@ -141,6 +155,10 @@ class EventStore(Protocol):
     def evaluate(self, license_number: str, rule: Rule, start: datetime,
                  end: datetime) -> Evaluation:
         """Evaluate a rule over a license's events in [start, end), judged as of end."""
+
+    def audit_engine(self, license_number: str,
+                     engine: str = "sql") -> AbstractContextManager[RuleEvaluator]:
+        """Return (as a context) where an audit of the license evaluates its rules."""
 
     def earliest(self, license_number: str, event_type: EventType,
                  reference: str) -> datetime | None:

@@ -75,17 +75,26 @@ def requires_prior(rule: Rule, license_id: int, license: License, dialect: str,
     params = rule.params
     e, p = events.alias("e"), events.alias("p")
     ef, pf = Fields(e, dialect, license), Fields(p, dialect, license)
+    chosen: Any = e
     counterpart = selects(p, pf, params.prior, license_id)
-    counterpart += [pf[m.prior] == ef[m.event] for m in params.match]
     if params.in_force_by:
-        counterpart.append(pf[params.in_force_by] == _version_in_force(
-            params.prior.type, params.in_force_by, e, license_id, license, dialect))
+        # The version in force is worked out once per event, as a column of the events
+        # chosen: nested in the EXISTS below, DuckDB ran it again per candidate (minutes).
+        in_force = _version_in_force(params.prior.type, params.in_force_by, e, license_id,
+                                     license, dialect)
+        chosen = select(e, in_force.label("in_force")).where(
+            *selects(e, ef, params.event, license_id)).subquery("chosen")
+        ef = Fields(chosen, dialect, license)
+        counterpart.append(pf[params.in_force_by] == chosen.c.in_force)
+    counterpart += [pf[m.prior] == ef[m.event] for m in params.match]
     if not params.ever:
         counterpart.append(pf.time() <= ef.time())
         if params.within is not None:
             counterpart.append(pf.time() >= ef.shifted_time(-params.within))
-    return Compiled(select(e).where(*selects(e, ef, params.event, license_id),
-                                    not_(exists().where(*counterpart))))
+    unmatched = not_(exists().where(*counterpart))
+    if chosen is e:
+        return Compiled(select(e).where(*selects(e, ef, params.event, license_id), unmatched))
+    return Compiled(select(*(chosen.c[column.name] for column in events.c)).where(unmatched))
 
 
 def _version_in_force(types: Sequence[str], version_field: str, event: Any, license_id: int,
@@ -193,7 +202,7 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
                 .cte("verdicts").prefix_with("MATERIALIZED"))  # else SQLite inlines it
     e = events.alias("e")
     latest = latest_of(e, types, license_id)  # an index-only look-up per event
-    if dialect == "postgresql":  # hash joins: each CTE is read once
+    if dialect != "sqlite":  # hash joins (PostgreSQL, DuckDB): each CTE is read once
         fields = Fields(e, dialect, license, state=StateFields(states, types, dialect, license))
         required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
         chosen = selects(e, fields, params.event, license_id)

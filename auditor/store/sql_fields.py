@@ -15,7 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
-    Float,
+    Double,
     String,
     cast,
     exists,
@@ -44,7 +44,16 @@ from auditor.rules.params import Condition, EventRef
 from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
 from auditor.store.schema import events
 
-CASTS = {Kind.NUMBER: Float, Kind.DATE: Date, Kind.BOOLEAN: Boolean}  # PostgreSQL's ->> is text
+# PostgreSQL's and DuckDB's ->> give text. DOUBLE, not FLOAT: DuckDB's FLOAT is 4 bytes.
+CASTS = {Kind.NUMBER: Double, Kind.DATE: Date, Kind.BOOLEAN: Boolean}
+# Dialects with zone-aware timestamps and JSON's ->> (DuckDB reads the PostgreSQL way);
+# SQLite stores times as text and compares them as Julian days.
+ZONED_DIALECTS = frozenset({"postgresql", "duckdb"})
+
+
+def zoned(dialect: str) -> bool:
+    """Return whether a dialect compares times as zone-aware timestamps (not SQLite)."""
+    return dialect in ZONED_DIALECTS
 
 
 class FieldReader(Protocol):
@@ -82,7 +91,7 @@ class Fields:
             return self.on_hand("metrc")
         if name in COLUMNS:
             return self.alias.c[name]
-        if self.dialect == "postgresql":
+        if zoned(self.dialect):
             text = self.alias.c.payload.op("->>", return_type=String)(literal(name, String))
             kind = CASTS.get(kind_of(name))
             return text if kind is None else cast(text, kind)
@@ -111,13 +120,13 @@ class Fields:
 
     def _local_date(self) -> ColumnElement[Any]:
         zone = self.license.timezone
-        if self.dialect == "postgresql":
+        if zoned(self.dialect):
             return cast(func.timezone(zone, self.alias.c.occurred_at), Date)
         return func.auditor_local_date(self.alias.c.occurred_at, zone)  # see store.engine
 
     def time(self, name: str = "occurred_at") -> ColumnElement[Any]:
         """Return a time field (the event time by default) comparable across formats."""
-        if self.dialect == "postgresql":
+        if zoned(self.dialect):
             if name == "occurred_at":
                 return self.alias.c.occurred_at
             return cast(self[name], DateTime(timezone=True))
@@ -125,7 +134,7 @@ class Fields:
 
     def shifted_time(self, delta: timedelta, name: str = "occurred_at") -> ColumnElement[Any]:
         """Return a time field (the event time by default) moved by delta."""
-        if self.dialect == "postgresql":
+        if zoned(self.dialect):
             return self.time(name) + literal(delta)
         return self.time(name) + delta.total_seconds() / 86400
 
@@ -135,7 +144,7 @@ class Fields:
         if deadline.at is None:
             return self.shifted_time(deadline.after)
         zone, days = self.license.timezone, deadline.after.days
-        if self.dialect == "postgresql":
+        if zoned(self.dialect):
             local_day = cast(func.timezone(zone, self.alias.c.occurred_at), Date) + days
             return func.timezone(zone, local_day + literal(deadline.at))
         return func.auditor_local_deadline(self.alias.c.occurred_at, zone, days,
@@ -144,7 +153,7 @@ class Fields:
 
 def instant(value: datetime, dialect: str) -> ColumnElement[Any]:
     """Return a fixed instant comparable with Fields.time() in dialect."""
-    if dialect == "postgresql":
+    if zoned(dialect):
         return literal(value, DateTime(timezone=True))
     return literal(value.timestamp() / 86400 + UNIX_EPOCH_JULIAN_DAY)
 

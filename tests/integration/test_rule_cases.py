@@ -1,4 +1,8 @@
-"""Every case of every rule, through the batch (SQL) backend, on SQLite and PostgreSQL.
+"""Every case of every rule, through the batch (SQL) backend, on every engine.
+
+The events are stored in SQLite or PostgreSQL; each case is evaluated there, and again
+on the analytical copy of the license's events (DuckDB): the findings must not depend on
+where the rules ran.
 
 States, rules and cases are discovered from the rules folder: core rules run under the
 core pack's parameters for a California license; a state's own rules (the files in its
@@ -20,6 +24,7 @@ from auditor.rules.loader import (
     state_packs,
 )
 from auditor.services.ingest import ingest
+from auditor.services.ports import AUDIT_ENGINES
 from tests.conftest import LICENSE
 
 RULES_DIR = default_rules_dir()
@@ -81,16 +86,18 @@ def expected(expect, keys):
 
 
 @pytest.mark.reliability
+@pytest.mark.parametrize("engine", AUDIT_ENGINES)
 @pytest.mark.parametrize(("license", "rule", "case"), CASES,
                          ids=[f"{lic.state} {r.id}: {c.name}" for lic, r, c in CASES])
-def test_rule_case(sql_store, license, rule, case, figure):
+def test_rule_case(sql_store, license, rule, case, engine, figure):
     start, end = load_case(sql_store, license, case)
-    found = sql_store.evaluate(license.number, rule, start, end)
+    with sql_store.audit_engine(license.number, engine) as evaluator:
+        found = evaluator.evaluate(license.number, rule, start, end)
     findings = [explain(rule, v, license.zone()) for v in found.violations]
     keys = sorted({k for e in case.expect for k in e}) or ["package_label", "occurred_at"]
     got = sorted(project(f, keys) for f in findings)
     figure("rules: batch (SQL) cases disagreeing with the case", int(got != expected(
-        case.expect, keys)), of=1, database=sql_store.engine.dialect.name)
+        case.expect, keys)), of=1, database=sql_store.engine.dialect.name, engine=engine)
     assert got == expected(case.expect, keys)
     for finding in findings:
         assert "<" not in finding.message, f"message names an unknown field: {finding.message}"
