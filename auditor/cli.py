@@ -222,7 +222,8 @@ def audit(license_number: str, start: datetime, end: datetime, as_json: bool,
     store.get_license(license_number)
     first, last = start.date().isoformat(), end.date().isoformat()
     job = run_here(settings, store, "audit", license_number,
-                   f"{license_number} {first} {last}", {"start": first, "end": last, "engine": engine}, "audit")
+                   f"{license_number} {first} {last}",
+                   {"start": first, "end": last, "engine": engine}, "audit")
     assert job.result is not None
     stored = store.runs.get(job.result["run_id"])
     if as_json:
