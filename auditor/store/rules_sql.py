@@ -418,5 +418,5 @@ def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
                                             .with_only_columns(waiting.selected_columns.id)))
     zone = license.zone()
     return [shape_violation(rule, row.id, row.type, row.occurred_at, row.package_label,
-                            row.reference, _payload(row.payload), zone, _derived(row))
+                            row.reference, _payload(row.payload), zone, _derived(rule, row))
             for row in sorted(rows.values(), key=lambda r: (r.occurred_at, r.id))], pending
