@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as Redirect
 
 from api.auth import license_pack, services
 from api.console.core import bp, me, requires, visible_license
 from auditor.domain.errors import InvalidInput
 from auditor.services.access import Permission, Role
-from auditor.services.long_work import packet_file, start_audit
+from auditor.services.job_ports import Job
+from auditor.services.long_work import render_packet_job, start_audit, stored_packet
 from auditor.services.packets import amend_packet, finalize_packet
 
 TYPES = {"pdf": "application/pdf",
@@ -52,11 +53,10 @@ def runs(number: str) -> str:
 @requires(Permission.AUDIT)
 def start_run(number: str) -> Redirect:
     """Start a readiness audit over the period in the form."""
-    lic = visible_license(number)
-    started = start_audit(services()["store"], license_pack(lic), number, _day("from"),
-                          _day("to"))
-    flash("The audit ran." if started.done else "The audit started.")
-    return redirect(url_for("console.run", run_id=started.ref))
+    visible_license(number)
+    job = start_audit(services()["jobs"], services()["store"], number, _day("from"), _day("to"),
+                      me().actor)
+    return redirect(url_for("console.job", job_id=job.id))
 
 
 @bp.route("/audits/<run_id>")
@@ -72,20 +72,74 @@ def run(run_id: str) -> str:
 
 @bp.route("/audits/<run_id>/packet.<fmt>")
 @requires(Permission.READ_RUNS)
-def packet(run_id: str, fmt: str) -> Response:
-    """Download the run's packet as PDF or XLSX (a regulator: finalized packets only)."""
+def packet(run_id: str, fmt: str) -> Response | Redirect:
+    """Download the run's packet as PDF or XLSX (a regulator: finalized packets only).
+
+    A packet not rendered yet in that format is rendered by a job: this sends the browser
+    to the job's page, which comes back here for the file when the job is over.
+    """
     if fmt not in TYPES:
         abort(404, f"A packet comes as {' or '.join(TYPES)}, not {fmt}.")
-    lic = visible_license(_run_license(run_id))
+    number = visible_license(_run_license(run_id)).number
+    regulator = me().role == Role.REGULATOR
     versions = services()["packets"].records.versions(run_id)
-    if me().role == Role.REGULATOR and not (versions and versions[-1].finalized_at):
+    if regulator and not (versions and versions[-1].finalized_at):
         abort(404, f"The packet of run {run_id} is not finalized yet.")
-    version, data = packet_file(services()["packets"], services()["rendered"], run_id,
-                                license_pack(lic), me().label, fmt)
-    name = f"packet-{run_id}-v{version.version}.{fmt}"
-    return Response(data, mimetype=TYPES[fmt], headers={
+    stored = stored_packet(services()["packet_files"], run_id, fmt, final_only=regulator)
+    if stored is None:  # not rendered yet: the job page waits for it, then comes back here
+        job = render_packet_job(services()["jobs"], number, run_id, fmt, me().actor)
+        return redirect(url_for("console.job", job_id=job.id))
+    name = f"packet-{run_id}-v{stored.version}.{fmt}"
+    return Response(stored.data, mimetype=TYPES[fmt], headers={
         "Content-Disposition": f'attachment; filename="{name}"',
-        "X-Packet-SHA256": version.sha256})
+        "X-Packet-SHA256": stored.packet_sha256})
+
+
+def _visible_job(job_id: str) -> Job:
+    """Return a job the user may see (a regulator: only its own); 404 for any other."""
+    job = services()["jobs"].get(job_id)
+    if job is None or not me().sees(job.license_number) or (
+            me().role == Role.REGULATOR and job.actor != me().actor):
+        abort(404, f"There is no job {job_id} among your licenses.")
+    return job
+
+
+def _job_done_url(job: Job) -> str | None:
+    """Return where a finished job's result is read in the console, if it has a page."""
+    result = job.result or {}
+    if job.status != "succeeded":
+        return None
+    if job.kind == "audit":
+        return url_for("console.run", run_id=result["run_id"])
+    if job.kind == "packet":
+        return url_for("console.packet", run_id=result["run_id"], fmt=result["format"])
+    return None
+
+
+@bp.route("/jobs/<job_id>")
+@requires(Permission.READ_RUNS)
+def job(job_id: str) -> Response | Redirect:
+    """Show a job's progress until it is over, then go to what it made.
+
+    The page polls itself (htmx) while the job is queued or running; without script it
+    reloads itself. An audit's page then becomes its run; a packet downloads.
+    """
+    found = _visible_job(job_id)
+    lic = visible_license(found.license_number)
+    done = _job_done_url(found)
+    polled = bool(request.headers.get("HX-Request"))
+    if done and (polled or found.kind == "audit"):
+        if found.kind == "audit":
+            flash("The audit ran.")
+        if not polled:
+            return redirect(done)
+        answer = make_response("")
+        answer.headers["HX-Redirect"] = done  # htmx navigates the whole page there
+        return answer
+    page = render_template("console/job_status.html" if polled else "console/job.html",
+                           license=lic, job=found, done_url=done)
+    # 286 tells htmx to stop polling: a failed job will not change any more.
+    return make_response(page, 286 if polled and found.finished else 200)
 
 
 @bp.route("/audits/<run_id>/finalize", methods=["POST"])

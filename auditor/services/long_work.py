@@ -1,45 +1,42 @@
-"""The long work the console starts: a readiness audit and a packet render.
+"""The long work the console starts, as jobs: a readiness audit and a packet render.
 
-This is the seam for jobs (issue 16). Today each function does its work at once, in the
-request, and says so (`Started.done`); the console then shows the result page. When the
-job runner lands, these bodies enqueue a job instead and return `done=False` with the
-job's id, and the console shows the job's progress page (`GET /jobs/{id}`) until the
-result is there. The console's pages call these functions and nothing else for this
-work, so pointing them at the runner changes this module only.
+The console's pages call these functions and nothing else for this work. Each submits a
+job to the same runner the API uses (threads of the process on SQLite, `auditor jobs
+worker` processes on PostgreSQL), and the console shows the job's page, with its
+progress, until it is over. A packet already rendered is served from storage.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
-from auditor.domain.rules import Pack
-from auditor.services.audit import local_bounds, run_audit
-from auditor.services.packets import PacketSources, current_packet
+from auditor.services.audit import local_bounds
+from auditor.services.job_ports import Job, PacketFile, PacketFiles
+from auditor.services.jobs import Jobs
 from auditor.services.ports import EventStore
-from auditor.services.rendered_packets import RenderedPackets
-from auditor.services.report_ports import PacketVersion
 
 
-@dataclass(frozen=True)
-class Started:
-    """Work the console started: its kind, what it made (or its job), and if it is done."""
-
-    kind: str  # "audit"
-    ref: str  # the run id when done; the job id once work runs as a job
-    done: bool = True
-
-
-def start_audit(store: EventStore, pack: Pack, license_number: str, start: date,
-                end: date) -> Started:
-    """Run a readiness audit over [start, end] (synchronously, until jobs land)."""
-    local_bounds(store.get_license(license_number), start, end)  # refuses an empty period
-    report = run_audit(store, pack, license_number, start, end)
-    return Started("audit", report.run_id)
+def start_audit(jobs: Jobs, store: EventStore, license_number: str, start: date, end: date,
+                actor: str) -> Job:
+    """Submit a readiness audit over [start, end]; an empty period is refused at once."""
+    local_bounds(store.get_license(license_number), start, end)
+    first, last = start.isoformat(), end.isoformat()
+    return jobs.submit("audit", license_number, f"{license_number} {first} {last}",
+                       {"start": first, "end": last}, actor)
 
 
-def packet_file(sources: PacketSources, rendered: RenderedPackets, run_id: str, pack: Pack,
-                by: str, fmt: str) -> tuple[PacketVersion, bytes]:
-    """Return the run's current packet version and its file (rendered once per content)."""
-    version = current_packet(sources, run_id, pack, by)
-    return version, rendered.render(version, fmt)
+def stored_packet(files: PacketFiles, run_id: str, fmt: str,
+                  final_only: bool) -> PacketFile | None:
+    """Return the run's newest packet version as stored in fmt, if it was rendered.
+
+    With final_only (a regulator) a stored draft does not count.
+    """
+    stored = files.newest(run_id, fmt)
+    return stored if stored is not None and (stored.final or not final_only) else None
+
+
+def render_packet_job(jobs: Jobs, license_number: str, run_id: str, fmt: str,
+                      actor: str) -> Job:
+    """Submit the render of the run's packet in fmt (one job per packet and format)."""
+    return jobs.submit("packet", license_number, f"{run_id} {fmt}",
+                       {"run_id": run_id, "format": fmt}, actor)

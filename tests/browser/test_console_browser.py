@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from auditor.config import Settings
+from auditor.rules.loader import default_rules_dir
 from tests.conftest import LICENSE
 from tests.console.conftest import DAY, PASSWORD, TAG2, email, seed
 
@@ -80,6 +82,11 @@ def shot(page: Any, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"console-{name}.png"), full_page=True)
+
+
+SHIPPED = int(re.search(r"^version: (\d+)$", (default_rules_dir() / "core" /
+                        "pos-sale-unreported.yaml").read_text(), re.M)[1])
+NEXT = SHIPPED + 1
 
 
 def sign_in(page: Any, role: str) -> None:
@@ -167,20 +174,21 @@ def test_an_officer_backtests_an_edit_then_publishes_it(page: Any) -> None:
     assert "→ low" in page.get_by_role("region", name=f"Backtest {DAY} to {LATER}").inner_text()
     shot(page, "rule")
     page.get_by_role("region", name="Parameters").get_by_role(
-        "button", name="Publish version 2").click()
-    page.get_by_text("Published pos-sale-unreported version 2").wait_for()
-    page.get_by_role("link", name="changes from version 1").click()
+        "button", name=f"Publish version {NEXT}").click()
+    page.get_by_text(f"Published pos-sale-unreported version {NEXT}").wait_for()
+    page.get_by_role("link", name=f"changes from version {SHIPPED}").click()
     assert "+severity: low" in page.locator("pre").inner_text()
 
 
 def test_download_the_packet_of_a_run(page: Any, tmp_path: Path) -> None:
     sign_in(page, "compliance_officer")
     start_audit(page)
-    with page.expect_download() as started:
+    run_page = page.url
+    with page.expect_download() as started:  # the render runs as a job; its page fetches it
         page.get_by_role("link", name="Download PDF").click()
     saved = tmp_path / started.value.suggested_filename
     started.value.save_as(saved)
     assert saved.name.startswith("packet-") and saved.read_bytes().startswith(b"%PDF")
-    page.reload()
+    page.goto(run_page)
     assert page.get_by_text("draft").is_visible()
     shot(page, "run")

@@ -4,24 +4,53 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
+from auditor.rules.loader import default_rules_dir
 from tests.conftest import LICENSE
 from tests.console.conftest import DAY, TAG1, TAG2, form_token, signed_in
 
 LIC = LICENSE.number
 BASE = f"/console/licenses/{LIC}"
 LATER = "2026-01-07"  # past the POS sale's 24 hours to reach METRC
+SHIPPED = int(re.search(r"^version: (\d+)$", (default_rules_dir() / "core" /
+                        "pos-sale-unreported.yaml").read_text(), re.M)[1])
+NEXT = SHIPPED + 1
 
 
 def audit(client: FlaskClient) -> str:
-    """Start an audit of the seeded day from the console; return its run id."""
+    """Start an audit of the seeded day from the console, wait for its job; return the run id."""
     token = form_token(client, f"{BASE}/audits")
     started = client.post(f"{BASE}/audits", data={"from": DAY, "to": LATER, "csrf_token": token})
-    assert started.status_code == 302, started.data[:500]
-    return started.location.rsplit("/", 1)[1]
+    assert started.status_code == 302 and "/console/jobs/" in started.location, started.data[:500]
+    ran = wait_for_job(client, started.location)
+    assert ran.status_code == 302 and "/console/audits/" in ran.location, ran.data[:500]
+    return ran.location.rsplit("/", 1)[1]
+
+
+def wait_for_job(client: FlaskClient, job_page: str, seconds: float = 60) -> TestResponse:
+    """Read a job's page until the job is over; return the last answer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        page = client.get(job_page)
+        if page.status_code != 200 or b"Done." in page.data or b"failed:" in page.data:
+            return page
+        assert time.monotonic() < deadline, page.data[:500]
+        time.sleep(0.05)
+
+
+def download(client: FlaskClient, path: str) -> TestResponse:
+    """Download a packet: the first request may start its render as a job; wait for it."""
+    answer = client.get(path)
+    if answer.status_code == 302 and "/console/jobs/" in answer.location:
+        done = wait_for_job(client, answer.location)
+        assert b"Done." in done.data, done.data[:500]
+        answer = client.get(path)
+    return answer
 
 
 def first_finding(client: FlaskClient) -> int:
@@ -165,19 +194,19 @@ def test_a_rule_edited_in_the_form_is_backtested_then_published_as_the_next_vers
     page = officer.get(path).data.decode()
     assert 'name="param:deadline"' in page and 'name="severity"' in page
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    form = {"csrf_token": token, "editor": "form", "based_on": "1",
+    form = {"csrf_token": token, "editor": "form", "based_on": str(SHIPPED),
             "title": "POS sales reach METRC", "severity": "low", "from": DAY, "to": LATER}
     tested = officer.post(path, data={**form, "action": "backtest"})
     assert tested.status_code == 200, tested.data[:600]
     text = tested.data.decode()
     assert "Backtest 2026-01-05 to 2026-01-07" in text and "changed" in text
     assert "→ low" in text  # the sale's finding drops to low
-    assert "severity: low" in text and "version: 2" in text  # the YAML view holds the draft
+    assert "severity: low" in text and f"version: {NEXT}" in text  # the YAML view holds the draft
     published = officer.post(path, data={**form, "action": "publish"}, follow_redirects=True)
-    assert "Published pos-sale-unreported version 2" in published.data.decode()
+    assert f"Published pos-sale-unreported version {NEXT}" in published.data.decode()
     again = officer.post(path, data={**form, "action": "publish"}, follow_redirects=True)
-    assert "was published as version 2 after you opened it" in again.data.decode()
-    diff = officer.get(f"{path}/diff?old=1&new=2").data.decode()
+    assert f"was published as version {NEXT} after you opened it" in again.data.decode()
+    diff = officer.get(f"{path}/diff?old={SHIPPED}&new={NEXT}").data.decode()
     assert "-severity: critical" in diff or "+severity: low" in diff
 
 
@@ -196,10 +225,10 @@ def test_packet_downloads_as_pdf_and_xlsx_and_is_finalized_then_amended(
         console_app: Flask) -> None:
     officer = signed_in(console_app, "compliance_officer")
     run_id = audit(officer)
-    pdf = officer.get(f"/console/audits/{run_id}/packet.pdf")
+    pdf = download(officer, f"/console/audits/{run_id}/packet.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert "attachment" in pdf.headers["Content-Disposition"]
-    xlsx = officer.get(f"/console/audits/{run_id}/packet.xlsx")
+    xlsx = download(officer, f"/console/audits/{run_id}/packet.xlsx")
     assert xlsx.data[:2] == b"PK"
     regulator = signed_in(console_app, "regulator")
     assert regulator.get(f"/console/audits/{run_id}/packet.pdf").status_code == 404
@@ -207,7 +236,7 @@ def test_packet_downloads_as_pdf_and_xlsx_and_is_finalized_then_amended(
     final = officer.post(f"/console/audits/{run_id}/finalize", data={"csrf_token": token},
                          follow_redirects=True)
     assert b"is final" in final.data
-    assert regulator.get(f"/console/audits/{run_id}/packet.pdf").status_code == 200
+    assert download(regulator, f"/console/audits/{run_id}/packet.pdf").status_code == 200
     amend = officer.post(f"/console/audits/{run_id}/amend",
                          data={"csrf_token": token, "reason": "nothing new"})
     assert amend.status_code == 422 and b"nothing in the packet changed" in amend.data
