@@ -8,16 +8,16 @@ from typing import Any
 from flask import Flask
 
 from api.auth import init_auth
+from api.console import init_console
 from api.errors import AuditorApi
 from api.resources import BLUEPRINTS
-from auditor.bootstrap import metrc_source, open_store
+from auditor.bootstrap import metrc_source, open_jobs, open_store
 from auditor.config import Settings
-from auditor.packets import PacketDocuments
 from auditor.services.auth_failures import FailedAuthentications
 from auditor.services.packets import PacketSources
-from auditor.services.rendered_packets import RenderedPackets
 from auditor.services.report_ports import StatusWaivers
 from auditor.store.api_sql import SqlApiStore
+from auditor.store.packet_files_sql import SqlPacketFiles
 from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
 from auditor.store.rule_versions_sql import SqlRuleVersions
@@ -40,13 +40,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store = open_store(settings)
     api_store = SqlApiStore(store.engine)
     activity, trail = SqlActivityLog(store.engine), SqlTrail(store.engine)
+    metrc: Any = app.config.get("METRC_SOURCE") or metrc_source
     app.extensions["auditor"] = {
         "settings": settings, "store": store, "api": api_store,
         # A callable license -> MetrcSource; tests may pass METRC_SOURCE in config.
-        "metrc": app.config.get("METRC_SOURCE") or metrc_source,
+        # Jobs look the METRC source up when they run, so a test may swap it afterwards.
+        "metrc": metrc,
+        "jobs": open_jobs(settings, store, lambda lic: app.extensions["auditor"]["metrc"](lic)),
         "rules": SqlRuleVersions(store.engine), "activity": activity, "trail": trail,
         "auth_failures": FailedAuthentications(settings.auth_failures_per_minute),
-        "rendered": RenderedPackets(PacketDocuments()),
+        "packet_files": SqlPacketFiles(store.engine),
         "packets": PacketSources(store, activity, SqlPacketRecords(store.engine),
                                  StatusWaivers(api_store), trail)}
     api = AuditorApi(app, spec_kwargs={"security": [{"bearer": []}]})
@@ -55,4 +58,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     init_auth(app)
+    init_console(app, settings, store.engine)
     return app

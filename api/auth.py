@@ -21,6 +21,7 @@ from auditor.services.rule_versions import published_pack
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC_PATHS = ("/openapi.json",)
+CONSOLE_PREFIX = "/console"  # the web console signs people in with its own session cookie
 
 
 def services() -> dict[str, Any]:
@@ -53,8 +54,10 @@ def init_auth(app: Flask) -> None:
 
     @app.before_request
     def _authenticate() -> None:
-        if request.path in PUBLIC_PATHS:
+        if request.path in PUBLIC_PATHS or request.path.startswith(CONSOLE_PREFIX):
             return
+        if request.path == "/" and browser_without_token():
+            return  # the console's front door (api/console) redirects it to sign-in
         scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
         principal = None
         if scheme.lower() == "bearer" and secret:
@@ -80,6 +83,12 @@ def init_auth(app: Flask) -> None:
                     "request.denied", "request", f"{request.method} {request.path}", None,
                     None, {"status": 403, "method": request.method, "path": request.path}))
         return response
+
+
+def browser_without_token() -> bool:
+    """Return whether the request is a browser's (it prefers HTML) carrying no bearer token."""
+    wants_html = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return wants_html == "text/html" and "Authorization" not in request.headers
 
 
 def _refuse_unauthenticated() -> None:

@@ -15,10 +15,11 @@ import click
 from auditor.bootstrap import open_store
 from auditor.cli_api import org, serve, token
 from auditor.cli_ingest import ingest_command
+from auditor.cli_jobs import jobs, run_here
 from auditor.cli_packets import packet, report, write_outputs
-from auditor.cli_progress import progress
 from auditor.cli_sync import demo_sync, metrc_simulator, sync
 from auditor.cli_trail import trail, verdict_line
+from auditor.cli_users import user
 from auditor.cli_worker import findings, worker
 from auditor.config import Settings
 from auditor.domain.errors import AuditorError, InvalidInput
@@ -28,7 +29,7 @@ from auditor.domain.trail import set_actor
 from auditor.importers.registry import FORMATS
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
-from auditor.services.audit import AuditReport, run_audit
+from auditor.services.audit import run_audit
 from auditor.services.demo import DemoResult, check_sample_store, load_sample_store
 from auditor.services.ports import AUDIT_ENGINES
 
@@ -166,7 +167,7 @@ def demo(days: int, receipts_per_day: int, seed: int, work_dir: Path) -> None:
     pack = _pack(result.license.state)
     report = run_audit(store, pack, result.license.number, spec.start,
                        spec.start + timedelta(days=days - 1))
-    _print_report(report, findings=False)
+    _print_stored_run(report.as_json(), findings=False)
     click.echo("writing the audit packet and the associate's reports ...", err=True)
     for path in write_outputs(store, report.run_id, pack, work_dir / "outputs"):
         click.echo(f"wrote {path}")
@@ -216,17 +217,19 @@ def rules_validate(state: str | None) -> None:
 def audit(license_number: str, start: datetime, end: datetime, as_json: bool,
           engine: str) -> None:
     """Run the readiness audit for a license over a period and print the findings."""
-    store = open_store(Settings.from_env())
-    license = store.get_license(license_number)
-    with progress("audit") as shown:
-        report = run_audit(store, _pack(license.state), license_number, start.date(),
-                           end.date(), on_rule=lambda rule, done, total: shown.show(
-                               f"rule {done}/{total} {rule}", force=True), engine=engine)
-        shown.done(f"{len(report.rules)} rules, {len(report.findings)} findings")
+    settings = Settings.from_env()
+    store = open_store(settings)
+    store.get_license(license_number)
+    first, last = start.date().isoformat(), end.date().isoformat()
+    job = run_here(settings, store, "audit", license_number,
+                   f"{license_number} {first} {last}",
+                   {"start": first, "end": last, "engine": engine}, "audit")
+    assert job.result is not None
+    stored = store.runs.get(job.result["run_id"])
     if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2))
+        click.echo(json.dumps(stored, indent=2))
         return
-    _print_report(report)
+    _print_stored_run(stored)
 
 
 @main.group()
@@ -253,18 +256,37 @@ def audits_show(run_id: str) -> None:
     click.echo(json.dumps(open_store(Settings.from_env()).runs.get(run_id), indent=2))
 
 
-def _print_report(report: AuditReport, *, findings: bool = True) -> None:
-    click.echo(f"readiness audit {report.run_id} for {report.license.number}, "
-               f"{report.start} to {report.end}")
-    click.echo(f"pack {report.pack.id} v{report.pack.version} sha256 {report.pack.content_hash}")
-    for finding in report.findings if findings else []:
-        click.echo(f"  [{finding.severity.value}] {finding.rule_id} v{finding.rule_version}: "
-                   f"{finding.message} (events {', '.join(map(str, finding.evidence))})")
-    counts = report.counts()
-    click.echo(f"readiness score {report.readiness_score}/100; {len(report.findings)} findings; "
+def finding_rate_line(activity: dict[str, Any]) -> str:
+    """Return the finding rate and its change since the previous run, in words."""
+    rate, previous = activity["findings_per_1000_events"], activity["previous"]
+    line = f"findings per 1,000 events {rate} ({activity['events']} events)"
+    if activity["change"] is None:
+        return line + ("; no earlier run to compare with" if previous is None
+                       else "; the previous run has no rate to compare with")
+    change = activity["change"]
+    trend = "fewer: improving" if change < 0 else "more: worsening" if change > 0 else "unchanged"
+    return line + (f"; previous run {previous['findings_per_1000_events']}, "
+                   f"{change:+} ({trend})")
+
+
+def _print_stored_run(run: dict[str, Any], *, findings: bool = True) -> None:
+    """Print a run's report (as stored, or `AuditReport.as_json`) for people."""
+    period, pack, counts = run["period"], run["pack"], run["counts"]
+    click.echo(f"readiness audit {run['run_id']} for {run['license']}, "
+               f"{period['from']} to {period['to']}")
+    click.echo(f"pack {pack['id']} v{pack['version']} sha256 {pack['hash']}")
+    for f in run["findings"] if findings else []:
+        click.echo(f"  [{f['severity']}] {f['rule_id']} v{f['rule_version']}: {f['message']} "
+                   f"(events {', '.join(map(str, f['evidence']))})")
+    click.echo(f"readiness score {run['readiness_score']}/100; {len(run['findings'])} findings; "
                + ", ".join(f"{k} {v}" for k, v in sorted(counts["by_severity"].items())))
+    activity = run.get("activity")  # runs stored before the finding rate have none
+    if activity:
+        click.echo(finding_rate_line(activity))
+    rates = (activity or {}).get("per_rule_per_1000_events", {})
     for rule_id, count in sorted(counts["by_rule"].items()):
-        click.echo(f"  {rule_id:30} {count}")
+        rate = f"  ({rates[rule_id]} per 1,000 events)" if rule_id in rates else ""
+        click.echo(f"  {rule_id:30} {count}{rate}")
     for rule_id, count in sorted(counts["undetermined"].items()):
         click.echo(f"  {rule_id:30} {count} events not judged: their package's state was "
                    "not yet known")
@@ -286,6 +308,6 @@ def _print_demo(result: DemoResult) -> None:
                f"{len(result.truth['violations'])} violations were planted")
 
 
-for command in (ingest_command, packet, report, worker, findings, serve, token, trail, org,
-                sync, metrc_simulator, demo_sync):
+for command in (ingest_command, jobs, packet, report, worker, findings, serve, token, trail, org,
+                sync, metrc_simulator, demo_sync, user):
     main.add_command(command)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+
 import click
 
 from auditor.bootstrap import open_store
 from auditor.config import ServerSettings, Settings
 from auditor.services.access import Role, create_token
+from auditor.serving import serve_processes
 from auditor.store.api_sql import SqlTokens
 from auditor.store.organizations_sql import SqlOrganizations
 
@@ -15,18 +19,38 @@ from auditor.store.organizations_sql import SqlOrganizations
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--threads", default=None, type=int,
-              help="worker threads (default: AUDITOR_SERVE_THREADS, else 8)")
-def serve(host: str, port: int, threads: int | None) -> None:
+              help="worker threads per process (default: AUDITOR_SERVE_THREADS, else 8)")
+@click.option("--processes", default=None, type=int,
+              help="processes sharing the port (default: AUDITOR_SERVE_PROCESSES, else 1)")
+def serve(host: str, port: int, threads: int | None, processes: int | None) -> None:
     """Serve the HTTP API with waitress on the configured database (AUDITOR_SERVE_* tune it)."""
     import waitress  # imported here: only serving needs it
 
     from api import create_app
 
-    options = ServerSettings.from_env().waitress_options()
+    server = ServerSettings.from_env()
+    options = server.waitress_options()
     if threads is not None:
         options["threads"] = threads
-    click.echo(f"serving the auditor API on http://{host}:{port}")
+    processes = processes or server.processes
+    click.echo(f"serving the auditor API on http://{host}:{port} "
+               f"({processes} process{'es' if processes > 1 else ''}, "
+               f"{options['threads']} threads each; web console: http://{host}:{port}/console/)")
+    if processes > 1:
+        _share_console_key()
+        serve_processes(create_app, host, port, processes, options)
+        return
     waitress.serve(create_app(), host=host, port=port, **options)
+
+
+def _share_console_key() -> None:
+    """Give every serving process one console key, so a session signed by one is read by all.
+
+    Without AUDITOR_CONSOLE_SECRET_KEY each app draws a random key; the children build
+    their apps after the fork, so the key is drawn here, once, and inherited.
+    """
+    if not os.environ.get("AUDITOR_CONSOLE_SECRET_KEY"):
+        os.environ["AUDITOR_CONSOLE_SECRET_KEY"] = secrets.token_hex(32)
 
 
 @click.group()

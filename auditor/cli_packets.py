@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 
 from auditor.bootstrap import open_store
+from auditor.cli_jobs import run_here
 from auditor.cli_progress import progress
 from auditor.config import Settings
-from auditor.domain.events import canonical_json
 from auditor.domain.rules import Pack
 from auditor.packets import PacketDocuments
-from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.rules.loader import default_rules_dir
 from auditor.services.packets import (
     PacketSources,
     amend_packet,
@@ -24,9 +24,13 @@ from auditor.services.packets import (
 )
 from auditor.services.report_ports import StatusWaivers
 from auditor.services.reports import REPORTS, build_report, report_tables
+from auditor.services.rule_versions import published_pack
 from auditor.store.api_sql import SqlApiStore
+from auditor.store.jobs_sql import SqlJobs
+from auditor.store.packet_files_sql import SqlPacketFiles
 from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
+from auditor.store.rule_versions_sql import SqlRuleVersions
 from auditor.store.sql_store import SqlEventStore
 from auditor.store.trail_sql import SqlTrail
 
@@ -53,8 +57,10 @@ def _sources(run_id: str) -> tuple[PacketSources, Pack]:
     settings = Settings.from_env()
     store = open_store(settings)
     license = store.get_license(store.runs.get(run_id)["license"])
+    # The license's pack in force, as the packet job and the API use it.
     return (sources_for(store),
-            load_pack(settings.rules_dir or default_rules_dir(), license.state))
+            published_pack(settings.rules_dir or default_rules_dir(), license.state,
+                           SqlRuleVersions(store.engine).of(license.organization)))
 
 
 def sources_for(store: SqlEventStore) -> PacketSources:
@@ -87,19 +93,38 @@ def write_outputs(store: SqlEventStore, run_id: str, pack: Pack, folder: Path) -
               show_default=True, help="json writes the canonical content the SHA-256 covers.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write it (default: packet-RUN.FORMAT in the current folder).")
+@click.option("--full-logs", is_flag=True, help="List every row of every log in the PDF "
+              "(by default: the exceptions and per-day totals; the XLSX and JSON hold all).")
 @BY
-def write(run_id: str, fmt: str, out: Path | None, by: str) -> None:
+def write(run_id: str, fmt: str, out: Path | None, by: str, full_logs: bool) -> None:
     """Write a run's packet (its latest final version, or a draft) and print its SHA-256."""
     target = out or Path(f"packet-{run_id}.{fmt}")
+    if full_logs and fmt == "pdf":
+        _write_full_logs(run_id, target, by)
+        return
+    settings = Settings.from_env()
+    store = open_store(settings)
+    run_here(settings, store, "packet", store.runs.get(run_id)["license"], f"{run_id} {fmt}",
+             {"run_id": run_id, "format": fmt}, "packet", actor=by)
+    stored = SqlPacketFiles(store.engine).newest(run_id, fmt)
+    assert stored is not None, "the packet job stored no file"
+    target.write_bytes(stored.data)
+    click.echo(f"wrote {target} (packet v{stored.version}, "
+               f"{'final' if stored.final else 'draft'}); "
+               f"content sha256 {stored.packet_sha256}")
+
+
+def _write_full_logs(run_id: str, target: Path, by: str) -> None:
+    """Render the PDF with every log row here: a one-off variant, not the stored packet."""
     with progress("packet") as shown:
         shown.show("reading the run, its findings and the audit trail", force=True)
         sources, pack = _sources(run_id)
         version = current_packet(sources, run_id, pack, by)
-        shown.show(f"rendering {fmt}", force=True)
-        target.write_bytes(render_packet(version, fmt, PacketDocuments()))
+        shown.show("rendering pdf with the full logs", force=True)
+        target.write_bytes(render_packet(version, "pdf", PacketDocuments(), full_logs=True))
         shown.done(f"wrote {target}")
     click.echo(f"wrote {target} (packet v{version.version}, "
-               f"{'final' if version.finalized_at else 'draft'}); "
+               f"{'final' if version.finalized_at else 'draft'}, full logs); "
                f"content sha256 {version.sha256}")
 
 
@@ -150,16 +175,15 @@ def versions(run_id: str) -> None:
 def report(name: str, license_number: str, start: datetime, end: datetime, fmt: str,
            out: Path | None) -> None:
     """Write one of the inventory associate's reports as Excel or JSON."""
-    store = open_store(Settings.from_env())
+    settings = Settings.from_env()
+    store = open_store(settings)
+    store.get_license(license_number)
     target = out or Path(f"{name}-{license_number}-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}")
-    with progress("report") as shown:
-        shown.show(f"querying {name}", force=True)
-        built = build_report(name, SqlActivityLog(store.engine),
-                             store.get_license(license_number), start.date(), end.date())
-        shown.show(f"writing {fmt}", force=True)
-        data = (canonical_json(built).encode() if fmt == "json"
-                else PacketDocuments().xlsx(report_tables(built)))
-        target.write_bytes(data)
-        shown.done(f"wrote {target}")
-    rows = ", ".join(f"{t['title']} {len(t['rows'])}" for t in built["tables"])
+    first, last = start.date().isoformat(), end.date().isoformat()
+    job = run_here(settings, store, "report", license_number, f"{name} {first} {last} {fmt}",
+                   {"name": name, "start": first, "end": last, "format": fmt}, "report")
+    output = SqlJobs(store.engine).output(job.id)
+    assert output is not None and job.result is not None, "the report job made no file"
+    target.write_bytes(output.data)
+    rows = ", ".join(f"{title} {count}" for title, count in job.result["rows"])
     click.echo(f"wrote {target}: {rows} rows")

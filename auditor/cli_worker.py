@@ -6,7 +6,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import click
@@ -14,13 +14,16 @@ import click
 from auditor.bootstrap import open_store
 from auditor.cli_progress import progress
 from auditor.config import Settings
+from auditor.connectors.webhook import Webhook
 from auditor.domain.license import License
 from auditor.domain.rules import Pack
 from auditor.rules.loader import default_rules_dir
+from auditor.services.alerts import deliver_due
 from auditor.services.audit import local_bounds
 from auditor.services.rule_versions import published_pack
 from auditor.services.supervise import supervise
 from auditor.services.worker import Progress, Worker, run_once
+from auditor.store.alerts_sql import SqlAlertOutbox
 from auditor.store.continuous_sql import ContinuousStore
 from auditor.store.rule_versions_sql import SqlRuleVersions
 
@@ -32,11 +35,18 @@ def _packs(settings: Settings, versions: SqlRuleVersions) -> Callable[[License],
                                           versions.of(license.organization))
 
 
+def _alerts(engine: Any, url: str) -> Callable[[], object]:
+    """Return what sends the alerts due after each commit (to the configured webhook)."""
+    outbox, send = SqlAlertOutbox(engine), Webhook(url)
+    return lambda: deliver_due(outbox, send, datetime.now(UTC))
+
+
 def _status(state: Progress) -> str:
     mark = state.watermark.isoformat() if state.watermark else "-"
     return (f"last event {state.last_event_id}  processed {state.events_processed:,}"
             f"  watermark {mark}  working memory {state.working_memory}"
-            f"  findings {state.findings_written}  late {state.late}")
+            f"  findings {state.findings_written}  pending {state.pending}"
+            f"  withdrawn {state.withdrawn}")
 
 
 @click.command("worker")
@@ -65,9 +75,11 @@ def worker(numbers: tuple[str, ...], partition: str, lateness: int, once: bool,
     settings = Settings.from_env()
     store = open_store(settings)
     chosen = [store.get_license(n) for n in numbers] or store.list_licenses()
-    work = Worker(ContinuousStore(store.engine), chosen,
+    hook = settings.alert_webhook_url
+    work = Worker(ContinuousStore(store.engine, alerts=hook is not None), chosen,
                   _packs(settings, SqlRuleVersions(store.engine)), partition,
-                  timedelta(seconds=lateness), batch)
+                  timedelta(seconds=lateness), batch,
+                  after_commit=None if hook is None else _alerts(store.engine, hook))
     for evaluator in work.evaluators.values():
         click.echo(f"{evaluator.license.number}: {len(evaluator.programs)} rules run "
                    f"continuously; batch only: {', '.join(sorted(evaluator.batch_only))}",

@@ -22,6 +22,18 @@ class Settings:
     rules_dir: Path | None = None  # rule packs; None means this checkout's rules/
     trail_key_file: Path | None = None  # HMAC key of the audit trail, kept out of the database
     auth_failures_per_minute: int = 30  # failed authentications from one address, then 429
+    # Who runs jobs: "local" (threads of the process) or "queue" (`auditor jobs worker`
+    # processes through PostgreSQL). From the environment, PostgreSQL means "queue".
+    job_runner: str = "local"
+    job_threads: int = 2  # jobs run at once by a local runner (or by one worker)
+    import_lease_seconds: int = 600  # a running import silent this long was interrupted
+    idempotency_lease_seconds: int = 600  # a key pending this long: its request died
+    alert_webhook_url: str | None = None  # the worker posts new critical/high findings here
+    # The console's session cookie: signed with this key (None: a random key per process,
+    # so sessions end when the server restarts), and sent over HTTPS only unless told.
+    console_secret_key: str | None = None
+    console_cookie_secure: bool = True
+    signin_failures_per_account: int = 10  # failed sign-ins to one account a minute
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -34,7 +46,30 @@ class Settings:
                    rules_dir=Path(env["AUDITOR_RULES_DIR"]) if env.get("AUDITOR_RULES_DIR")
                    else None,
                    trail_key_file=Path(env["AUDITOR_TRAIL_KEY_FILE"])
-                   if env.get("AUDITOR_TRAIL_KEY_FILE") else None)
+                   if env.get("AUDITOR_TRAIL_KEY_FILE") else None,
+                   job_runner=job_runner(env),
+                   job_threads=positive(env, "AUDITOR_JOB_THREADS", 2),
+                   import_lease_seconds=positive(env, "AUDITOR_IMPORT_LEASE_SECONDS", 600),
+                   idempotency_lease_seconds=positive(env, "AUDITOR_IDEMPOTENCY_LEASE_SECONDS",
+                                                      600),
+                   alert_webhook_url=env.get("AUDITOR_ALERT_WEBHOOK_URL") or None,
+                   console_secret_key=env.get("AUDITOR_CONSOLE_SECRET_KEY") or None,
+                   console_cookie_secure=env.get("AUDITOR_CONSOLE_COOKIE_SECURE", "1") != "0",
+                   signin_failures_per_account=positive(
+                       env, "AUDITOR_SIGNIN_FAILURES_PER_ACCOUNT", 10))
+
+
+def job_runner(env: Mapping[str, str]) -> str:
+    """Return AUDITOR_JOB_RUNNER, by default "queue" on PostgreSQL and "local" on SQLite."""
+    url = env.get("AUDITOR_DATABASE_URL", DEFAULT_DATABASE_URL)
+    default = "queue" if url.startswith(("postgres://", "postgresql")) else "local"
+    runner = env.get("AUDITOR_JOB_RUNNER", default)
+    if runner not in ("local", "queue"):
+        raise InvalidInput(f"AUDITOR_JOB_RUNNER must be local or queue, got {runner!r}")
+    if runner == "queue" and not url.startswith(("postgres://", "postgresql")):
+        raise InvalidInput("AUDITOR_JOB_RUNNER=queue needs PostgreSQL (AUDITOR_DATABASE_URL); "
+                           "SQLite runs jobs in the process (local)")
+    return runner
 
 
 def positive(env: Mapping[str, str], name: str, default: int) -> int:
@@ -55,6 +90,7 @@ class ServerSettings:
     """
 
     threads: int = 8
+    processes: int = 1  # waitress processes sharing the port (auditor.serving)
     connection_limit: int = 1000
     channel_timeout: int = 30  # seconds a connection may stay idle (no bytes either way)
     cleanup_interval: int = 5  # how often idle connections are looked for, in seconds
@@ -69,6 +105,7 @@ class ServerSettings:
         env = os.environ if environ is None else environ
         return cls(
             threads=positive(env, "AUDITOR_SERVE_THREADS", cls.threads),
+            processes=positive(env, "AUDITOR_SERVE_PROCESSES", cls.processes),
             connection_limit=positive(env, "AUDITOR_SERVE_CONNECTION_LIMIT",
                                       cls.connection_limit),
             channel_timeout=positive(env, "AUDITOR_SERVE_CHANNEL_TIMEOUT", cls.channel_timeout),

@@ -1,153 +1,119 @@
-"""Benchmark: concurrent clients on loopback against `auditor serve` (waitress).
+"""Benchmark: 50 store terminals against `auditor serve` on loopback, SQLite and PostgreSQL.
 
-    .venv/bin/python bench/api.py [--clients 8] [--seconds 20] [--backends sqlite,postgres]
+    .venv/bin/python bench/api.py [--clients 50] [--seconds 30] [--think 1.0]
+        [--processes 2] [--threads 8] [--runs 3] [--backends sqlite,postgres]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
 
 Per backend: a fresh database with 2,000 POS sale lines METRC never heard of, audited
-once (2,000 findings); then `auditor serve` in a child process and, for --seconds,
---clients threads each on its own keep-alive connection: three in four requests read a
-random page of 50 findings, one in four posts a 20-line POS import with a fresh
-Idempotency-Key. Prints requests/s and p50/p99 latency per kind of request.
+once (2,000 findings); then `auditor serve --processes P --threads T` in a child process
+and the terminals of tests/load.py (one asyncio process, httpx): three requests in four
+read a random page of 50 findings, one in four posts a 5-line POS import with a fresh
+Idempotency-Key, each terminal pausing `--think` seconds on average between requests
+(0: a closed loop). After each run every acknowledged import is counted in the database:
+it must be there exactly once. Prints each run's figures and the medians over the runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
-import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from auditor.bootstrap import open_store
-from auditor.config import Settings
-from auditor.domain.license import License
-from auditor.services.access import create_token
-from auditor.services.ingest import ingest
-from auditor.store.api_sql import SqlTokens
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-LIC = License("C10-0000123-LIC", "CA", "America/Los_Angeles")
-HEADER = ("receipt_id,line_id,sold_at,package_label,sku,product_name,category,quantity,"
-          "unit,unit_price,total_price,customer_type,customer_id,employee,voided\n")
-
-
-def pos(receipts: list[str]) -> bytes:
-    lines = [f"{r},1,2026-01-05T10:00:00-08:00,1A4FF0100000022000000123,SKU1,Gummies,Edible,"
-             "1,Each,10.00,10.00,Consumer,C1,ann,false\n" for r in receipts]
-    return (HEADER + "".join(lines)).encode()
+from auditor.config import Settings  # noqa: E402
+from tests.load import (  # noqa: E402
+    IMPORT,
+    READ,
+    LoadResult,
+    free_port,
+    prepare,
+    run_load,
+    start_server,
+    stored_lines,
+)
 
 
-def prepare(settings: Settings) -> tuple[str, str, str]:
-    store = open_store(settings, migrate=True)
-    store.add_license(LIC)
-    ingest(store, LIC.number, "pos-sales", "seed.csv", pos([f"S{i}" for i in range(2000)]))
-    tokens = SqlTokens(store.engine)
-    officer = create_token(tokens, store, "compliance_officer", [LIC.number])[0]
-    associate = create_token(tokens, store, "associate", [LIC.number])[0]
-    from datetime import date
-
-    from auditor.rules.loader import default_rules_dir, load_pack
-    from auditor.services.audit import run_audit
-    run = run_audit(store, load_pack(default_rules_dir(), "CA"), LIC.number,
-                    date(2026, 1, 1), date(2026, 1, 31))
-    store.engine.dispose()
-    return officer, associate, run.run_id
-
-
-def multipart(data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"pos.csv\"\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
+def group_cpu_seconds(group: int) -> float:
+    """Return the CPU seconds (user + system) used so far by the processes of a group."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        if int(fields[2]) == group:  # pgrp; utime and stime are fields 14 and 15
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
-def client(port: int, officer: str, associate: str, run_id: str, until: float,
-           results: dict[str, list[float]], errors: list[int]) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    rng = random.Random()
-    while time.perf_counter() < until:
-        if rng.random() < 0.75:
-            kind, method, body, ctype, secret = "read findings page", "GET", None, None, officer
-            path = f"/audits/{run_id}/findings?limit=50&offset={rng.randrange(0, 1950)}"
-            extra = {}
-        else:
-            kind, method, secret = "post import (20 lines)", "POST", associate
-            body, ctype = multipart(pos([uuid.uuid4().hex[:12] for _ in range(20)]))
-            path = f"/licenses/{LIC.number}/imports?format=pos-sales"
-            extra = {"Idempotency-Key": uuid.uuid4().hex}
-        headers = {"Authorization": f"Bearer {secret}", **extra}
-        if ctype:
-            headers["Content-Type"] = ctype
-        began = time.perf_counter()
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        results[kind].append(time.perf_counter() - began)
-        if response.status >= 400:
-            errors.append(response.status)
-    conn.close()
-
-
-def measure(settings: Settings, env: dict[str, str], clients: int, seconds: float) -> None:
-    officer, associate, run_id = prepare(settings)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "auditor", "serve", "--port", str(port),
-                               "--threads", str(clients)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def measure(settings: Settings, env: dict[str, str], args: argparse.Namespace) -> list[LoadResult]:
+    port = free_port()
+    target = prepare(settings, port)
+    results = []
+    server = start_server(env, port, args.processes, args.threads)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        results: dict[str, list[float]] = {"read findings page": [], "post import (20 lines)": []}
-        errors: list[int] = []
-        until = time.perf_counter() + seconds
-        threads = [threading.Thread(target=client, args=(port, officer, associate, run_id, until,
-                                                          results, errors))
-                   for _ in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        for number in range(1, args.runs + 1):
+            cpu = group_cpu_seconds(server.pid)
+            result = run_load(target, args.clients, args.seconds, args.think, lines=5)
+            served = sum(len(v) for v in result.latencies.values())
+            server_cpu = group_cpu_seconds(server.pid) - cpu
+            counts = stored_lines(settings, result.acknowledged)
+            lost = sum(1 for r in result.acknowledged if counts.get(r, 0) == 0)
+            doubled = sum(1 for r in result.acknowledged if counts.get(r, 0) > 5)
+            print(f" run {number}: acknowledged imports {len(result.acknowledged)}, "
+                  f"lost {lost}, stored more than once {doubled}")
+            print("\n".join(result.lines()))
+            print(f"  server processes: {server_cpu:.1f} CPU s, {1000 * server_cpu / served:.1f} "
+                  f"CPU ms per request (PostgreSQL's own CPU not counted); load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            results.append(result)
     finally:
-        server.terminate()
-        server.wait(timeout=20)
-    total = sum(len(v) for v in results.values())
-    print(f"  all: {total / seconds:.0f} requests/s, errors {len(errors)}")
-    for kind, times in results.items():
-        q = statistics.quantiles(times, n=100)
-        print(f"  {kind:24} {len(times) / seconds:7.1f} req/s  p50 {q[49] * 1000:6.1f} ms  "
-              f"p99 {q[98] * 1000:6.1f} ms")
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    return results
+
+
+def medians(results: list[LoadResult]) -> None:
+    for kind in (READ, IMPORT):
+        p50 = statistics.median(r.percentile(kind, 50) for r in results)
+        p99 = statistics.median(r.percentile(kind, 99) for r in results)
+        rate = statistics.median(len(r.latencies[kind]) / r.seconds for r in results)
+        print(f" median of {len(results)} runs: {kind:20} {rate:6.1f} req/s  p50 {p50:6.1f} ms"
+              f"  p99 {p99:6.1f} ms")
+    print(f" errors in all runs: {sum(len(r.errors) for r in results)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--think", type=float, default=1.0,
+                        help="mean pause of a terminal between requests, s (0: closed loop)")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     for backend in args.backends.split(","):
-        print(f"{backend}: {args.clients} clients for {args.seconds:.0f} s")
+        print(f"{backend}: {args.clients} terminals, think {args.think} s, {args.runs} runs of "
+              f"{args.seconds:.0f} s; auditor serve --processes {args.processes} "
+              f"--threads {args.threads}", flush=True)
         env = dict(os.environ)
         if backend == "sqlite":
             url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-api-')) / 'a.db'}"
-            settings = Settings(database_url=url)
             env["AUDITOR_DATABASE_URL"] = url
-            measure(settings, env, args.clients, args.seconds)
+            medians(measure(Settings(database_url=url), env, args))
             continue
         schema = f"bench_api_{uuid.uuid4().hex[:8]}"
         admin = sa.create_engine(args.postgres_url.replace("postgresql://",
@@ -156,8 +122,8 @@ def main() -> None:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
         env.update(AUDITOR_DATABASE_URL=args.postgres_url, AUDITOR_DATABASE_SCHEMA=schema)
         try:
-            measure(Settings(database_url=args.postgres_url, database_schema=schema), env,
-                    args.clients, args.seconds)
+            medians(measure(Settings(database_url=args.postgres_url, database_schema=schema),
+                            env, args))
         finally:
             with admin.begin() as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")

@@ -1,145 +1,221 @@
-"""Benchmark: stream a busy store through the continuous worker, day by day.
+"""Benchmark: `auditor worker --once` over a stored year, its memory, and its live latency.
 
-    .venv/bin/python bench/worker.py [--days 365] [--receipts-per-day 450]
+    .venv/bin/python bench/worker.py [--days 365] [--compare-days 30] [--receipts-per-day 380]
 
-Each day's files are ingested (not timed), then the worker processes them (timed), as
-it would run beside a live import. Prints events/s of the worker alone (wall and
-process CPU: this 2-core machine is shared, so CPU is the steadier figure), peak RSS after
-each tenth of the run (flat means memory does not grow with history), events read vs
-events the evaluators ran (none dropped), and the time one batch of 100 events (one
-second at 100 events/s) takes from the worker's read to its committed findings.
-Targets: >= 5,000 events/s, <= 500 MB peak RSS, 0 dropped, < 1 s per 100-event batch.
+For each store size (the shorter one first) the sample store is generated and ingested
+once into bench/out/worker-<days>d-<receipts>r.db (kept for later runs), the worker's
+tables are emptied, and `auditor worker --once --until <end of period>` runs in a child
+process. Printed per size: events, wall time, events/s of wall and of the child's CPU
+time (per core: the worker is single-threaded), the child's own peak RSS, the standing
+findings and whether they equal the batch audit's (same rules, same period).
+
+Then a live worker is started on the larger store and left idle; each round imports a
+file of --latency-events sales (the store's last POS lines and METRC sale lines, moved
+on a day each round, with fresh keys and receipt numbers) and times the moment the
+import committed to the moment the worker committed its findings and checkpoint.
+Targets: peak RSS <= 500 MB and within 20 % between the sizes; >= 5,000 events/s per
+core; latency < 1 s for a file of < 1,000 events.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import statistics
+import subprocess
 import sys
 import time
-import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from auditor.bootstrap import open_store
 from auditor.config import Settings
-from auditor.domain.license import License
+from auditor.domain.findings import explain
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import local_bounds
-from auditor.services.demo import sample_license
+from auditor.services.demo import load_sample_store, sample_license
 from auditor.services.ingest import ingest
-from auditor.services.ports import EventStore
-from auditor.services.worker import Worker
 from auditor.store.continuous_sql import ContinuousStore
+from auditor.store.schema import continuous_findings, events, worker_checkpoints
 
 OUT = Path(__file__).parent / "out"
+# Runs the CLI and reports the child's own peak RSS (KB) and CPU seconds on stderr.
+CHILD = ("import atexit, resource, sys\n"
+         "def report():\n"
+         "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
+         "    print(f'BENCH {u.ru_maxrss} {u.ru_utime + u.ru_stime}', file=sys.stderr)\n"
+         "atexit.register(report)\n"
+         "from auditor.cli import main\n"
+         "main(sys.argv[1:])\n")
 
 
-def sample_store(days: int, receipts: int) -> Path:
-    """Generate (once) and return the sample store for this size."""
+def loaded_store(days: int, receipts: int) -> tuple[Settings, Path]:
+    """Generate and ingest (once) the sample store of this size; return its settings."""
     folder = OUT / f"store-{days}d-{receipts}r"
     if not (folder / "ground-truth.json").exists():
         generate_store(folder, StoreSpec(days=days, receipts_per_day=receipts, seed=1,
                                          start=date(2026, 1, 1)))
-    return folder
+    db = OUT / f"worker-{days}d-{receipts}r.db"
+    settings = Settings(database_url=f"sqlite:///{db}")
+    marker = db.with_suffix(".loaded")
+    if not marker.exists():
+        for stale in OUT.glob(db.name + "*"):
+            stale.unlink()
+        store = open_store(settings, migrate=True)
+        started = time.perf_counter()
+        load_sample_store(store, folder)
+        print(f"ingested {days} days in {time.perf_counter() - started:.0f} s (not timed below)")
+        store.engine.dispose()
+        marker.write_text("loaded\n")
+    return settings, folder
 
 
-def peak_mb() -> float:
-    """Return this process's peak resident set size in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def run_once(settings: Settings, folder: Path, days: int) -> dict[str, float]:
+    """Empty the worker's tables, run `worker --once` in a child, return its figures."""
+    store = open_store(settings, migrate=True)
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(continuous_findings))
+        conn.execute(sa.delete(worker_checkpoints))
+        stored = conn.scalar(sa.select(sa.func.count()).select_from(events))
+    license = sample_license(folder)
+    spec = json.loads((folder / "ground-truth.json").read_text())["spec"]
+    start = date.fromisoformat(spec["start"])
+    bounds = local_bounds(license, start, start + timedelta(days=days))
+    command = [sys.executable, "-c", CHILD, "worker", "--no-supervise", "--once",
+               "--license", license.number, "--until",
+               bounds[1].strftime("%Y-%m-%dT%H:%M:%S%z")]
+    env = {**os.environ, "AUDITOR_DATABASE_URL": settings.database_url}
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    line = next(x for x in done.stderr.splitlines() if x.startswith("BENCH "))
+    rss_kb, cpu = (float(x) for x in line.split()[1:])
+    license_id = ContinuousStore(store.engine).license_ids([license.number])[license.number]
+    standing = sorted(r["identity"] for r in ContinuousStore(store.engine).findings(
+        license_id, ("open", "remedied"), *bounds))  # latency rounds add moves after it
+    pack = load_pack(default_rules_dir(), license.state)
+    batch = sorted(explain(rule, v, license.zone()).identity
+                   for rule in pack.rules if rule.applies_to(license.state)
+                   for v in store.evaluate(license.number, rule, *bounds).violations)
+    store.engine.dispose()
+    return {"events": stored, "wall": wall, "cpu": cpu, "rss_mb": rss_kb / 1024,
+            "findings": len(standing), "equal": float(standing == batch)}
+
+
+def live_latency(settings: Settings, folder: Path, size: int, rounds: int) -> list[float]:
+    """Time import commit -> findings commit for `rounds` files of `size` events, idle worker."""
+    store = open_store(settings, migrate=True)
+    license = sample_license(folder)
+    env = {**os.environ, "AUDITOR_DATABASE_URL": settings.database_url}
+    child = subprocess.Popen([sys.executable, "-m", "auditor", "worker", "--no-supervise",
+                              "--license", license.number], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times = []
+    try:
+        template = last_sales(store, size)
+        for round_ in range(rounds):
+            wait_idle(store, child)
+            ingest(store, license.number, "events", f"live-{round_}.ndjson",
+                   next_day(template, round_).encode())
+            committed = time.perf_counter()
+            wait_idle(store, child)
+            times.append(time.perf_counter() - committed)
+    finally:
+        child.terminate()
+        child.wait(timeout=60)
+        store.engine.dispose()
+    return times
+
+
+def last_sales(store, size: int) -> list[dict[str, object]]:
+    """Return the store's last POS lines and METRC sale lines (half each), as stored."""
+    with store.engine.connect() as conn:
+        rows = [row for kind in ("pos_sale_line", "metrc_sale_line")
+                for row in conn.execute(sa.select(events).where(events.c.type == kind)
+                                        .order_by(events.c.id.desc()).limit(size // 2))]
+    return [{"type": r.type, "occurred_at": r.occurred_at, "package_label": r.package_label,
+             "reference": r.reference, "id": r.id,
+             "payload": json.loads(r.payload) if isinstance(r.payload, str) else r.payload}
+            for r in rows]
+
+
+def next_day(template: list[dict[str, object]], round_: int) -> str:
+    """Return the sales of the template moved on round_ + 1 days, as one events file: a
+    day's POS export and METRC sales, with fresh keys and receipt numbers."""
+    shift = timedelta(days=round_ + 1)
+    lines = []
+    for e in template:
+        payload = {k: shifted(v, shift) for k, v in dict(e["payload"]).items()}
+        reference = f"{e['reference']}-L{round_}" if e["reference"] else None
+        for key in ("external_receipt_number", "receipt_number"):
+            if payload.get(key):
+                payload[key] = reference
+        lines.append(json.dumps({
+            "type": e["type"], "natural_key": f"live-{time.time_ns()}-{e['id']}",
+            "occurred_at": (e["occurred_at"].replace(tzinfo=UTC) + shift).isoformat(),
+            "package_label": e["package_label"], "reference": reference,
+            "payload": payload}))
+    return "\n".join(lines)
+
+
+def shifted(value: object, shift: timedelta) -> object:
+    """Return a payload value moved by shift if it is an ISO time, else as it is."""
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        try:
+            return (datetime.fromisoformat(value) + shift).isoformat()
+        except ValueError:
+            return value
+    return value
+
+
+def wait_idle(store, child: subprocess.Popen, timeout: float = 600) -> None:
+    """Wait until the worker's checkpoint reaches the last stored event."""
+    deadline = time.monotonic() + timeout
+    with store.engine.connect() as conn:
+        while time.monotonic() < deadline and child.poll() is None:
+            last = conn.scalar(sa.select(sa.func.max(events.c.id)))
+            done = conn.scalar(sa.select(sa.func.max(worker_checkpoints.c.last_event_id)))
+            conn.rollback()
+            if done == last:
+                return
+            time.sleep(0.002)
+    raise SystemExit(f"the worker did not catch up (exit {child.poll()})")
 
 
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--receipts-per-day", type=int, default=450)
+    parser.add_argument("--compare-days", type=int, default=30)
+    parser.add_argument("--receipts-per-day", type=int, default=380)
+    parser.add_argument("--latency-events", type=int, default=900)
+    parser.add_argument("--latency-rounds", type=int, default=7)
+    parser.add_argument("--latency-only", action="store_true",
+                        help="Skip the --once runs: time the live worker on the larger store.")
     args = parser.parse_args()
-    folder = sample_store(args.days, args.receipts_per_day)
     OUT.mkdir(exist_ok=True)
-    store = open_store(Settings(database_url=f"sqlite:///{OUT / uuid.uuid4().hex}.db"),
-                       migrate=True)
-    entries = json.loads((folder / "files.json").read_text())
-    spec = json.loads((folder / "ground-truth.json").read_text())["spec"]
-    license = sample_license(folder)
-    store.add_license(license)
-    pack = load_pack(default_rules_dir(), license.state)
-    worker = Worker(ContinuousStore(store.engine), [license], lambda _: pack,
-                    lateness=timedelta(minutes=5))
-    by_day: dict[str, list[dict[str, str]]] = {}
-    for entry in entries:
-        by_day.setdefault(entry["path"].split("/")[1] if "/" in entry["path"] else "",
-                          []).append(entry)
-    busy, cpu, marks, memory = 0.0, 0.0, [], []
-    for index, (_, day_entries) in enumerate(sorted(by_day.items())):
-        for entry in day_entries:
-            ingest(store, license.number, entry["format"], entry["path"],
-                   (folder / entry["path"]).read_bytes())
-        started, started_cpu = time.perf_counter(), time.process_time()
-        while worker.step():
-            pass
-        busy += time.perf_counter() - started
-        cpu += time.process_time() - started_cpu
-        if index % max(1, len(by_day) // 10) == 0:
-            marks.append(round(peak_mb()))
-            memory.append(worker.progress.working_memory)
-    start = date.fromisoformat(spec["start"])
-    started, started_cpu = time.perf_counter(), time.process_time()
-    worker.flush(local_bounds(license, start, start + timedelta(days=args.days))[1])
-    busy += time.perf_counter() - started
-    cpu += time.process_time() - started_cpu
-    evaluator = next(iter(worker.evaluators.values()))
-    read = worker.progress.events_processed
-    print(f"worker: {read} events in {busy:.1f} s = {read / busy:,.0f} events/s "
-          f"(CPU {cpu:.1f} s = {read / cpu:,.0f} events/s); "
-          f"rules in the engine {len(evaluator.programs)}, batch only "
-          f"{len(evaluator.batch_only)}; findings {worker.progress.findings_written}")
-    print(f"peak RSS MB after each tenth: {marks}; final {peak_mb():.0f}")
-    print(f"working memory (facts, waiting triggers, heap) after each tenth: {memory}")
-    print(f"events left unprocessed in the heap: {evaluator.buffered()}; "
-          f"late (out of order): {evaluator.late}; working memory "
-          f"{worker.progress.working_memory}")
-    print("facts and waiting triggers per rule:",
-          {p.rule.id: (worker.engine.facts(p.name), p.waiting()) for p in evaluator.programs})
-    latency(store, license, worker)
-
-
-def latency(store: EventStore, license: License, worker: Worker) -> None:
-    """Time one second of live activity at 100 events/s, from ingest to committed findings.
-
-    Each round imports 100 moves (event times six seconds apart, so the batch itself
-    moves the watermark past its first events) of which every tenth carries an invalid
-    tag, then runs the worker once; the clock stops when the findings are committed.
-    """
-    evaluator = next(iter(worker.evaluators.values()))
-    assert evaluator.watermark is not None, "the run above moved the clock"
-    clock = evaluator.watermark + worker.lateness
-    ids = worker.ids[license.number]
-    times, found = [], 0
-    for round_ in range(10):
-        lines = []
-        for i in range(100):
-            clock += timedelta(seconds=6)
-            label = f"bad-{round_}-{i}" if i % 10 == 0 else f"1A4{round_:03d}{i:018d}"
-            lines.append(json.dumps({
-                "type": "move", "natural_key": f"latency-{round_}-{i}",
-                "occurred_at": clock.isoformat(), "package_label": label,
-                "payload": {"label": label, "to_location": "Vault"}}))
-        before = ContinuousStore(store.engine).count(ids)
-        started = time.perf_counter()
-        ingest(store, license.number, "events", f"live-{round_}.ndjson",
-               "\n".join(lines).encode())
-        while worker.step():
-            pass
-        times.append(time.perf_counter() - started)
-        found += ContinuousStore(store.engine).count(ids) - before
-    print(f"100 events (1 s at 100 events/s), ingest to committed findings: "
-          f"median {sorted(times)[len(times) // 2] * 1000:.0f} ms, max {max(times) * 1000:.0f} ms;"
-          f" {found} findings committed (invalid tags, untracked packages, moves without"
-          " a location change)")
-    sys.stdout.flush()
+    print(f"{datetime.now():%Y-%m-%d %H:%M}, load average {os.getloadavg()[0]:.1f}")
+    figures = {}
+    for days in () if args.latency_only else (args.compare_days, args.days):
+        settings, folder = loaded_store(days, args.receipts_per_day)
+        f = figures[days] = run_once(settings, folder, days)
+        print(f"{days} days: {f['events']:,.0f} events, worker --once {f['wall']:.1f} s wall "
+              f"= {f['events'] / f['wall']:,.0f} events/s; CPU {f['cpu']:.1f} s = "
+              f"{f['events'] / f['cpu']:,.0f} events/s per core; peak RSS "
+              f"{f['rss_mb']:.0f} MB; standing findings {f['findings']:.0f}, equal to the "
+              f"batch audit: {'yes' if f['equal'] else 'NO'}")
+    if figures:
+        small, large = figures[args.compare_days]["rss_mb"], figures[args.days]["rss_mb"]
+        print(f"peak RSS {args.days} vs {args.compare_days} days: {large / small:.2f} x")
+    settings, folder = loaded_store(args.days, args.receipts_per_day)
+    times = live_latency(settings, folder, args.latency_events, args.latency_rounds)
+    print(f"live: a file of {args.latency_events} events, import commit to findings commit: "
+          f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
+          f"({len(times)} rounds)")
 
 
 if __name__ == "__main__":

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
-from api.auth import license_pack, principal, requires, services, visible
-from api.schemas import AuditArgs, FindingArgs, FindingPageSchema, RunSchema, RunSummarySchema
+from api.auth import principal, requires, services, visible
+from api.resources.jobs import JobSchema, accepted, submit
+from api.schemas import (
+    AuditArgs,
+    FindingArgs,
+    FindingPageSchema,
+    FindingSchema,
+    RunSchema,
+    RunSummarySchema,
+)
+from auditor.domain.events import canonical_json
 from auditor.services.access import Permission
 from auditor.services.api_ports import FindingQuery
-from auditor.services.audit import local_bounds, run_audit
+from auditor.services.audit import local_bounds
 from auditor.services.lifecycle import list_findings
 
 blp = Blueprint("audits", __name__, description="Readiness audits")
@@ -36,14 +46,14 @@ class Audits(MethodView):
 
     @requires(Permission.AUDIT)
     @blp.arguments(AuditArgs)
-    @blp.response(201, RunSchema)
+    @blp.response(202, JobSchema)
     def post(self, body: dict[str, Any], number: str) -> Any:
-        """Run a readiness audit over a period and store it."""
-        store = services()["store"]
-        lic = store.get_license(visible(number))
+        """Start a readiness audit over a period as a job; its result names the run."""
+        lic = services()["store"].get_license(visible(number))
         local_bounds(lic, body["start"], body["end"])  # refuses an empty period early
-        pack = license_pack(lic)
-        return _summary(run_audit(store, pack, number, body["start"], body["end"]).as_json())
+        start, end = body["start"].isoformat(), body["end"].isoformat()
+        return accepted(submit("audit", number, f"{number} {start} {end}",
+                               {"start": start, "end": end}))
 
     @requires(Permission.READ_RUNS)
     @blp.response(200, RunSummarySchema(many=True))
@@ -79,4 +89,20 @@ class RunFindings(MethodView):
         query = FindingQuery(run_id, args.get("rule"), args.get("severity"), args.get("tag"),
                              args.get("start"), args.get("end"), args["limit"], args["offset"])
         items, more = list_findings(services()["api"], query, args.get("status"))
-        return {"items": items, "next_offset": args["offset"] + args["limit"] if more else None}
+        return page_response(items, args["offset"] + args["limit"] if more else None)
+
+
+PAGE_FIELDS = tuple(FindingSchema().fields)  # the documented shape of an item, and only it
+
+
+def page_response(items: list[dict[str, Any]], next_offset: int | None) -> Response:
+    """Return a findings page as FindingPageSchema would dump it, several times faster.
+
+    The rows are plain already (text, numbers, aware times, the waiver's two fields), so
+    picking the schema's fields and letting orjson write the times as ISO 8601 gives the
+    same document; marshmallow walking 50 x 20 fields took a third of a page's CPU.
+    tests/api/test_flow.py holds the two to the same output.
+    """
+    body = {"items": [{k: row[k] for k in PAGE_FIELDS if k in row} for row in items],
+            "next_offset": next_offset}
+    return Response(canonical_json(body), mimetype="application/json")

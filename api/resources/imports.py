@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import request
@@ -33,9 +34,10 @@ class Imports(MethodView):
         if key is not None and not 1 <= len(key) <= 200:
             abort(422, message="Idempotency-Key must be 1-200 characters",
                   errors={"headers": {"Idempotency-Key": ["1-200 characters"]}})
-        store = services()["store"]
+        store, settings = services()["store"], services()["settings"]
         store.get_license(visible(number))
         upload_file = files["file"]
         return upload(store, services()["api"], number, args["format"],
                       upload_file.filename or "upload", upload_file.read(), key,
-                      services()["settings"].import_chunk, args.get("profile"))
+                      settings.import_chunk, args.get("profile"),
+                      lease=timedelta(seconds=settings.idempotency_lease_seconds))

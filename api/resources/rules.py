@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask.views import MethodView
@@ -18,9 +19,9 @@ from api.auth import (
     services,
     visible,
 )
+from api.resources.jobs import JobSchema, accepted, submit
 from api.schemas import (
     BacktestArgs,
-    BacktestSchema,
     DiffArgs,
     DiffSchema,
     DraftSchema,
@@ -31,7 +32,6 @@ from api.schemas import (
 from auditor.domain.rules import Pack, Rule
 from auditor.services.access import Permission
 from auditor.services.rule_versions import (
-    backtest,
     diff,
     parse_draft,
     publish,
@@ -151,11 +151,15 @@ class Backtests(MethodView):
 
     @requires(Permission.AUDIT)
     @blp.arguments(BacktestArgs)
-    @blp.response(200, BacktestSchema)
+    @blp.response(202, JobSchema)
     def post(self, body: dict[str, Any], number: str) -> Any:
-        """List the findings a draft would add, remove and change over a period; stores nothing."""
-        store = services()["store"]
-        lic = store.get_license(visible(number))
-        pack = license_pack(lic)
-        draft = parse_draft(body["yaml"], dict(pack.parameters))
-        return backtest(store, pack, draft, number, body["start"], body["end"])
+        """Start a backtest job: the findings a draft would add, remove and change.
+
+        The draft is checked now (422 if it is not a valid rule); the job's result
+        (`BacktestResult` in the schemas) lists the differences and stores nothing.
+        """
+        lic = services()["store"].get_license(visible(number))
+        parse_draft(body["yaml"], dict(license_pack(lic).parameters))
+        params = {"yaml": body["yaml"], "start": body["start"].isoformat(),
+                  "end": body["end"].isoformat()}
+        return accepted(submit("backtest", number, f"{number} {uuid.uuid4().hex}", params))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from api.auth import requires, services, visible
+from api.resources.jobs import JobSchema, accepted, submit
 from auditor.services.access import Permission
-from auditor.services.sync import ENDPOINT_NAMES, sync_license
+from auditor.services.sync import ENDPOINT_NAMES
 from auditor.store.sync_sql import SqlSyncState
 
 blp = Blueprint("syncs", __name__, url_prefix="/licenses", description="METRC syncs")
@@ -74,22 +76,22 @@ class Syncs(MethodView):
 
     @requires(Permission.SYNC)
     @blp.arguments(SyncArgs)
-    @blp.response(201, SyncResultSchema)
-    @blp.alt_response(502, response="DEFAULT_ERROR",
-                      description="METRC refused the keys, or stayed down after every retry")
+    @blp.response(202, JobSchema)
     def post(self, args: dict[str, Any], number: str) -> Any:
-        """Pull from METRC now (synchronously); 502 if METRC refuses the keys or stays down."""
-        store = services()["store"]
-        license = store.get_license(visible(number))
-        source = services()["metrc"](license)
-        try:
-            result = sync_license(store, SqlSyncState(store.engine), source, number,
-                                  since=args["since"], until=args["until"],
-                                  only=args["endpoints"],
-                                  chunk_size=services()["settings"].import_chunk)
-        finally:
-            source.close()
-        return result.as_json()
+        """Start a pull from METRC as a job; its result is a SyncResult.
+
+        One sync of a license runs at a time: a second request while one is queued or
+        running gets that job. If METRC refuses the keys or stays down the job fails
+        with the reason.
+        """
+        services()["store"].get_license(visible(number))
+        if args["since"] and args["since"] >= (args["until"] or datetime.now(UTC)):
+            abort(422, message="since must be before until (by default, now)",
+                  errors={"json": {"since": ["must be before until"]}})
+        params = {"since": args["since"].isoformat() if args["since"] else None,
+                  "until": args["until"].isoformat() if args["until"] else None,
+                  "endpoints": args["endpoints"]}
+        return accepted(submit("sync", number, number, params))
 
     @requires(Permission.READ)
     @blp.response(200, SyncStateSchema)

@@ -38,7 +38,7 @@ from auditor.continuous.programs import Outcome, Unsupported, violation
 from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
-from auditor.rules.language import DERIVED, EPSILON, STATE_PREFIX
+from auditor.rules.language import DERIVED, EPSILON, STATE_PREFIX, Derive, finding_fact
 from auditor.rules.params import AggregateParams, Limit, Source
 
 IDLE_HORIZON = timedelta(days=2)
@@ -137,8 +137,14 @@ class Aggregate(Hosted):
             if crossed and event.type in self.report:
                 group.found[event.id] = event
         if crossed and event.type in self.report:
-            return [Outcome("found", violation(self.rule, event, self.license))]
+            return [Outcome("found", violation(self.rule, event, self.license,
+                                               self._facts(crossed)))]
         return []
+
+    def _facts(self, crossing: tuple[int, float]) -> Derive:
+        """Return a finding's facts: the limit it passed (`limit_index`) and the total."""
+        known = {"limit_index": crossing[0], "total": crossing[1]}
+        return lambda name: finding_fact(self.rule, name, known.get)
 
     def _delta(self, reader: Reader, source: Source, limit: Limit) -> float | None:
         """Return the event's amount towards a limit (None: the limit does not count it)."""
@@ -156,14 +162,17 @@ class Aggregate(Hosted):
             return 0.0 if amount is None else amount / term.per
         return None
 
-    def _cross(self, totals: list[float], deltas: tuple[float | None, ...]) -> bool:
-        """Add deltas to the running totals; return whether any limit was crossed."""
-        crossed = False
+    def _cross(self, totals: list[float],
+               deltas: tuple[float | None, ...]) -> tuple[int, float] | None:
+        """Add deltas to the running totals; return the first limit crossed (its index and
+        total), if any."""
+        crossed = None
         for index, delta in enumerate(deltas):
             if delta is None:
                 continue
             totals[index] += delta
-            crossed = self._out(index, totals[index], delta) or crossed
+            if self._out(index, totals[index], delta) and crossed is None:
+                crossed = (index, totals[index])
         return crossed
 
     def _out(self, index: int, total: float, delta: float) -> bool:
@@ -189,12 +198,13 @@ class Aggregate(Hosted):
         group.totals = list(group.start)
         crossing = {}
         for event, event_deltas in history:
-            if self._cross(group.totals, event_deltas) and event.type in self.report:
-                crossing[event.id] = event
+            crossed = self._cross(group.totals, event_deltas)
+            if crossed and event.type in self.report:
+                crossing[event.id] = (event, crossed)
         outcomes = [Outcome("withdrawn", violation(self.rule, e, self.license))
                     for eid, e in group.found.items() if eid not in crossing]
-        outcomes += [Outcome("found", violation(self.rule, e, self.license))
-                     for eid, e in crossing.items() if eid not in group.found]
+        outcomes += [Outcome("found", violation(self.rule, e, self.license, self._facts(c)))
+                     for eid, (e, c) in crossing.items() if eid not in group.found]
         group.found = {}
         return outcomes
 

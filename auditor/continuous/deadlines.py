@@ -12,6 +12,7 @@ was in time (its event arrived late), and otherwise marks it remedied.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from auditor.continuous.engine import Match, RulesEngine
@@ -43,6 +44,7 @@ class Obligation:
     remedied_at: float | None = None
     late_groups: set[int] = field(default_factory=set)
     late_when: float | None = None  # the earliest follow-up after the deadline
+    late_by_group: dict[int, float] = field(default_factory=dict)  # earliest late, per group
     fact: dict[str, Any] | None = None  # as asserted in the engine, for retraction
     derive: Derive | None = None  # derived fields as they stood at the event (on-hand)
 
@@ -137,6 +139,8 @@ class RequiresWithin(Program):
             return []
         duty.late_groups |= groups
         duty.late_when = when if duty.late_when is None else min(duty.late_when, when)
+        for group in groups:
+            duty.late_by_group[group] = min(duty.late_by_group.get(group, when), when)
         return self._remedy(duty)
 
     def _remedy(self, duty: Obligation) -> list[Outcome]:
@@ -147,7 +151,25 @@ class RequiresWithin(Program):
         return []
 
     def _violation(self, duty: Obligation) -> Any:
-        return violation(self.rule, duty.event, self.license, duty.derive)
+        return violation(self.rule, duty.event, self.license, self._derive(duty))
+
+    def _derive(self, duty: Obligation) -> Derive | None:
+        """Return the derived fields (on-hand) and, once remedied, when each group's
+        follow-up came (`follow_up_<i>`): the finding is late, not missing."""
+        if not self.rule.params.late_message:
+            return duty.derive
+
+        def derive(name: str) -> Any:
+            if not name.startswith("follow_up_"):
+                return duty.derive(name) if duty.derive is not None else None
+            if duty.remedied_at is None:
+                return None
+            group = int(name.removeprefix("follow_up_"))
+            # A group met in time came before the deadline: any time before it will do.
+            when = duty.late_by_group.get(group, duty.due)
+            return datetime.fromtimestamp(when, UTC)
+
+        return derive
 
     def expire(self, watermark: float) -> list[Outcome]:
         """Find the obligations whose deadline the clock passed unmet; forget old ones."""

@@ -26,6 +26,7 @@ from auditor.continuous.programs import Outcome, Selection, key_of, types_read, 
 from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
+from auditor.rules.language import COUNTERPART_PREFIX, Derive, finding_fact
 from auditor.rules.params import Compare
 
 RECONCILE_HORIZON = timedelta(days=3)  # the sale report window (24 h) and then some
@@ -101,9 +102,16 @@ class Reconcile(Hosted):
                 continue
             if not all(self._agree(c, a, b) for c, a, b in
                        zip(self.compare, left.values, right.values, strict=True)):
-                outcomes.append(Outcome("found", violation(self.rule, left.event, self.license)))
+                recorded = {f"{COUNTERPART_PREFIX}{c.right}": value
+                            for c, value in zip(self.compare, right.values, strict=True)}
+                outcomes.append(Outcome("found", violation(
+                    self.rule, left.event, self.license, self._facts(recorded))))
                 self._drop(self.lefts, left.event.id)
         return outcomes
+
+    def _facts(self, recorded: dict[str, Any]) -> Derive:
+        """Return a finding's facts: what the counterpart recorded (`right_X`)."""
+        return lambda name: finding_fact(self.rule, name, recorded.get)
 
     @staticmethod
     def _agree(spec: Compare, left: Any, right: Any) -> bool:

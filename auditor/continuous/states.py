@@ -31,7 +31,7 @@ from auditor.continuous.programs import HOT_WINDOW, Outcome, Selection, types_re
 from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
-from auditor.rules.language import reads_only_state, state_fields, state_given
+from auditor.rules.language import finding_fact, reads_only_state, state_fields, state_given
 
 
 @dataclass(slots=True)
@@ -104,10 +104,18 @@ class StateAtTime(Hosted):
             if match.messages["e"]["eid"] != event.id:
                 continue
             state = self.states[str(match.messages["s"]["key"])]
-            fine = state.ok and all_hold(Reader(event, self.license, state=state.kept),
-                                         self.on_both)
-            return [] if fine else [Outcome("found", violation(self.rule, event, self.license))]
+            reader = Reader(event, self.license, state=state.kept)
+            if state.ok and all_hold(reader, self.on_both):
+                return []
+            return [Outcome("found", violation(self.rule, event, self.license,
+                                               self._failed(reader)))]
         return []
+
+    def _failed(self, reader: Reader) -> Any:
+        """Return the facts of a finding: which `require` conditions failed (`failed_i`)."""
+        failed = {f"failed_{i}": not all_hold(reader, [c])
+                  for i, c in enumerate(self.rule.params.require)}
+        return lambda name: finding_fact(self.rule, name, failed.get)
 
     def expire(self, watermark: float) -> list[Outcome]:
         """Retract the state facts of tags idle for HOT_WINDOW (the host keeps the state)."""

@@ -80,15 +80,28 @@ def explain(rule: Rule, violation: Violation, zone: ZoneInfo) -> Finding:
     values.update(package_label=violation.package_label, reference=violation.reference,
                   occurred_at=_local(violation.occurred_at, zone),
                   event_type=violation.event_type.replace("_", " "))
-    message = string.Formatter().vformat(rule.params.message, (), _Blank(values))
+    template = rule.params.message
+    if violation.fields.get("timeliness") == "late" and getattr(rule.params, "late_message", None):
+        template = rule.params.late_message  # late, not missing: another remedy
+    message = string.Formatter().vformat(template, (), _Blank(values))
     return Finding(rule.id, rule.version, rule.severity, violation.occurred_at,
                    violation.package_label, violation.reference or violation.package_label,
                    message, violation.evidence or (violation.event_id,),
                    dict(violation.fields))
 
 
+def identity_of(rule: Rule, violation: Violation) -> str:
+    """Return the identity `explain(rule, violation, ...)` gives, without its message."""
+    return Finding(rule.id, rule.version, rule.severity, violation.occurred_at,
+                   violation.package_label, violation.reference or violation.package_label,
+                   "", violation.evidence or (violation.event_id,)).identity
+
+
 def _local(value: Any, zone: ZoneInfo) -> Any:
-    """Render a time (a datetime or ISO text) in the license's zone for people to read."""
+    """Render a time (a datetime or ISO text) in the license's zone for people to read,
+    and a number as people write it (39, not 39.0; 3.5; at most three decimals)."""
+    if isinstance(value, float):
+        return readable_number(value)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
         try:
             value = datetime.fromisoformat(value)
@@ -97,3 +110,9 @@ def _local(value: Any, zone: ZoneInfo) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     return value
+
+
+def readable_number(value: float) -> str:
+    """Return a number as people write it: whole numbers without decimals, at most three."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from auditor.domain.errors import InvalidInput
 from auditor.domain.events import canonical_json
 
+METRC = "METRC"  # the jurisdiction of a citation that is METRC's own requirement
+
 
 class Severity(StrEnum):
     """How much a violation matters, most severe first."""
@@ -49,10 +51,16 @@ class Template(StrEnum):
 
 @dataclass(frozen=True)
 class Citation:
-    """The regulation a rule enforces, and where to read it."""
+    """The regulation a rule enforces, where to read it, and whose it is.
+
+    `jurisdiction` is METRC (the track-and-trace system's own requirement, in force in
+    every state) or the state whose regulation it is: a license's packet cites METRC's
+    and its own state's only.
+    """
 
     regulation: str
     url: str | None = None
+    jurisdiction: str = METRC
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,9 @@ class Rule:
     effective_to: date | None = None
     cases: tuple[RuleCase, ...] = ()
     spec: Mapping[str, Any] = field(default_factory=dict)
+    # Why the pack's state cites nothing for this rule (its citation table says so);
+    # None when it does, or for the core pack alone.
+    uncited: str | None = None
 
     def applies_to(self, state: str) -> bool:
         """Return whether the rule is in force for a state's licenses."""
@@ -161,12 +172,32 @@ class Deadline:
     after: timedelta
     at: time | None = None
 
+    def describe(self) -> str:
+        """Return the deadline in words: "24 h", "30 days", or "next-day 08:00"."""
+        if self.at is None:
+            return duration_text(self.after)
+        days = self.after.days
+        later = "next-day" if days == 1 else f"{days}-day"
+        return f"{later} {self.at.strftime('%H:%M')}"
+
     def due(self, when: datetime, zone: ZoneInfo) -> datetime:
         """Return the instant the obligation of an event at `when` falls due."""
         if self.at is None:
             return when + self.after
         day = when.astimezone(zone).date() + self.after
         return datetime.combine(day, self.at, tzinfo=zone)
+
+
+def duration_text(span: timedelta) -> str:
+    """Return a duration as people read it: "26 h 47 min", "15 min", "2 h"."""
+    minutes = int(abs(span).total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours >= 48:  # days, to the hour: "30 days", "3 days 4 h"
+        days, hours = divmod(hours, 24)
+        return ("-" if span < timedelta(0) else "") + f"{days} days" + (
+            f" {hours} h" if hours else "")
+    parts = ([f"{hours} h"] if hours else []) + ([f"{minutes} min"] if minutes or not hours else [])
+    return ("-" if span < timedelta(0) else "") + " ".join(parts)
 
 
 _CLOCK = re.compile(r"(?P<days>P\d+D) at (?P<hour>[01]\d|2[0-3]):(?P<minute>[0-5]\d)")

@@ -7,10 +7,12 @@ text from the store (notes, names, reasons) reaches the HTML as text, never as m
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 
@@ -44,12 +46,21 @@ def asset(name: str) -> bytes:
     return path.read_bytes()
 
 
-def display(value: Any, kind: str = "text") -> str:
-    """Return a cell's value as people read it: times to the minute, numbers tidy."""
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def display(value: Any, kind: str = "text", zone: str | None = None) -> str:
+    """Return a cell's value as people read it: times to the minute in the license's zone
+    with its abbreviation (2026-01-05 14:00 PST), numbers tidy (39, 3.5)."""
     if value is None:
         return ""
+    if kind == "auto":  # evidence of any kind: a time in it is read locally too
+        kind = "datetime" if isinstance(value, str) and _ISO_TIME.match(value) else "text"
     if kind == "datetime" and isinstance(value, str):
-        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
-    if kind == "number" and isinstance(value, float):
+        moment = datetime.fromisoformat(value)
+        if zone and moment.tzinfo is not None:
+            return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+        return moment.strftime("%Y-%m-%d %H:%M")
+    if kind in ("number", "int") and isinstance(value, float):
         return f"{value:,.3f}".rstrip("0").rstrip(".")
     return str(value)

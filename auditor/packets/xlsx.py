@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -52,29 +53,37 @@ def _write_sheet(sheet: WriteOnlyWorksheet, table: Table) -> None:
     sheet.auto_filter.ref = f"A1:{last}{len(table.rows) + 1}"
     bold = Font(bold=True)
     sheet.append([_text_cell(sheet, c.name, bold) for c in table.columns])
+    zone = ZoneInfo(table.zone) if table.zone else None
     for row in table.rows:
-        sheet.append([_cell(sheet, value, column) for value, column in zip(row, table.columns,
-                                                                           strict=True)])
+        sheet.append([_cell(sheet, value, column, zone)
+                      for value, column in zip(row, table.columns, strict=True)])
 
 
-def _cell(sheet: WriteOnlyWorksheet, value: Any, column: Column) -> Any:
+def _cell(sheet: WriteOnlyWorksheet, value: Any, column: Column,
+          zone: ZoneInfo | None = None) -> Any:
     if value is None:
         return None
+    number_format = FORMATS.get(column.kind, "General")
     if column.kind in ("int", "number") and isinstance(value, int | float) \
             and not isinstance(value, bool):
         cell = WriteOnlyCell(sheet, value=value)
+        if column.kind == "number" and float(value).is_integer():
+            number_format = "#,##0"  # a count of whole items reads 39, not 39.000
     elif column.kind in ("datetime", "date") and isinstance(value, str):
-        cell = WriteOnlyCell(sheet, value=_when(value, column.kind))
+        moment = datetime.fromisoformat(value)
+        if column.kind == "date":
+            cell = WriteOnlyCell(sheet, value=moment.date())
+        else:
+            # Excel has no time zones: the license's local wall time, its zone's
+            # abbreviation (PST, PDT) written beside it by the cell's format.
+            if zone is not None and moment.tzinfo is not None:
+                moment = moment.astimezone(zone)
+                number_format += f' "{moment.strftime("%Z")}"'
+            cell = WriteOnlyCell(sheet, value=moment.replace(tzinfo=None))
     else:
         return _text_cell(sheet, str(value))
-    cell.number_format = FORMATS[column.kind]
+    cell.number_format = number_format
     return cell
-
-
-def _when(value: str, kind: str) -> date | datetime:
-    # Excel has no time zones: the license's local wall time is what people expect.
-    moment = datetime.fromisoformat(value)
-    return moment.date() if kind == "date" else moment.replace(tzinfo=None)
 
 
 def _text_cell(sheet: WriteOnlyWorksheet, value: str, font: Font | None = None) -> WriteOnlyCell:
@@ -99,10 +108,21 @@ def _width(column: Column, rows: Sequence[Sequence[Any]], index: int) -> int:
 
 
 def _unique_title(title: str, taken: set[str]) -> str:
-    base = title.translate(BAD_TITLE_CHARS).strip("' ")[:MAX_SHEET_TITLE] or "Sheet"
-    candidate, n = base, 2
+    """Return a sheet title Excel accepts (31 characters, cut between words) not yet taken."""
+    base = title.translate(BAD_TITLE_CHARS).strip("' ") or "Sheet"
+    candidate, n = _cut(base, MAX_SHEET_TITLE), 2
     while candidate.lower() in taken:
         suffix = f" ({n})"
-        candidate, n = base[:MAX_SHEET_TITLE - len(suffix)] + suffix, n + 1
+        candidate, n = _cut(base, MAX_SHEET_TITLE - len(suffix)) + suffix, n + 1
     taken.add(candidate.lower())
     return candidate
+
+
+def _cut(text: str, limit: int) -> str:
+    """Return text within limit characters, cut at the last word boundary that fits."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit + 1]
+    boundary = max(cut.rfind(" "), cut.rfind("-"))
+    # A word longer than half the room is cut mid-word: better than a stub of a title.
+    return (cut[:boundary] if boundary > limit // 2 else text[:limit]).rstrip(" -")

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from auditor.domain.events import EVENT_FIELDS, EventType
 from auditor.domain.findings import Violation
 from auditor.domain.license import License
+from auditor.domain.rules import duration_text
 
 if TYPE_CHECKING:
     from auditor.domain.rules import Rule
@@ -258,6 +259,70 @@ def message_fields(message: str) -> set[str]:
 
 Derive = Callable[[str], Any]  # a derived field's value for the triggering event, by name
 
+# Facts a template works out for a found event that its message may name, beside DERIVED:
+# aggregate: the running `total` after the event and the `limit` (`limit_name`) it
+# passed; state_at_time: which labelled `require` conditions `failed`; reconcile: the
+# counterpart's compared fields, `right_X` (what METRC recorded).
+FACTS = frozenset({"total", "limit", "limit_name", "failed"})
+COUNTERPART_PREFIX = "right_"
+
+
+def facts_named(message: str) -> set[str]:
+    """Return the derived fields and template facts a message names."""
+    named = message_fields(message)
+    return (named & (DERIVED.keys() | FACTS)) | {
+        n for n in named if n.startswith(COUNTERPART_PREFIX)}
+
+
+def timeliness(params: Any, occurred_at: datetime, zone: ZoneInfo,
+               derive: Derive) -> dict[str, Any]:
+    """Return whether a missed obligation is `late` (every follow-up came, after the
+    deadline) or `missing`, and for a late one when and how late.
+
+    `derive("follow_up_<i>")` is the earliest follow-up of group i up to the audit's end
+    (None if there is none); the obligation was met when the last group's came.
+    """
+    times = [derive(f"follow_up_{i}") for i in range(len(params.groups))]
+    window = params.deadline.describe()
+    if any(t is None for t in times):
+        return {"timeliness": "missing", "window": window}
+    came = max(times)
+    return {"timeliness": "late", "window": window, "reported_at": came.isoformat(),
+            "delay": duration_text(came - occurred_at),
+            "past_deadline": duration_text(came - params.deadline.due(occurred_at, zone))}
+
+
+def finding_fact(rule: Rule, name: str, column: Callable[[str], Any]) -> Any:
+    """Return a fact a message names, from the values a backend worked out beside a finding.
+
+    `column(name)` gives them as both backends keep them: `total` and `limit_index`
+    (aggregate), `failed_<i>` (state_at_time: condition i of `require` failed), or the
+    fact itself (`on_hand`, `right_X`).
+    """
+    params = rule.params
+    if name in ("limit", "limit_name"):
+        index = column("limit_index")
+        if index is None:
+            return None
+        limit = params.limits[int(index)]
+        if name == "limit_name":
+            return limit.name
+        return limit.maximum if limit.maximum is not None else limit.minimum
+    if name == "total":
+        total = column("total")
+        return None if total is None else round(float(total), 3)
+    if name == "failed":
+        return listed([c.label or c.field or "a condition"
+                       for i, c in enumerate(params.require) if column(f"failed_{i}")])
+    return column(name)
+
+
+def listed(items: list[str]) -> str | None:
+    """Return items as a sentence lists them: "a", "a and b", "a, b and c" (None: none)."""
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
 
 def shape_violation(rule: Rule, event_id: int, event_type: str, occurred_at: datetime,
                     package_label: str | None, reference: str | None,
@@ -279,7 +344,9 @@ def shape_violation(rule: Rule, event_id: int, event_type: str, occurred_at: dat
     subject_field = getattr(params, "subject", None)
     subject = payload.get(subject_field) if subject_field else reference
     fields = dict(payload)
-    for name in message_fields(params.message) & DERIVED.keys():
+    if getattr(params, "late_message", None) and derive is not None:
+        fields.update(timeliness(params, occurred_at, zone, derive))
+    for name in sorted(facts_named(params.message)):
         if name == "local_date":
             fields[name] = occurred_at.astimezone(zone).date().isoformat()
         elif derive is not None:

@@ -9,6 +9,7 @@ the field and what is wrong, and nothing is loaded.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from marshmallow import ValidationError
 
 from auditor.domain.errors import InvalidInput
 from auditor.domain.rules import (
+    METRC,
     Citation,
     Pack,
     Rule,
@@ -27,11 +29,19 @@ from auditor.domain.rules import (
     parse_duration,
 )
 from auditor.rules.params import build
-from auditor.rules.schema import PackSchema, RuleSchema, check_fields
+from auditor.rules.schema import (
+    CitationSchema,
+    CitationTableSchema,
+    PackSchema,
+    RuleSchema,
+    UncitedSchema,
+    check_fields,
+)
 from auditor.rules.templates import template_spec
 
 TIME_PARAMS = {"within": parse_duration, "deadline": parse_deadline}
 PACK_FILE = "pack.yaml"  # the pack's own file in a folder; every other file is a rule
+CITATIONS_FILE = "citations.yaml"  # a state's citation table, beside its pack.yaml
 
 
 class RuleInvalid(InvalidInput):
@@ -47,6 +57,17 @@ def _parse_yaml(text: str, source: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RuleInvalid(f"{source}: not valid YAML: {exc}") from None
+
+
+def load_text(text: str, source: str) -> Any:
+    """Return the data of a YAML text; RuleInvalid naming the source if it is not YAML."""
+    return _parse_yaml(text, source)
+
+
+def dump_text(data: Any) -> str:
+    """Return data as YAML text in the order given (the rule editor's form writes it)."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100,
+                          default_flow_style=None)  # leaf lists inline, as the files write them
 
 
 def declared_jurisdictions(text: str) -> tuple[str, ...]:
@@ -158,7 +179,7 @@ def _pack_file(folder: Path) -> dict[str, Any]:
 def _rules(folder: Path, parameters: Mapping[str, Any]) -> dict[str, Rule]:
     rules: dict[str, Rule] = {}
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == PACK_FILE:
+        if path.name in (PACK_FILE, CITATIONS_FILE):
             continue
         rule = load_rule(path, parameters)
         if rule.id in rules:
@@ -189,8 +210,59 @@ def load_pack(root: Path, state: str | None = None) -> Pack:
         raise RuleInvalid(f"{folder}/pack.yaml: exclude: no rule {', '.join(unknown)}")
     in_force = tuple(r for r in rules.values()
                      if r.applies_to(state) and r.id not in pack["excluded"])
+    in_force = state_citations(folder, state, in_force)
     return Pack(pack["id"], pack["version"], pack["title"], in_force, parameters, state,
                 pack["excluded"], pack["timezone"])
+
+
+def state_citations(folder: Path, state: str, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """Return the rules citing METRC's requirement and the state's table, nobody else's.
+
+    The table (`citations.yaml`) must name every rule in force: with its citations, or
+    with `none` and why, which the packet prints instead of borrowing another state's.
+    """
+    path = folder / CITATIONS_FILE
+    if not path.exists():
+        raise RuleInvalid(f"{folder}: no {CITATIONS_FILE}: every state pack needs its "
+                          "citation table (rule id: citations, or none: why)")
+    table = _validate(CitationTableSchema(), _read_yaml(path), str(path))
+    if table["state"] != state:
+        raise RuleInvalid(f"{path}: state {table['state']} where the pack is {state}")
+    entries = table["rules"]
+    missing = sorted({r.id for r in rules} - set(entries))
+    if missing:
+        raise RuleInvalid(f"{path}: no entry for {', '.join(missing)}: list its citations, "
+                          "or write `none:` and why the state has none")
+    cited = []
+    for rule in rules:
+        own = tuple(c for c in rule.citations if c.jurisdiction == METRC)
+        found, why = _table_entry(entries[rule.id], state, table["source"],
+                                  f"{path}: {rule.id}")
+        cited.append(replace(rule, citations=own + found, uncited=why))
+    return tuple(cited)
+
+
+def cited_as(rule: Rule, seed: Rule | None, state: str) -> Rule:
+    """Return a published version of a rule citing what the state's table gives the
+    shipped one (its own file's citations are METRC's, as every rule file's)."""
+    if seed is None:
+        return replace(rule, uncited=f"the organization's own rule: {state}'s citation "
+                                     "table has no entry for it")
+    return replace(rule, citations=tuple(c for c in rule.citations if c.jurisdiction == METRC)
+                   + tuple(c for c in seed.citations if c.jurisdiction == state),
+                   uncited=seed.uncited)
+
+
+def _table_entry(entry: Any, state: str, source: str,
+                 where: str) -> tuple[tuple[Citation, ...], str | None]:
+    """Return a table entry's citations (of `state`; where to read them: their own URL,
+    else the table's `source`), or none and why."""
+    if isinstance(entry, dict):
+        return (), _validate(UncitedSchema(), entry, where)["none"]
+    if not isinstance(entry, list) or not entry:
+        raise RuleInvalid(f"{where}: expected a list of citations, or `none: why`")
+    cited = [_validate(CitationSchema(), c, f"{where}.{i}") for i, c in enumerate(entry)]
+    return tuple(Citation(c["regulation"], c["url"] or source, state) for c in cited), None
 
 
 def state_packs(root: Path) -> list[str]:

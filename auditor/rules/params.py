@@ -30,6 +30,7 @@ class Condition:
     tolerance: float | None = None
     shift: timedelta | None = None
     any: tuple[Condition, ...] = ()
+    label: str | None = None  # what a failure means, in words (a message's `{failed}`)
 
 
 Conditions = tuple[Condition, ...]
@@ -126,6 +127,7 @@ class RequiresWithinParams:
     date_by_deadline: bool = False
     license_level: bool = False
     each_of: tuple[Conditions, ...] = ()
+    late_message: str | None = None  # every follow-up came, after the deadline
 
     @property
     def groups(self) -> tuple[Conditions, ...]:

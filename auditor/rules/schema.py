@@ -49,11 +49,12 @@ class ConditionSchema(Strict):
     tolerance = fields.Float(validate=validate.Range(min=0))
     shift = fields.String()  # an ISO 8601 duration added to `other` (a time field)
     any = fields.List(fields.Nested(lambda: ConditionSchema()), validate=validate.Length(min=2))
+    label = fields.String(validate=validate.Length(min=1))  # a failure, in words
 
     @validates_schema
     def _value_fits_op(self, data: dict[str, Any], **_: Any) -> None:
         if "any" in data:
-            if set(data) != {"any"}:
+            if set(data) - {"label"} != {"any"}:
                 raise ValidationError("any stands alone: a list of conditions", "any")
             return
         for name in ("field", "op"):
@@ -153,6 +154,8 @@ class RequiresWithinParams(Strict):
     license_level = fields.Boolean(load_default=False)  # findings concern no one package
     each_of = fields.List(fields.List(fields.Nested(ConditionSchema)), load_default=list)
     message = fields.String(required=True)
+    # The message when every follow-up came, but after the deadline: late, not missing.
+    late_message = fields.String(load_default=None)
 
 
 class CompareSchema(Strict):
@@ -285,8 +288,8 @@ class RuleSchema(Strict):
     title = fields.String(required=True)
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     severity = fields.String(required=True, validate=validate.OneOf([s.value for s in Severity]))
-    citations = fields.List(fields.Nested(CitationSchema), required=True,
-                            validate=validate.Length(min=1))
+    # METRC's own requirements only: a state's citations are in its citation table.
+    citations = fields.List(fields.Nested(CitationSchema), required=True)
     jurisdictions = fields.List(fields.String(), load_default=lambda: ["*"])
     effective_from = fields.Date(load_default=None, allow_none=True)
     effective_to = fields.Date(load_default=None, allow_none=True)
@@ -295,6 +298,20 @@ class RuleSchema(Strict):
     template = fields.String(required=True, validate=validate.OneOf([t.value for t in Template]))
     params = fields.Dict(required=True)
     cases = fields.List(fields.Nested(CaseSchema), load_default=list)
+
+
+class UncitedSchema(Strict):
+    """A citation table's entry for a rule the state has no provision for: why."""
+
+    none = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class CitationTableSchema(Strict):
+    """A state's citation table: for every rule in force, its citations or why none."""
+
+    state = fields.String(required=True)
+    source = fields.Url(required=True)
+    rules = fields.Dict(keys=fields.String(validate=ID), values=fields.Raw(), required=True)
 
 
 class PackSchema(Strict):

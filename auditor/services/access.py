@@ -63,13 +63,15 @@ GRANTS: dict[Role, frozenset[Permission]] = {
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token's id and label, role, organization and visible licenses."""
+    """Who is calling: the token's (or console user's) id and label, role, organization
+    and visible licenses."""
 
-    token_id: int
+    token_id: int  # the user's id when kind is "user"
     label: str
     role: Role
     licenses: frozenset[str]
     organization: str = DEFAULT_ORGANIZATION
+    kind: str = "token"  # "token" (API) or "user" (console sign-in)
 
     def may(self, permission: Permission) -> bool:
         """Return whether the role grants the permission."""
@@ -96,7 +98,7 @@ class Principal:
     @property
     def actor(self) -> str:
         """Return how changes made with this token are attributed."""
-        return f"token {self.token_id} ({self.label})"
+        return f"{self.kind} {self.token_id} ({self.label})"
 
 
 def hash_secret(secret: str) -> str:
@@ -110,25 +112,40 @@ def create_token(tokens: Tokens, store: EventStore, role: str, licenses: list[st
 
     Without an organization the token belongs to its licenses' (they must share one).
     """
-    try:
-        checked = Role(role)
-    except ValueError:
-        raise InvalidInput(f"unknown role {role!r}; one of: "
-                           + ", ".join(r.value for r in Role)) from None
-    if not licenses:
-        raise InvalidInput("a token needs at least one license")
-    owners = {store.get_license(n).organization for n in licenses}  # UnknownLicense names it
-    owner = organization or (owners.pop() if len(owners) == 1 else None)
-    if owner is None:
-        raise InvalidInput("the licenses belong to several organizations: "
-                           f"{', '.join(sorted(owners))}; a token belongs to one (--org)")
-    outside = sorted(n for n in licenses if store.get_license(n).organization != owner)
-    if outside:
-        raise InvalidInput(f"licenses {', '.join(outside)} are not in organization {owner!r}")
+    checked = check_role(role)
+    owner = licenses_owner(store, licenses, organization, "a token")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     record = tokens.add(hash_secret(secret), checked.value, tuple(sorted(set(licenses))),
                         label or checked.value, datetime.now(UTC), owner)
     return secret, record
+
+
+def licenses_owner(store: EventStore, licenses: list[str], organization: str | None,
+                   holder: str) -> str:
+    """Return the one organization that holds all the licenses (and is the one named, if any).
+
+    holder names what is being created ("a token", "a user") in the messages.
+    """
+    if not licenses:
+        raise InvalidInput(f"{holder} needs at least one license")
+    owners = {store.get_license(n).organization for n in licenses}  # UnknownLicense names it
+    owner = organization or (owners.pop() if len(owners) == 1 else None)
+    if owner is None:
+        raise InvalidInput("the licenses belong to several organizations: "
+                           f"{', '.join(sorted(owners))}; {holder} belongs to one (--org)")
+    outside = sorted(n for n in licenses if store.get_license(n).organization != owner)
+    if outside:
+        raise InvalidInput(f"licenses {', '.join(outside)} are not in organization {owner!r}")
+    return owner
+
+
+def check_role(role: str) -> Role:
+    """Return the role named; InvalidInput listing the roles if there is none."""
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidInput(f"unknown role {role!r}; one of: "
+                           + ", ".join(r.value for r in Role)) from None
 
 
 def authenticate(tokens: Tokens, secret: str) -> Principal | None:

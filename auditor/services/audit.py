@@ -4,6 +4,9 @@ Readiness score: the severity-weighted share of rules in force with no finding i
 period (weights: critical 5, high 3, medium 2, low 1, info 0), as a whole percentage.
 100 means no rule found anything; a single critical rule failing costs more than a
 low one, however many findings either has.
+
+Finding rate, the figure that moves as a store improves: findings per 1,000 events of
+the period, in all and per rule, with the change since the license's previous run.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class AuditReport:
     # rule id -> the events it could not judge (their package's state was not yet known)
     undetermined: dict[str, tuple[Unjudged, ...]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # rule id -> evaluation time
+    events: int = 0  # the license's events that occurred in the period
+    previous: dict[str, Any] | None = None  # the license's previous run: id, finding rate
 
     @property
     def readiness_score(self) -> int:
@@ -52,6 +57,22 @@ class AuditReport:
         total = sum(WEIGHTS[r.severity] for r in self.rules)
         passing = sum(WEIGHTS[r.severity] for r in self.rules if r.id not in failing)
         return round(100 * passing / total) if total else 100
+
+    @property
+    def finding_rate(self) -> float | None:
+        """Return the findings per 1,000 events of the period (None: no events)."""
+        return per_thousand(len(self.findings), self.events)
+
+    def activity(self) -> dict[str, Any]:
+        """Return the finding rate in all and per rule, and its change since the previous run."""
+        by_rule = Counter(f.rule_id for f in self.findings)
+        before = (self.previous or {}).get("findings_per_1000_events")
+        rate = self.finding_rate
+        return {"events": self.events, "findings_per_1000_events": rate,
+                "per_rule_per_1000_events": {rule: per_thousand(n, self.events)
+                                             for rule, n in sorted(by_rule.items())},
+                "previous": self.previous,
+                "change": None if before is None or rate is None else round(rate - before, 3)}
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Return finding counts by severity and by rule."""
@@ -68,7 +89,8 @@ class AuditReport:
             "period": {"from": self.start.isoformat(), "to": self.end.isoformat()},
             "pack": {"id": self.pack.id, "version": self.pack.version,
                      "hash": self.pack.content_hash},
-            "readiness_score": self.readiness_score, "counts": self.counts(),
+            "readiness_score": self.readiness_score, "activity": self.activity(),
+            "counts": self.counts(),
             "findings": [{
                 "rule_id": f.rule_id, "rule_version": f.rule_version,
                 "severity": f.severity.value, "package_label": f.package_label,
@@ -81,6 +103,21 @@ class AuditReport:
                 "reference": u.reference}
                 for rule, events in sorted(self.undetermined.items()) for u in events],
         }
+
+
+def per_thousand(count: int, events: int) -> float | None:
+    """Return count per 1,000 events, to three decimals (None when there are no events)."""
+    return round(1000 * count / events, 3) if events else None
+
+
+def previous_run(store: EventStore, license_number: str) -> dict[str, Any] | None:
+    """Return the license's latest stored run as the next run compares with it."""
+    runs = store.runs.list(license_number)
+    if not runs:
+        return None
+    activity = store.runs.get(runs[0]["id"]).get("activity") or {}
+    return {"run_id": runs[0]["id"], "readiness_score": runs[0]["readiness_score"],
+            "findings_per_1000_events": activity.get("findings_per_1000_events")}
 
 
 def local_bounds(license: License, start: date, end: date) -> tuple[datetime, datetime]:
@@ -118,6 +155,8 @@ def run_audit(store: EventStore, pack: Pack, license_number: str, start: date,
     opens, closes = local_bounds(license, start, end)
     report = AuditReport(uuid.uuid4().hex, license, pack, start, end,
                          rules_in_force(pack, license, start, end))
+    report.events = sum(store.event_counts(license.number, opens, closes).values())
+    report.previous = previous_run(store, license.number)
     store.refresh_statistics()
     with store.audit_engine(license.number, engine) as evaluator:
         _evaluate_all(evaluator, report, opens, closes, threads, on_rule)

@@ -67,6 +67,17 @@ class FailedAuthentications:
         retry = WINDOW_SECONDS - int(now % WINDOW_SECONDS)
         return Verdict(reports, count > self.limit, max(retry, 1))
 
+    def limited_for(self, address: str) -> int:
+        """Return the seconds an address must still wait if it is past the limit, else 0.
+
+        For callers that refuse before checking (a sign-in past its limit is refused
+        even with the right password, so guessing stops for the rest of the minute).
+        """
+        now = self.clock()
+        with self._lock:
+            count = self._counts.get((address, int(now // WINDOW_SECONDS)), 0)
+        return max(WINDOW_SECONDS - int(now % WINDOW_SECONDS), 1) if count >= self.limit else 0
+
     def _close_before(self, window: int) -> list[FailureReport]:
         """Forget windows that have ended; report the total of each with more than one failure."""
         ended = [key for key in self._counts if key[1] < window]

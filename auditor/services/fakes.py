@@ -111,10 +111,13 @@ class InMemoryEventStore:
         assert summary.import_id is not None
         self.imports[summary.import_id].update(status="completed", summary=summary)
 
-    def event_counts(self, license_number: str) -> dict[str, int]:
-        """Return the number of stored events of each type for a license."""
+    def event_counts(self, license_number: str, start: datetime | None = None,
+                     end: datetime | None = None) -> dict[str, int]:
+        """Return the number of stored events of each type for a license (in [start, end))."""
         counts: dict[str, int] = {}
         for event in self.events[self.get_license(license_number).number]:
+            if (start and event.occurred_at < start) or (end and event.occurred_at >= end):
+                continue
             counts[event.type.value] = counts.get(event.type.value, 0) + 1
         return counts
 

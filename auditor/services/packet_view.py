@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from auditor.domain.events import canonical_json
 from auditor.services.report_ports import PacketVersion
@@ -12,33 +15,42 @@ from auditor.services.tables import Column, Table
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
-def pdf_context(packet: PacketVersion) -> dict[str, Any]:
-    """Return the template context of the PDF: cover, summary, findings, waivers, logs."""
+def pdf_context(packet: PacketVersion, full_logs: bool = False) -> dict[str, Any]:
+    """Return the template context of the PDF: cover, summary, findings, waivers, logs.
+
+    The logs of rows that mostly agree (moves, counts, manifests) show their exceptions
+    and per-day totals unless `full_logs`: every row is in the Excel and JSON packets.
+    """
     content = packet.content
     run = content["run"]
     return {"packet": packet, "run": run, "license": content["license"],
-            "generated_at": packet.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "generated_at": local_text(packet.created_at, content["license"]["timezone"]),
             "summary": summary_rows(content),
             "severity_counts": [(s, run["counts"]["by_severity"].get(s, 0))
                                 for s in SEVERITIES],
             "groups": finding_groups(content), "trend": content["trend"],
             "waivers": content["waivers"],
-            "logs": [Table.from_json(t) for t in content["logs"]],
+            "logs": [pdf_log(Table.from_json(t), full_logs) for t in content["logs"]],
             "amendment": content.get("amendment"), "cover": cover_items(packet),
             "undetermined": undetermined_rows(content),
+            "citations": citation_rows(content),
+            "incidents": [row for row in incidents(content) if row[5] > 1 or row[6]],
+            "incident_count": len(incidents(content)),
             "rules_from_run_pack": content["rules_from_run_pack"]}
 
 
 def summary_rows(content: dict[str, Any]) -> list[list[Any]]:
-    """Return per rule in force: id, title, severity, findings, pending, not judged;
-    failing first."""
+    """Return per rule in force: id, title, severity, findings, findings per 1,000 events,
+    pending, not judged; failing first."""
     counts = content["run"]["counts"]
+    rates = (content["run"].get("activity") or {}).get("per_rule_per_1000_events", {})
     rows = [[r["id"], r["title"], r["severity"], counts["by_rule"].get(r["id"], 0),
+             rates.get(r["id"], 0.0 if rates or "activity" in content["run"] else None),
              counts.get("pending", {}).get(r["id"], 0),
              counts.get("undetermined", {}).get(r["id"], 0)] for r in content["rules"]]
     known = {r["id"] for r in content["rules"]}
     # A finding of a rule missing from today's pack still counts: the run is the record.
-    rows += [[rule, "(not in the current pack)", "", n, 0, 0]
+    rows += [[rule, "(not in the current pack)", "", n, rates.get(rule), 0, 0]
              for rule, n in counts["by_rule"].items() if rule not in known]
     return sorted(rows, key=lambda r: (-r[3], SEVERITIES.index(r[2]) if r[2] else 9, r[0]))
 
@@ -50,10 +62,91 @@ def finding_groups(content: dict[str, Any]) -> list[dict[str, Any]]:
     groups = []
     for rule_id in sorted(order, key=lambda r: (-order[r], r)):
         rule = rules.get(rule_id, {"id": rule_id, "title": rule_id, "citations": [],
-                                   "description": "", "remediation": ""})
+                                   "uncited": None, "description": "", "remediation": ""})
         found = [f for f in content["run"]["findings"] if f["rule_id"] == rule_id]
         groups.append({"rule": rule, "findings": found})
     return groups
+
+
+# For the logs whose rows mostly agree: which rows are exceptions, and which column
+# holds the row's time (its day). Other logs are shown whole: every row is of interest.
+EXCEPTIONS = {
+    "locations": (0, lambda row: row[-1] != "recorded before the move"),
+    "counts": (0, lambda row: row[8] is None or abs(row[8]) > 1e-6),
+    "manifests": (4, lambda row: row[-1] != "yes"),
+}
+DAY_COLUMNS = [Column("date", "date"), Column("rows", "int"), Column("exceptions", "int")]
+
+
+def pdf_log(table: Table, full: bool = False) -> dict[str, Any]:
+    """Return a log as the PDF shows it: whole, or its exceptions and per-day totals."""
+    rule = EXCEPTIONS.get(table.key)
+    if full or rule is None:
+        return {"table": table, "total": len(table.rows), "days": None}
+    when, exceptional = rule
+    days: dict[str, list[int]] = {}
+    kept = []
+    for row in table.rows:
+        counts = days.setdefault(str(row[when] or "")[:10], [0, 0])
+        counts[0] += 1
+        if exceptional(row):
+            counts[1] += 1
+            kept.append(row)
+    per_day = Table(f"{table.key}-days", f"{table.title}: rows per day", DAY_COLUMNS,
+                    [[day, *counts] for day, counts in sorted(days.items())])
+    return {"table": replace(table, rows=kept), "total": len(table.rows), "days": per_day}
+
+
+INCIDENT_COLUMNS = [Column("incident", "int"), Column("occurred at", "datetime"),
+                    Column("package"), Column("subject"), Column("rules", width=50),
+                    Column("findings", "int"), Column("corrected", width=70)]
+
+
+def incidents(content: dict[str, Any]) -> list[list[Any]]:
+    """Return the run's incidents: findings that share a triggering record are one.
+
+    Each rule's finding stays in the findings; an incident lists them together and, when
+    a finding's follow-up came late, what corrected it and when.
+    """
+    by_trigger: dict[Any, list[dict[str, Any]]] = {}
+    for finding in content["run"]["findings"]:
+        trigger = finding["evidence"][0] if finding["evidence"] else finding["subject"]
+        by_trigger.setdefault(trigger, []).append(finding)
+    rows = []
+    for number, found in enumerate(sorted(by_trigger.values(),
+                                          key=lambda f: (f[0]["occurred_at"], f[0]["rule_id"])),
+                                   start=1):
+        first = found[0]
+        rows.append([number, first["occurred_at"], first["package_label"], first["subject"],
+                     ", ".join(sorted({f["rule_id"] for f in found})), len(found),
+                     _correction(found, content["license"]["timezone"])])
+    return rows
+
+
+def _correction(found: list[dict[str, Any]], zone: str) -> str | None:
+    """Return what corrected an incident late (by which rule's follow-up, and when)."""
+    late = [f for f in found if f["fields"].get("timeliness") == "late"]
+    return "; ".join(f"{f['rule_id']}: corrected late, at "
+                     f"{local_text(f['fields']['reported_at'], zone)}"
+                     f" ({f['fields']['past_deadline']} past the deadline)"
+                     for f in late) or None
+
+
+CITATION_COLUMNS = [Column("rule"), Column("jurisdiction"), Column("citation", width=70),
+                    Column("source", width=60)]
+
+
+def citation_rows(content: dict[str, Any]) -> list[list[Any]]:
+    """Return per rule in force its citations (the license's state and METRC's only),
+    or a row saying the state cites nothing for it, and why."""
+    rows: list[list[Any]] = []
+    state = content["license"]["state"]
+    for rule in sorted(content["rules"], key=lambda r: r["id"]):
+        rows += [[rule["id"], c.get("jurisdiction", ""), c["regulation"], c["url"]]
+                 for c in rule["citations"]]
+        if rule.get("uncited"):
+            rows.append([rule["id"], state, f"none: {rule['uncited']}", None])
+    return rows
 
 
 UNDETERMINED_COLUMNS = [Column("rule"), Column("occurred at", "datetime"), Column("event"),
@@ -83,10 +176,13 @@ def finding_row(finding: dict[str, Any]) -> list[Any]:
 def packet_tables(packet: PacketVersion) -> list[Table]:
     """Return the Excel sheets: cover, summary, trend, waivers, one per rule and per log."""
     content, run = packet.content, packet.content["run"]
-    cover = Table("cover", "Cover", [Column("item"), Column("value", width=70)],
-                  [[k, "" if v is None else str(v)] for k, v in cover_items(packet)])
+    # Figures stay numbers (a spreadsheet sums them); every other fact is text.
+    cover = Table("cover", "Cover", [Column("item"), Column("value", "number", width=70)],
+                  [[k, v if isinstance(v, int | float) else "" if v is None else str(v)]
+                   for k, v in cover_items(packet)])
     summary = Table("summary", "Summary", [Column("rule"), Column("title"), Column("severity"),
                                             Column("findings", "int"),
+                                            Column("per 1,000 events", "number"),
                                             Column("pending", "int"),
                                             Column("not judged", "int")], summary_rows(content))
     trend = Table("trend", "Trend", [Column("run"), Column("audited at", "datetime"),
@@ -104,8 +200,13 @@ def packet_tables(packet: PacketVersion) -> list[Table]:
     logs = [Table.from_json(t) for t in content["logs"]]
     unjudged = Table("undetermined", "Not judged", UNDETERMINED_COLUMNS,
                      undetermined_rows(content))
+    citations = Table("citations", "Citations", CITATION_COLUMNS, citation_rows(content))
+    incident_table = Table("incidents", "Incidents", INCIDENT_COLUMNS, incidents(content))
     assert len(run["findings"]) == sum(len(t.rows) for t in rules)
-    return [cover, summary, trend, waivers, *rules, unjudged, *logs]
+    zone = content["license"]["timezone"]
+    return [replace(t, zone=zone) for t in
+            (cover, summary, incident_table, citations, trend, waivers, *rules, unjudged,
+             *logs)]
 
 
 def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
@@ -116,14 +217,17 @@ def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
         ("business", license["business_name"]), ("license", license["number"]),
         ("state", license["state"]),
         ("period", f"{run['period']['from']} to {run['period']['to']}"),
-        ("audit run", run["run_id"]), ("audited at", content["run_created_at"]),
+        ("audit run", run["run_id"]),
+        ("audited at", local_text(content["run_created_at"], license["timezone"])),
         ("rule pack", f"{run['pack']['id']} v{run['pack']['version']}"),
         ("rule pack SHA-256", run["pack"]["hash"]),
-        ("readiness score", f"{run['readiness_score']}/100"),
+        ("readiness score (of 100)", run["readiness_score"]),
+        *_rate_items(run.get("activity")),
         ("findings", len(run["findings"])),
+        ("incidents (findings sharing a triggering record are one)", len(incidents(content))),
         ("packet version", packet.version),
         ("status", "final" if packet.finalized_at else "draft"),
-        ("generated at", packet.created_at.isoformat(timespec="seconds")),
+        ("generated at", local_text(packet.created_at, license["timezone"])),
         ("generated by", packet.created_by),
         ("packet SHA-256", packet.sha256),
         ("audit trail head", _trail_head(content.get("trail"))),
@@ -137,6 +241,27 @@ def cover_items(packet: PacketVersion) -> list[tuple[str, Any]]:
                   ("amendment reason", amendment["reason"]),
                   ("amendment changes", "; ".join(amendment["changes"]))]
     return items
+
+
+def _rate_items(activity: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """Return the cover's finding rate, the figure that moves as a store improves."""
+    if not activity:
+        return [("findings per 1,000 events", "not worked out for this run")]
+    previous = activity.get("previous") or {}
+    return [("findings per 1,000 events", activity["findings_per_1000_events"]),
+            ("events in the period", activity["events"]),
+            ("findings per 1,000 events, previous run",
+             previous.get("findings_per_1000_events", "no earlier run")),
+            ("change since the previous run (negative: improving)",
+             activity["change"] if activity["change"] is not None else "nothing to compare")]
+
+
+def local_text(value: datetime | str, zone: str) -> str:
+    """Return a time as people read it: in the license's zone, with its abbreviation."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # stored times without an offset are UTC
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _trail_head(head: dict[str, Any] | None) -> str:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from auditor.domain.errors import Conflict, InvalidInput
 from auditor.domain.events import canonical_json
 from auditor.domain.findings import Finding
-from auditor.domain.rules import Pack, Severity
+from auditor.domain.rules import Pack, Severity, parse_deadline
 from auditor.services.audit import local_bounds, rules_in_force
 from auditor.services.packet_view import packet_tables, pdf_context
 from auditor.services.ports import EventStore
@@ -80,15 +80,16 @@ def build_content(sources: PacketSources, run_id: str, pack: Pack) -> dict[str, 
         "format": FORMAT, "run": run, "run_created_at": created.isoformat(timespec="seconds"),
         "license": {"number": license.number, "state": license.state,
                     "business_name": license.business_name, "timezone": license.timezone},
-        "rules": [_rule(r) for r in rules_in_force(pack, license, start, end)],
+        "rules": [rule_json(r) for r in rules_in_force(pack, license, start, end)],
         "rules_from_run_pack": pack.content_hash == run["pack"]["hash"],
         "trend": [{"run_id": r["id"], "created_at": r["created_at"].isoformat(timespec="seconds"),
                    "from": r["period_start"].isoformat(), "to": r["period_end"].isoformat(),
                    "pack_version": r["pack_version"], "score": r["readiness_score"]}
                   for r in sorted(earlier, key=lambda r: r["created_at"])],
         "waivers": _waivers(sources.waivers, run, license.number, closes),
-        "logs": [t.as_json() for t in supporting_logs(sources.activity, license.number,
-                                                      license.zone(), opens, closes)],
+        "logs": [t.as_json() for t in supporting_logs(
+            sources.activity, license.number, license.zone(), opens, closes,
+            parse_deadline(pack.parameters.get("sale_report_window", "PT24H")))],
     }
 
 
@@ -165,22 +166,29 @@ def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]
     return changes
 
 
-def render_packet(packet: PacketVersion, fmt: str, renderer: PacketRenderer) -> bytes:
-    """Return the packet as pdf, xlsx, or json (its canonical content, which the SHA covers)."""
+def render_packet(packet: PacketVersion, fmt: str, renderer: PacketRenderer,
+                  full_logs: bool = False) -> bytes:
+    """Return the packet as pdf, xlsx, or json (its canonical content, which the SHA covers).
+
+    The PDF shows the logs' exceptions and per-day totals, or every row with `full_logs`.
+    """
     if fmt == "json":
         return canonical_json(packet.content).encode()
     if fmt == "xlsx":
         return renderer.xlsx(packet_tables(packet))
     if fmt == "pdf":
-        return renderer.pdf(pdf_context(packet))
+        return renderer.pdf(pdf_context(packet, full_logs))
     raise InvalidInput(f"unknown packet format {fmt!r}: use pdf, xlsx or json")
 
 
-def _rule(rule: Any) -> dict[str, Any]:
+def rule_json(rule: Any) -> dict[str, Any]:
+    """Return a rule in force as the packet content holds it, with its citations."""
     return {"id": rule.id, "title": rule.title, "version": rule.version,
             "severity": rule.severity.value, "description": rule.description,
             "remediation": rule.remediation,
-            "citations": [{"regulation": c.regulation, "url": c.url} for c in rule.citations]}
+            "citations": [{"regulation": c.regulation, "url": c.url,
+                           "jurisdiction": c.jurisdiction} for c in rule.citations],
+            "uncited": rule.uncited}
 
 
 def _waivers(source: WaiverSource, run: dict[str, Any], license_number: str,

@@ -144,8 +144,10 @@ class EventStore(Protocol):
     def finish_import(self, summary: ImportSummary, finished_at: datetime) -> None:
         """Record an import's final counts and rejections."""
 
-    def event_counts(self, license_number: str) -> dict[str, int]:
-        """Return the number of stored events of each type for a license."""
+    def event_counts(self, license_number: str, start: datetime | None = None,
+                     end: datetime | None = None) -> dict[str, int]:
+        """Return the number of stored events of each type for a license (that occurred
+        in [start, end) when given)."""
 
     def refresh_statistics(self) -> None:
         """Update the statistics rule queries are planned with."""

@@ -2,7 +2,8 @@
 
 Each log is a plain table: METRC adjustments, manifests received, METRC location
 changes against physical moves, POS-to-METRC sales reconciliation (a daily summary and
-the lines that do not agree), and cycle counts against METRC's on-hand.
+the lines that do not agree), cycle counts against METRC's on-hand, and the counts by
+what they covered (`count_coverage`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from auditor.domain.events import EventType as T
+from auditor.domain.rules import Deadline, duration_text
+from auditor.services.count_coverage import full_count_log
 from auditor.services.report_ports import ActivityLog, LoggedEvent
 from auditor.services.tables import Column, Table
 
@@ -29,21 +32,25 @@ def local(value: datetime | str | None, zone: ZoneInfo) -> str | None:
 
 
 def supporting_logs(log: ActivityLog, license_number: str, zone: ZoneInfo,
-                    opens: datetime, closes: datetime) -> list[Table]:
-    """Return every supporting log of a license's period [opens, closes)."""
+                    opens: datetime, closes: datetime,
+                    sale_window: Deadline | None = None) -> list[Table]:
+    """Return every supporting log of a license's period [opens, closes); `sale_window`
+    (the state's sale reporting deadline) tells late METRC sale reports from timely ones."""
     def period(*types: T) -> list[LoggedEvent]:
         return log.events(license_number, types, opens, closes)
 
     def history(*types: T) -> list[LoggedEvent]:
         return log.events(license_number, types, None, closes)
 
-    sales = sales_reconciliation(period(T.POS_SALE_LINE, T.METRC_SALE_LINE), zone)
+    inventory = history(T.MANIFEST_PACKAGE, T.ADJUSTMENT, T.METRC_SALE_LINE, T.COUNT_LINE)
+    sales = sales_reconciliation(period(T.POS_SALE_LINE, T.METRC_SALE_LINE), zone,
+                                 sale_window)
     return [adjustments(period(T.ADJUSTMENT), zone),
             manifests(period(T.MANIFEST, T.RECEIVING_SCAN), zone),
             location_changes(history(T.LOCATION_CHANGE, T.MOVE), opens, zone),
             *sales,
-            counts_on_hand(history(T.MANIFEST_PACKAGE, T.ADJUSTMENT, T.METRC_SALE_LINE,
-                                   T.COUNT_LINE), opens, zone)]
+            counts_on_hand(inventory, opens, zone),
+            full_count_log(inventory, opens, zone)]
 
 
 def adjustments(found: Iterable[LoggedEvent], zone: ZoneInfo) -> Table:
@@ -114,8 +121,14 @@ def location_changes(found: Iterable[LoggedEvent], opens: datetime, zone: ZoneIn
     return Table("locations", "METRC location changes against physical moves", columns, rows)
 
 
-def sales_reconciliation(found: Iterable[LoggedEvent], zone: ZoneInfo) -> list[Table]:
-    """Return the daily POS-to-METRC sales summary and the lines that do not agree."""
+def sales_reconciliation(found: Iterable[LoggedEvent], zone: ZoneInfo,
+                         window: Deadline | None = None) -> list[Table]:
+    """Return the daily POS-to-METRC sales summary and the lines that do not agree.
+
+    With the state's reporting `window`, a line METRC recorded after it is late (already
+    reported, so not to be reported again) and listed with its delay; one never recorded
+    is missing.
+    """
     pos: dict[tuple[str, str], list[Any]] = {}
     metrc: dict[tuple[str, str], list[Any]] = {}
     for event in found:
@@ -126,10 +139,13 @@ def sales_reconciliation(found: Iterable[LoggedEvent], zone: ZoneInfo) -> list[T
             key, side = (p.get("external_receipt_number") or "", event.package_label or ""), metrc
         else:
             continue
-        entry = side.setdefault(key, [event.occurred_at, 0.0, p.get("unit"), 0])
+        entry = side.setdefault(key, [event.occurred_at, 0.0, p.get("unit"), 0, None])
         entry[1] += p.get("quantity") or 0.0
         entry[3] += 1
-    days: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+        recorded = p.get("recorded_at")
+        if recorded and (entry[4] is None or recorded > entry[4]):
+            entry[4] = recorded  # when METRC had the whole line: its last report
+    days: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0])
     exceptions = []
     for key in sorted(set(pos) | set(metrc), key=lambda k: ((pos.get(k) or metrc[k])[0], k)):
         mine, theirs = pos.get(key), metrc.get(key)
@@ -137,25 +153,48 @@ def sales_reconciliation(found: Iterable[LoggedEvent], zone: ZoneInfo) -> list[T
         day = days[when.astimezone(zone).date().isoformat()]
         day[0] += mine[3] if mine else 0
         day[1] += theirs[3] if theirs else 0
+        timely = timeliness(mine, theirs, window, zone)
         if mine and theirs and abs(mine[1] - theirs[1]) <= QUANTITY_TOLERANCE:
-            day[2] += 1
-            continue
-        status = ("quantity mismatch" if mine and theirs
-                  else "POS only: not in METRC" if mine else "METRC only: no POS line")
-        day[{"quantity mismatch": 3, "POS only: not in METRC": 4}.get(status, 5)] += 1
+            if not timely.startswith("late"):
+                day[2] += 1
+                continue
+            status = "late"
+        else:
+            status = ("quantity mismatch" if mine and theirs
+                      else "POS only: not in METRC" if mine else "METRC only: no POS line")
+        day[{"late": 3, "quantity mismatch": 4,
+             "POS only: not in METRC": 5}.get(status, 6)] += 1
         exceptions.append([local(when, zone), key[0], key[1], mine[1] if mine else None,
                            theirs[1] if theirs else None, (mine or theirs or [0, 0, ""])[2],
-                           status])
+                           status, timely])
     summary = Table("sales_daily", "POS-to-METRC sales reconciliation by day", [
         Column("date", "date"), Column("POS lines", "int"), Column("METRC lines", "int"),
-        Column("matched", "int"), Column("quantity mismatches", "int"),
-        Column("POS only", "int"), Column("METRC only", "int")],
+        Column("matched in time", "int"), Column("late", "int"),
+        Column("quantity mismatches", "int"), Column("POS only", "int"),
+        Column("METRC only", "int")],
         [[d, *counts] for d, counts in sorted(days.items())])
     detail = Table("sales_exceptions", "POS-to-METRC sales lines that do not agree", [
         Column("sold at", "datetime"), Column("receipt"), Column("package"),
         Column("POS quantity", "number"), Column("METRC quantity", "number"), Column("unit"),
-        Column("status")], exceptions)
+        Column("status"), Column("timeliness", width=60)], exceptions)
     return [summary, detail]
+
+
+def timeliness(pos: list[Any] | None, metrc: list[Any] | None, window: Deadline | None,
+               zone: ZoneInfo) -> str:
+    """Return whether METRC had a POS sale line in time, late (with the delay) or never."""
+    if pos is None:
+        return ""
+    if metrc is None:
+        return "missing: never reported to METRC"
+    if window is None or metrc[4] is None:
+        return "reported (time not known)"
+    reported = datetime.fromisoformat(metrc[4])
+    due = window.due(pos[0], zone)
+    if reported <= due:
+        return "in time"
+    return (f"late: reported {duration_text(reported - pos[0])} after the sale, "
+            f"{duration_text(reported - due)} past the {window.describe()} window")
 
 
 def counts_on_hand(found: Iterable[LoggedEvent], opens: datetime, zone: ZoneInfo) -> Table:

@@ -22,7 +22,13 @@ from auditor.domain.errors import Conflict, InvalidInput, NotFound
 from auditor.domain.findings import Finding, explain
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule
-from auditor.rules.loader import PACK_FILE, declared_jurisdictions, load_pack, parse_rule
+from auditor.rules.loader import (
+    PACK_FILE,
+    cited_as,
+    declared_jurisdictions,
+    load_pack,
+    parse_rule,
+)
 from auditor.services.api_ports import RuleVersions
 from auditor.services.audit import local_bounds
 from auditor.services.ports import EventStore
@@ -67,6 +73,8 @@ def _merged(root: Path, state: str | None, _seed: tuple[tuple[str, int, int], ..
         if rule_id in rules and rules[rule_id].jurisdictions != declared_jurisdictions(text):
             continue
         rule = parse_draft(text, dict(seed.parameters))
+        if state is not None:
+            rule = cited_as(rule, rules.get(rule_id), state)
         in_state = state is None or rule.applies_to(state)
         if rule_id in rules or (in_state and rule_id not in seed.excluded):
             rules[rule_id] = rule

@@ -26,6 +26,7 @@ class Table:
     title: str
     columns: Sequence[Column]
     rows: Sequence[Sequence[Any]]
+    zone: str | None = None  # the license's zone: people read times in it (not in the JSON)
 
     def as_json(self) -> dict[str, Any]:
         """Return the table as canonical, JSON-safe content."""

@@ -23,7 +23,8 @@ from auditor.services.api_ports import ApiStore, IdempotencyKeys, KeyState
 from auditor.services.ingest import ingest
 from auditor.services.ports import EventStore, ImportSummary
 
-LEASE = timedelta(minutes=10)  # far beyond the longest upload (16 MiB imports in seconds)
+# Far beyond the longest upload (16 MiB imports in seconds); AUDITOR_IDEMPOTENCY_LEASE_SECONDS.
+LEASE = timedelta(minutes=10)
 WAIT_SECONDS = 60.0  # how long a request waits on another with its key before a 409
 POLL_SECONDS = 0.05
 
@@ -41,7 +42,7 @@ def summary_json(summary: ImportSummary) -> dict[str, Any]:
 def upload(store: EventStore, api: ApiStore, license_number: str, fmt: str, source: str,
            data: bytes, key: str | None, chunk_size: int,
            profile_name: str | None = None,
-           wait_seconds: float | None = None) -> dict[str, Any]:
+           wait_seconds: float | None = None, lease: timedelta = LEASE) -> dict[str, Any]:
     """Ingest one uploaded file, replaying the first answer for a repeated key.
 
     A profile is named, never a path: an upload cannot make the server read its files.
@@ -53,7 +54,7 @@ def upload(store: EventStore, api: ApiStore, license_number: str, fmt: str, sour
     described = f"{fmt}\x1f{source}\x1f" + (f"{profile_name}\x1f" if profile_name else "")
     request_hash = hashlib.sha256(described.encode() + data).hexdigest()
     claim = _claim(api.keys, license_number, key, request_hash, hashlib.sha256(data).hexdigest(),
-                   WAIT_SECONDS if wait_seconds is None else wait_seconds)
+                   WAIT_SECONDS if wait_seconds is None else wait_seconds, lease)
     if isinstance(claim, dict):
         return claim
     try:
@@ -72,7 +73,8 @@ def upload(store: EventStore, api: ApiStore, license_number: str, fmt: str, sour
 
 
 def _claim(keys: IdempotencyKeys, license_number: str, key: str, request_hash: str,
-           file_sha256: str, wait_seconds: float) -> dict[str, Any] | list[int]:
+           file_sha256: str, wait_seconds: float,
+           lease: timedelta = LEASE) -> dict[str, Any] | list[int]:
     """Reserve the key (return the interrupted imports taken over) or return its answer."""
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -85,8 +87,8 @@ def _claim(keys: IdempotencyKeys, license_number: str, key: str, request_hash: s
         replay = _replay(state, key, request_hash)
         if replay is not None:
             return replay
-        if state.reserved_at < now - LEASE and keys.take_over(license_number, key,
-                                                               now - LEASE, now):
+        if state.reserved_at < now - lease and keys.take_over(license_number, key,
+                                                               now - lease, now):
             return keys.fail_interrupted_imports(license_number, file_sha256,
                                                  state.reserved_at + timedelta(minutes=1), now)
         if time.monotonic() > deadline:

@@ -1,12 +1,17 @@
 """The continuous-evaluation worker: one single-threaded loop per partition of licenses.
 
-It reads new events in id order, runs them through each license's evaluator behind
-the watermark, and commits the findings and its checkpoint in one transaction. On
-start it replays the partition's events from the beginning to rebuild the engine's
-working memory (the engine keeps no history of its own); findings already written are
-recognised by their identity and not written again, so a crash at any point loses and
-duplicates nothing. A pack whose content hash changed is picked up between batches
-by building fresh evaluators warmed from the event store.
+Each step takes the events stored since its checkpoint and *settles* them
+(`auditor.services.settle`): the batch compilers re-judge, from the store, every
+trigger those events can affect, and the standing findings are made to agree, so the
+order in which sources arrive, how late they are and where a crash falls cannot change
+where the findings end. The findings and the checkpoint commit in one transaction; a
+restart resumes from the checkpoint (nothing is replayed into memory).
+
+durable-rules is the fast path: a worker that has read its partition from the first
+event, and finds a small batch of new events (caught up, in order), runs them through
+the engine first and commits what it decides at once; the settle that follows in the
+same step confirms or corrects it. A backlog, a restart or a pack change leaves the
+engine cold, and the worker then answers through the settle alone.
 """
 
 from __future__ import annotations
@@ -18,13 +23,12 @@ from datetime import UTC, datetime, timedelta
 
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.evaluator import Decision, LicenseEvaluator
-from auditor.domain.events import StreamEvent
 from auditor.domain.license import License
-from auditor.domain.rules import Pack
-from auditor.services.worker_ports import Checkpoint, WorkerStore, Written
+from auditor.domain.rules import Pack, Rule
+from auditor.services.settle import Clock, is_pending, scope_of, settle
+from auditor.services.worker_ports import Checkpoint, Withdrawal, WorkerStore, Written
 
 BATCH = 5_000
-MAX_BACKLOG = 500_000  # events held in event-time order while catching up, at most
 
 
 @dataclass
@@ -34,9 +38,10 @@ class Progress:
     last_event_id: int = 0
     events_processed: int = 0
     findings_written: int = 0
-    watermark: datetime | None = None
+    watermark: datetime | None = None  # the event-time clock: latest activity stored
     working_memory: int = 0
-    late: int = 0  # events that arrived behind the watermark and ran out of order
+    pending: int = 0  # findings held back while a source that could refute them is behind
+    withdrawn: int = 0  # standing findings later data refuted
 
 
 @dataclass
@@ -50,14 +55,25 @@ class Worker:
     lateness: timedelta = timedelta(minutes=5)
     batch: int = BATCH
     progress: Progress = field(default_factory=Progress)
+    after_commit: Callable[[], object] | None = None  # e.g. send the alerts now due
 
     def __post_init__(self) -> None:
-        """Resolve license ids and build an evaluator per license."""
+        """Resolve license ids, build the evaluators and resume from the checkpoint."""
         self.ids = self.store.license_ids([lic.number for lic in self.licenses])
         missing = [lic.number for lic in self.licenses if lic.number not in self.ids]
         if missing:
             raise ValueError(f"unknown licenses: {', '.join(missing)}")
+        self.by_id = {self.ids[lic.number]: lic for lic in self.licenses}
         self._build()
+        saved = self.store.checkpoint(self.partition)
+        if saved is not None:
+            self.progress.last_event_id = saved.last_event_id
+            self.progress.events_processed = saved.events_processed
+            self.resettle = saved.pack_hash != self.pack_hash
+        self.clocks = {lid: Clock().advanced(self.store.marks(
+            lid, 0, self.progress.last_event_id)) for lid in self.by_id}
+        # The engine knows only what it was fed: it is trusted from the first event on.
+        self.warm = self.progress.last_event_id == 0
 
     def _build(self) -> None:
         self.engine = RulesEngine()
@@ -65,70 +81,141 @@ class Worker:
         self.hashes = {id(p): p.content_hash for p in self.packs.values()}  # costly to redo
         self.evaluators = {self.ids[lic.number]: LicenseEvaluator(
             self.packs[lic.number], lic, self.engine, self.lateness) for lic in self.licenses}
-        self.progress = Progress(findings_written=self.progress.findings_written)
+        self.resettle = False  # set when every standing finding must be re-judged
+        self.warm = False
 
     @property
     def pack_hash(self) -> str:
         """Return the content hashes of the packs in use, joined (one per license)."""
         return ",".join(sorted({h[:16] for h in self.hashes.values()}))
 
+    def rules(self, license_id: int) -> list[Rule]:
+        """Return the rules of the license's pack that apply to its state."""
+        evaluator = self.evaluators[license_id]
+        return [r for r in evaluator.pack.rules if r.applies_to(evaluator.license.state)]
+
+    def reads(self, license_id: int) -> dict[str, frozenset[str] | None]:
+        """Return, per rule, the event types its verdicts depend on (None: any type)."""
+        return {p.rule.id: p.reads for p in self.evaluators[license_id].programs}
+
     def step(self) -> int:
-        """Process one batch of new events; return how many were read."""
-        rows = self.store.read_events(list(self.evaluators), self.progress.last_event_id,
-                                      self.batch)
-        if not rows:
+        """Settle the events stored since the checkpoint; return how many there were."""
+        after = self.progress.last_event_id
+        upto = self.store.last_event_id(list(self.by_id))
+        if upto <= after and not self.resettle:
             return 0
-        by_license: dict[int, list[StreamEvent]] = {}
-        for license_id, event in rows:
-            by_license.setdefault(license_id, []).append(event)
-        # A full batch means a backlog: hold it until caught up, so that events imported
-        # out of time order (one file type after another) still run in time order.
-        caught_up = len(rows) < self.batch or sum(
-            ev.buffered() for ev in self.evaluators.values()) > MAX_BACKLOG
-        written = [w for license_id, batch in by_license.items()
-                   for w in self._written(license_id,
-                                          self.evaluators[license_id].feed(batch, caught_up))]
-        if caught_up:
-            written += [w for license_id, ev in self.evaluators.items()
-                        if license_id not in by_license
-                        for w in self._written(license_id, ev.feed([], True))]
-        self.progress.last_event_id = rows[-1][1].id
-        self.progress.events_processed += len(rows)
-        self._commit(written)
-        return len(rows)
+        self.store.refresh_statistics()
+        arrived = {lid: self.store.marks(lid, after, upto) for lid in self.by_id}
+        count = sum(s.count for marks in arrived.values() for s in marks.values())
+        clocks = {lid: self.clocks[lid].advanced(arrived[lid]) for lid in self.by_id}
+        decided: dict[int, frozenset[int]] = {}
+        if self.warm and count <= self.batch:
+            decided = self._fast_path(after, upto, clocks)
+        else:
+            self._cool()
+        written: list[Written | Withdrawal] = []
+        pending = 0
+        for lid, license in self.by_id.items():
+            reads = self.reads(lid)
+            scopes = {r.id: scope_of(r, after, upto, arrived[lid], self.clocks[lid], None,
+                                     self.resettle, decided.get(lid, frozenset()),
+                                     reads.get(r.id))
+                      for r in self.rules(lid)}
+            pack = self.evaluators[lid].pack
+            done = settle(self.store, lid, license, pack, self.hashes[id(pack)], scopes,
+                          clocks[lid])
+            written += done.written
+            pending += done.pending
+        self.clocks, self.resettle = clocks, False
+        self.progress.last_event_id = upto
+        self.progress.events_processed += count
+        self.progress.pending = pending
+        self._commit(written, checkpoint=True)
+        return max(count, 1)
+
+    def _fast_path(self, after: int, upto: int,
+                   clocks: dict[int, Clock]) -> dict[int, frozenset[int]]:
+        """Run the new events through the engine; commit its verdicts now. Return, per
+        license, the triggers it decided on, for the settle to judge as well."""
+        written: list[Written | Withdrawal] = []
+        decided: dict[int, set[int]] = {lid: set() for lid in self.by_id}
+        read = after
+        while read < upto:
+            rows = self.store.read_events(list(self.by_id), read, self.batch)
+            rows = [(lid, event) for lid, event in rows if event.id <= upto]
+            if not rows:
+                break
+            by_license: dict[int, list] = {}
+            for lid, event in rows:
+                by_license.setdefault(lid, []).append(event)
+            for lid, events in by_license.items():
+                for decision in self.evaluators[lid].feed(events):
+                    decided[lid].add(decision.finding.evidence[0])
+                    if self._trusted(lid, decision, clocks[lid]):
+                        written.append(self._written(lid, decision))
+            read = rows[-1][1].id
+        self._commit(written, checkpoint=False)
+        return {lid: frozenset(ids) for lid, ids in decided.items()}
+
+    def _trusted(self, license_id: int, decision: Decision, clock: Clock) -> bool:
+        """Return whether an engine verdict may be written before the settle confirms it."""
+        if decision.status != "open":
+            return True
+        rule = next(r for r in self.rules(license_id) if r.id == decision.finding.rule_id)
+        return not is_pending(rule, decision.finding.occurred_at, clock)
+
+    def _cool(self) -> None:
+        """Leave the engine: it missed events, so its memory no longer describes the store."""
+        if self.warm:
+            resettle = self.resettle
+            self._build()  # drops the engine's memory
+            self.resettle = resettle
 
     def flush(self, until: datetime) -> None:
-        """Move every license's watermark to `until` (a cut-off) and commit what it decides."""
-        written = [w for license_id, ev in self.evaluators.items()
-                   for w in self._written(license_id, ev.advance(until))]
-        self._commit(written)
+        """Close the period at `until`: every source is taken to have reported up to it."""
+        after = self.progress.last_event_id
+        written: list[Written | Withdrawal] = []
+        for lid, license in self.by_id.items():
+            scopes = {r.id: scope_of(r, after, after, {}, self.clocks[lid], until,
+                                     self.resettle) for r in self.rules(lid)}
+            pack = self.evaluators[lid].pack
+            written += settle(self.store, lid, license, pack, self.hashes[id(pack)],
+                              scopes, self.clocks[lid], closing=until).written
+        self.resettle = False
+        self.progress.pending = 0
+        self._commit(written, checkpoint=True)
 
-    def _written(self, license_id: int, decisions: list[Decision]) -> list[Written]:
+    def _written(self, license_id: int, d: Decision) -> Written:
         pack = self.evaluators[license_id].pack
-        return [Written(license_id, d.status, d.finding, pack.id, self.hashes[id(pack)],
-                        d.remedied_at) for d in decisions]
+        return Written(license_id, d.status, d.finding, pack.id, self.hashes[id(pack)],
+                       d.remedied_at)
 
-    def _commit(self, written: list[Written]) -> None:
-        marks = [ev.watermark for ev in self.evaluators.values() if ev.watermark]
-        self.progress.watermark = min(marks) if marks else None
+    def _commit(self, written: list[Written | Withdrawal], checkpoint: bool) -> None:
+        marks = [m for m in (c.now() for c in self.clocks.values()) if m is not None]
+        self.progress.watermark = max(marks) if marks else None
         self.progress.working_memory = sum(ev.working_memory()
                                            for ev in self.evaluators.values())
-        self.progress.late = sum(ev.late for ev in self.evaluators.values())
+        self.progress.withdrawn += sum(isinstance(w, Withdrawal) for w in written)
+        if not written and not checkpoint:
+            return
         self.progress.findings_written += self.store.commit(written, Checkpoint(
             self.partition, self.progress.last_event_id, self.progress.watermark,
             self.pack_hash, self.progress.events_processed, self.progress.working_memory,
-            datetime.now(UTC)))
+            datetime.now(UTC)) if checkpoint else None)
+        if self.after_commit is not None:
+            self.after_commit()
 
     def reload_if_changed(self) -> bool:
-        """Rebuild from the event store if a license's pack changed; return whether it did.
+        """Take a changed pack in (fresh, versioned rulesets); return whether it changed.
 
-        Ruleset names are versioned, so the new rulesets register beside the old ones;
-        the replay writes only findings whose identity (rule version included) is new.
+        The engine starts cold and the next step re-judges every standing finding, so
+        findings of the old rule versions are withdrawn and the new ones raised.
         """
         fresh = {lic.number: self.load_pack(lic) for lic in self.licenses}
         if all(fresh[n].content_hash == p.content_hash for n, p in self.packs.items()):
             return False
         self._build()
+        self.resettle = True
         return True
 
     def run(self, stop: Callable[[], bool], idle_sleep: float = 0.2,
@@ -149,7 +236,7 @@ class Worker:
 
 def run_once(worker: Worker, until: datetime | None = None,
              on_step: Callable[[Progress], None] | None = None) -> Progress:
-    """Process every event stored now (and flush to `until` if given); return progress."""
+    """Process every event stored now (and close the period at `until` if given)."""
     while worker.step():
         if on_step:
             on_step(worker.progress)

@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Protocol
 
 from auditor.domain.events import StreamEvent
-from auditor.domain.findings import Finding
+from auditor.domain.findings import Finding, Violation
+from auditor.domain.license import License
+from auditor.domain.rules import Rule
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,42 @@ class Written:
     remedied_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Withdrawal:
+    """A standing finding that the store's data no longer supports, by its identity."""
+
+    license_id: int
+    identity: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The triggers a rule re-judges after the events with ids in (after, upto] arrived.
+
+    A trigger is in scope when `whole` is set, when it occurred at or after `since`, or
+    when it shares a package tag or a reference with one of those events (the keys an
+    `ever` prior, a reconcile or a listed tag join on, at any distance in time).
+    """
+
+    after: int
+    upto: int
+    since: datetime | None
+    whole: bool = False
+    triggers: frozenset[int] = frozenset()  # events the fast path decided on: judged too
+
+
+@dataclass(frozen=True)
+class Span:
+    """The events of one type in an id range: how many, their earliest and latest time."""
+
+    count: int
+    first: datetime
+    last: datetime
+
+
+Marks = dict[str, Span]  # event type -> its span in an id range
+
+
 class WorkerStore(Protocol):
     """Reads a partition's events in id order; writes findings with the checkpoint."""
 
@@ -53,6 +91,34 @@ class WorkerStore(Protocol):
         """Return up to limit events of the licenses with id > after, in id order."""
         ...
 
-    def commit(self, found: Sequence[Written], checkpoint: Checkpoint) -> int:
+    def commit(self, found: Sequence[Written | Withdrawal],
+               checkpoint: Checkpoint | None) -> int:
         """Write new findings and status changes with the checkpoint, in one transaction."""
+        ...
+
+    def checkpoint(self, partition: str) -> Checkpoint | None:
+        """Return the partition's last checkpoint, or None before its first commit."""
+        ...
+
+    def refresh_statistics(self) -> None:
+        """Give the query planner statistics of the events, once, if it has none."""
+        ...
+
+    def last_event_id(self, license_ids: Sequence[int]) -> int:
+        """Return the highest event id of the licenses (0 when they have none)."""
+        ...
+
+    def marks(self, license_id: int, after: int, upto: int) -> Marks:
+        """Return, per event type, the span of the events with ids in (after, upto]."""
+        ...
+
+    def judge(self, license_id: int, license: License, rule: Rule, cutoff: datetime,
+              scope: Scope) -> tuple[list[Violation], set[int]]:
+        """Judge the rule's triggers in scope from the store as of cutoff (the batch
+        compilers): its violations and the triggers whose deadline is still to come."""
+        ...
+
+    def standing(self, license_id: int, rule_id: str, scope: Scope) -> dict[str, int]:
+        """Return the rule's standing findings (open or remedied) whose trigger is in
+        scope: identity -> triggering event id."""
         ...

@@ -100,6 +100,9 @@ def _status_change(license_number: str, identity: str, old_status: str,
                   {"status": old_status, "revision": state.revision - 1}, new)
 
 
+RUN_LICENSES_KEPT = 100_000
+
+
 class SqlApiStore:
     """ApiStore on a SQLAlchemy engine."""
 
@@ -107,6 +110,9 @@ class SqlApiStore:
         self.engine = engine
         self.tokens = SqlTokens(engine)
         self.keys = SqlIdempotencyKeys(engine)
+        # A run never changes license, so its license is read once per process: every
+        # findings page asks, and the answer saves a round trip each time.
+        self._run_licenses: dict[str, str] = {}
 
     def _write(self) -> Any:
         return self.engine.connect().execution_options(**WRITE)
@@ -119,10 +125,17 @@ class SqlApiStore:
 
     def run_license(self, run_id: str) -> str | None:
         """Return the license number of an audit run, or None."""
+        if run_id in self._run_licenses:
+            return self._run_licenses[run_id]
         with self.engine.connect() as conn:
-            return conn.scalar(select(licenses.c.number)
-                               .join(audit_runs, audit_runs.c.license_id == licenses.c.id)
-                               .where(audit_runs.c.id == run_id))
+            number = conn.scalar(select(licenses.c.number)
+                                 .join(audit_runs, audit_runs.c.license_id == licenses.c.id)
+                                 .where(audit_runs.c.id == run_id))
+        if number is not None:
+            if len(self._run_licenses) >= RUN_LICENSES_KEPT:
+                self._run_licenses.clear()  # a rare reset beats an LRU's bookkeeping
+            self._run_licenses[run_id] = number
+        return number
 
     def _findings(self) -> Select[Any]:
         return (select(*FINDING_COLUMNS)

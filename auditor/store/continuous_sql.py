@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from auditor.domain.events import StreamEvent
-from auditor.services.worker_ports import Checkpoint, Written
+from auditor.services.worker_ports import Checkpoint, Withdrawal, Written
+from auditor.store.alerts_sql import ALERTED, queue_alert
 from auditor.store.schema import continuous_findings, events, licenses, worker_checkpoints
+from auditor.store.settle_sql import SettleQueries
 
 
-class ContinuousStore:
+class ContinuousStore(SettleQueries):
     """Reads events for the worker and writes its findings and checkpoints (a WorkerStore)."""
 
-    def __init__(self, engine: Engine) -> None:
-        """Use the event store's SQLAlchemy engine."""
+    def __init__(self, engine: Engine, alerts: bool = False) -> None:
+        """Use the event store's SQLAlchemy engine; with alerts, queue each new critical
+        or high finding in the alert outbox, in the finding's own transaction."""
         self.engine = engine
+        self.alerts = alerts
 
     def license_ids(self, numbers: Sequence[str]) -> dict[str, int]:
         """Return the ids of the given license numbers."""
@@ -50,19 +54,29 @@ class ContinuousStore:
             json.loads(row.payload) if isinstance(row.payload, str) else row.payload))
             for row in rows]
 
-    def commit(self, found: Sequence[Written], checkpoint: Checkpoint) -> int:
-        """Write findings (new identities only) and the checkpoint in one transaction."""
+    def commit(self, found: Sequence[Written | Withdrawal],
+               checkpoint: Checkpoint | None) -> int:
+        """Write findings (new identities only; a withdrawn one found again is reopened)
+        and the checkpoint, if given, in one transaction."""
         added = 0
         with self.engine.begin() as conn:
             for item in found:
+                if isinstance(item, Withdrawal):
+                    conn.execute(update(continuous_findings).where(
+                        continuous_findings.c.license_id == item.license_id,
+                        continuous_findings.c.identity == item.identity)
+                        .values(status="withdrawn"))
+                    continue
                 if item.status in ("withdrawn", "remedied"):
                     conn.execute(update(continuous_findings).where(
                         continuous_findings.c.license_id == item.license_id,
                         continuous_findings.c.identity == item.finding.identity)
-                        .values(status=item.status, remedied_at=item.remedied_at))
+                        .values(status=item.status, remedied_at=item.remedied_at,
+                                **_late_message(item)))
                     continue
-                added += _insert_new(conn, item, checkpoint.updated_at)
-            _save_checkpoint(conn, checkpoint)
+                added += _insert_new(conn, item, datetime.now(UTC), self.alerts)
+            if checkpoint is not None:
+                _save_checkpoint(conn, checkpoint)
         return added
 
     def checkpoint(self, partition: str) -> Checkpoint | None:
@@ -97,11 +111,15 @@ class ContinuousStore:
                 continuous_findings.c.license_id == license_id)) or 0)
 
 
-def _insert_new(conn: Any, item: Written, now: datetime) -> int:
-    exists = conn.scalar(select(continuous_findings.c.id).where(and_(
-        continuous_findings.c.license_id == item.license_id,
-        continuous_findings.c.identity == item.finding.identity)))
-    if exists is not None:
+def _insert_new(conn: Any, item: Written, now: datetime, alert: bool) -> int:
+    mine = and_(continuous_findings.c.license_id == item.license_id,
+                continuous_findings.c.identity == item.finding.identity)
+    status = conn.scalar(select(continuous_findings.c.status).where(mine))
+    if status == "withdrawn":  # later data refuted it, and still later data supports it
+        conn.execute(update(continuous_findings).where(mine).values(
+            status=item.status, remedied_at=None, detected_at=now))
+        return 1
+    if status is not None:
         return 0
     f = item.finding
     try:
@@ -115,6 +133,8 @@ def _insert_new(conn: Any, item: Written, now: datetime) -> int:
                 "status": item.status, "detected_at": now})
     except IntegrityError:
         return 0
+    if alert and f.severity.value in ALERTED:
+        queue_alert(conn, item.license_id, f, now)
     return 1
 
 
@@ -124,3 +144,8 @@ def _save_checkpoint(conn: Any, checkpoint: Checkpoint) -> None:
         worker_checkpoints.c.partition == checkpoint.partition).values(**values)).rowcount
     if not changed:
         conn.execute(worker_checkpoints.insert(), values)
+
+
+def _late_message(item: Written) -> dict[str, Any]:
+    """Return the new message of a finding remedied late: it now says late, not missing."""
+    return {"message": item.finding.message} if item.status == "remedied" else {}

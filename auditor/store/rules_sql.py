@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -25,22 +25,26 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.sql import Select
 
-from auditor.domain.findings import Evaluation, Unjudged
+from auditor.domain.findings import Evaluation, Unjudged, Violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule, Template
 from auditor.rules.language import (
+    COUNTERPART_PREFIX,
     DERIVED,
     EPSILON,
+    finding_fact,
     message_fields,
     reads_only_state,
     shape_violation,
     state_fields,
 )
 from auditor.rules.params import AggregateParams, Compare, Limit, Source
+from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
 from auditor.store.package_states import StateFields, evidence_states, latest_of
 from auditor.store.schema import events
 from auditor.store.sql_fields import Fields, condition, holds, instant, selects
@@ -125,18 +129,29 @@ def requires_within(rule: Rule, license_id: int, license: License, dialect: str,
     deadline = ef.due(params.deadline)
     end = instant(cutoff, dialect)
 
-    def followed(extra: Sequence[Any]) -> ColumnElement[bool]:
+    def follow_ups(extra: Sequence[Any]) -> tuple[Any, list[Any]]:
         f = events.alias("f")
         ff = Fields(f, dialect, license)
         when = ff.time(params.follow_up_time)
         later = [when > ef.time()] if params.strictly_after else []
-        return exists().where(
-            *selects(f, ff, params.follow_up, license_id),
-            *(ff[m.follow_up] == ef[m.event] for m in params.match),
-            *(condition(ff, c) for c in extra), *later, when <= deadline, when <= end)
+        return when, [*selects(f, ff, params.follow_up, license_id),
+                      *(ff[m.follow_up] == ef[m.event] for m in params.match),
+                      *(condition(ff, c) for c in extra), *later, when <= end]
+
+    def followed(extra: Sequence[Any]) -> ColumnElement[bool]:
+        when, clauses = follow_ups(extra)
+        return exists().where(*clauses, when <= deadline)
+
+    def first_follow_up(index: int, extra: Sequence[Any]) -> Any:
+        # A late rule's finding says when the follow-up came after all (late, not missing).
+        when, clauses = follow_ups(extra)
+        return select(func.min(when)).where(*clauses).scalar_subquery() \
+            .label(f"derived_follow_up_{index}")
 
     met = and_(*(followed(group) for group in params.groups))
-    unmet = select(e).where(*selects(e, ef, params.event, license_id), not_(met))
+    late = [first_follow_up(i, group) for i, group in enumerate(params.groups)] \
+        if params.late_message else []
+    unmet = select(e, *late).where(*selects(e, ef, params.event, license_id), not_(met))
     return Compiled(unmet.where(deadline <= end), unmet.where(deadline > end))
 
 
@@ -152,11 +167,16 @@ def reconcile(rule: Rule, license_id: int, license: License, dialect: str,
         close = (func.abs(a - b) <= spec.tolerance) if spec.tolerance is not None else a == b
         return holds(close)
 
-    differs = exists().where(
-        *selects(right, rf, params.right, license_id),
-        *(rf[m.right] == lf[m.left] for m in params.match),
-        or_(*(not_(agrees(c)) for c in params.compare)))
-    return Compiled(select(left).where(*selects(left, lf, params.left, license_id), differs))
+    differing = [*selects(right, rf, params.right, license_id),
+                 *(rf[m.right] == lf[m.left] for m in params.match),
+                 or_(*(not_(agrees(c)) for c in params.compare))]
+    # What the counterpart recorded, for a message naming right_X (the first differing).
+    recorded = [select(rf[name.removeprefix(COUNTERPART_PREFIX)]).where(*differing)
+                .order_by(right.c.id).limit(1).scalar_subquery().label(f"derived_{name}")
+                for name in sorted(message_fields(params.message))
+                if name.startswith(COUNTERPART_PREFIX)]
+    return Compiled(select(left, *recorded).where(*selects(left, lf, params.left, license_id),
+                                                  exists().where(*differing)))
 
 
 def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
@@ -187,10 +207,10 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
         required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
         chosen = selects(e, fields, params.event, license_id)
         joined = e.outerjoin(verdicts, verdicts.c.id == latest)
-        if on_both:
+        if on_both or failed_named(rule):
             joined = joined.outerjoin(states, states.c.id == verdicts.c.id)
-        found = select(e).select_from(joined).where(*chosen, verdicts.c.id.is_not(None),
-                                                    not_(holds(required)))
+        found = select(e, *failed_columns(rule, fields)).select_from(joined).where(
+            *chosen, verdicts.c.id.is_not(None), not_(holds(required)))
         return Compiled(found, undetermined=select(e).select_from(joined)
                         .where(*chosen, verdicts.c.id.is_(None)))
     # SQLite: the state row and its verdict are looked up per event (scalar subqueries,
@@ -201,8 +221,23 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
     verdict = select(verdicts.c.ok).where(verdicts.c.id == latest).scalar_subquery()
     required = and_(verdict == 1, *(condition(fields, c) for c in on_both))
     chosen = selects(e, fields, params.event, license_id)
-    return Compiled(select(e).where(*chosen, verdict.is_not(None), not_(holds(required))),
+    return Compiled(select(e, *failed_columns(rule, fields)).where(
+        *chosen, verdict.is_not(None), not_(holds(required))),
                     undetermined=select(e).where(*chosen, verdict.is_(None)))
+
+
+def failed_named(rule: Rule) -> bool:
+    """Return whether a rule's message names which `require` conditions `failed`."""
+    return "failed" in message_fields(rule.params.message)
+
+
+def failed_columns(rule: Rule, fields: Fields) -> list[Any]:
+    """Return, for a message naming `failed`, one column per `require` condition: 1 if
+    it failed for the found event (worked out for the findings alone)."""
+    if not failed_named(rule):
+        return []
+    return [case((holds(condition(fields, c)), 0), else_=1).label(f"derived_failed_{i}")
+            for i, c in enumerate(rule.params.require)]
 
 
 def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
@@ -217,7 +252,34 @@ def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
     parts = [_contributions(params, source, license_id, license, dialect)
              for source in params.sources]
     amounts = union_all(*parts).cte("contributions")
-    crossings = [_crossing(amounts, params, index, limit)
+    crossings = union_all(*(_crossing(amounts, params, index, limit)
+                            for index, limit in enumerate(params.limits))).cte("crossings")
+    e = events.alias("e")
+
+    def first_crossing(column: Any) -> Any:  # the lowest limit an event takes out of bounds
+        return (select(column).where(crossings.c.id == e.c.id).order_by(crossings.c.idx)
+                .limit(1).scalar_subquery())
+
+    return Compiled(select(e, first_crossing(crossings.c.total).label("derived_total"),
+                           first_crossing(crossings.c.idx).label("derived_limit_index"))
+                    .where(e.c.id.in_(select(crossings.c.id))))
+
+
+def aggregate_within(rule: Rule, license_id: int, license: License, dialect: str,
+                     cutoff: datetime, scope: Callable[[Any], ColumnElement[bool]],
+                     ) -> Compiled:
+    """Select like `aggregate`, keeping running totals only for the groups of events in
+    scope: a group's total depends on its own events alone, so the others' are not needed."""
+    params = rule.params
+    parts = [_contributions(params, source, license_id, license, dialect)
+             for source in params.sources]
+    amounts = union_all(*parts).cte("contributions")
+    groups = [amounts.c[f"g{i}"] for i in range(len(params.group_by))]
+    chosen = events.alias("chosen")
+    touched = select(*groups).where(amounts.c.id.in_(select(chosen.c.id)
+                                                     .where(scope(chosen.c))))
+    kept = select(amounts).where(tuple_(*groups).in_(touched)).cte("kept")
+    crossings = [_crossing(kept, params, index, limit)
                  for index, limit in enumerate(params.limits)]
     e = events.alias("e")
     return Compiled(select(e).where(e.c.id.in_(union_all(*crossings))))
@@ -266,7 +328,8 @@ def _crossing(amounts: Any, params: AggregateParams, index: int, limit: Limit) -
     else:
         bound = (limit.maximum or 0.0) + EPSILON
         out = and_(running.c.total > bound, before <= bound)
-    return select(running.c.id).where(running.c.type.in_(params.report), out)
+    return select(running.c.id, literal(index).label("idx"), running.c.total.label("total")) \
+        .where(running.c.type.in_(params.report), out)
 
 
 COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
@@ -296,14 +359,21 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
     zone = license.zone()
     return Evaluation([shape_violation(
         rule, row.id, row.type, row.occurred_at, row.package_label, row.reference,
-        _payload(row.payload), zone, _derived(row)) for row in rows], pending or 0,
+        _payload(row.payload), zone, _derived(rule, row)) for row in rows], pending or 0,
         tuple(Unjudged(row.id, row.type, row.occurred_at, row.package_label, row.reference)
               for row in unjudged))
 
 
-def _derived(row: Any) -> Callable[[str], Any]:
-    """Return the derived fields selected beside a found event, by name."""
-    return lambda name: row._mapping[f"derived_{name}"]
+def _derived(rule: Rule, row: Any) -> Callable[[str], Any]:
+    """Return the derived fields and facts selected beside a found event, by name."""
+    def column(name: str) -> Any:
+        value = row._mapping.get(f"derived_{name}")
+        if name.startswith("follow_up_") and isinstance(value, float):  # SQLite: Julian day
+            return datetime.fromtimestamp(
+                round((value - UNIX_EPOCH_JULIAN_DAY) * 86400), UTC)
+        return value
+
+    return lambda name: finding_fact(rule, name, column)
 
 
 def _in_period(query: Select[Any], start: datetime, end: datetime) -> Select[Any]:
@@ -313,3 +383,40 @@ def _in_period(query: Select[Any], start: datetime, end: datetime) -> Select[Any
 
 def _payload(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
+                 cutoff: datetime, parts: Sequence[Callable[[Any], ColumnElement[bool]]],
+                 ) -> tuple[list[Violation], set[int]]:
+    """Judge a rule's triggers that any of `parts` admits, as of cutoff, with the batch
+    compilers.
+
+    Returns the violations and the ids of triggers still pending (a deadline after the
+    cutoff). Unlike `evaluate`, the triggers are not cut to a period: the continuous
+    worker re-judges the triggers its new events can affect, wherever they lie in time.
+    Each part is its own query (a time range, a set of tags...), so each keeps the plan
+    its index gives; an OR of them would scan the license's events.
+    """
+    dialect = engine.dialect.name
+    rows: dict[int, Any] = {}
+    pending: set[int] = set()
+    derived = sorted(message_fields(rule.params.message) & DERIVED.keys() - {"local_date"})
+    with engine.connect() as conn:
+        for part in parts:
+            compiled = (aggregate_within(rule, license_id, license, dialect, cutoff, part)
+                        if rule.template is Template.AGGREGATE
+                        else COMPILERS[rule.template](rule, license_id, license, dialect,
+                                                      cutoff))
+            found = compiled.found.where(part(compiled.found.selected_columns)).subquery("found")
+            fields = Fields(found, dialect, license)
+            for row in conn.execute(select(found, *(fields[name].label(f"derived_{name}")
+                                                    for name in derived))):
+                rows[row.id] = row
+            waiting = compiled.pending
+            if waiting is not None:
+                pending.update(conn.scalars(waiting.where(part(waiting.selected_columns))
+                                            .with_only_columns(waiting.selected_columns.id)))
+    zone = license.zone()
+    return [shape_violation(rule, row.id, row.type, row.occurred_at, row.package_label,
+                            row.reference, _payload(row.payload), zone, _derived(rule, row))
+            for row in sorted(rows.values(), key=lambda r: (r.occurred_at, r.id))], pending

@@ -122,6 +122,9 @@ imports = Table(
     Column("events_added", Integer, nullable=False, default=0),
     Column("rejections", Json, nullable=False),
     Column("ignored_fields", Json, nullable=False),
+    # Migration 0012: a running import's last sign of life, and why it failed.
+    Column("heartbeat_at", UTCDateTime),
+    Column("error", Text),
 )
 
 events = Table(
@@ -199,6 +202,23 @@ continuous_findings = Table(
     Index("ix_continuous_findings_license_status", "license_id", "status"),
 )
 
+alert_outbox = Table(
+    # A new critical or high continuous finding, written in the finding's transaction and
+    # sent to the configured webhook until it is delivered (one row per finding, ever).
+    "alert_outbox", metadata,
+    Column("id", Id, primary_key=True),
+    Column("license_id", Integer, ForeignKey("licenses.id"), nullable=False),
+    Column("identity", String(32), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("license_id", "identity", name="uq_alert_outbox_identity"),
+    Index("ix_alert_outbox_due", "delivered_at", "next_attempt_at"),
+)
+
 worker_checkpoints = Table(
     "worker_checkpoints", metadata,
     Column("partition", String(200), primary_key=True),
@@ -236,6 +256,19 @@ api_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
     Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
+)
+
+# Console users (migration 0013): signed in by email and password, scoped like tokens.
+users = Table(
+    "users", metadata,
+    Column("id", Id, primary_key=True),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
+    Column("password_hash", String(255), nullable=False),  # werkzeug scrypt, never the password
+    Column("role", String(32), nullable=False),
+    Column("licenses", Json, nullable=False),  # license numbers the user may see
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
 )
 
 finding_states = Table(

@@ -103,8 +103,9 @@ class SqlEventStore:
         row = {
             "license_id": license_id, "format": opening.format,
             "source_name": opening.source[-500:], "sha256": opening.sha256, "status": "running",
-            "started_at": opening.started_at, "rows_read": 0, "accepted": 0, "duplicates": 0,
-            "rejected": 0, "events_added": 0, "rejections": [], "ignored_fields": [],
+            "started_at": opening.started_at, "heartbeat_at": datetime.now(UTC), "rows_read": 0,
+            "accepted": 0, "duplicates": 0, "rejected": 0, "events_added": 0, "rejections": [],
+            "ignored_fields": [],
         }
         return int(conn.execute(imports.insert().returning(imports.c.id), row).scalar_one())
 
@@ -136,6 +137,9 @@ class SqlEventStore:
             if import_id is None:
                 assert batch.opening is not None, "a batch needs an import id or an opening"
                 import_id = self._open(conn, license_id, batch.opening)
+            else:  # each chunk stored is the import's sign of life (fail_stalled_imports)
+                conn.execute(update(imports).where(imports.c.id == import_id)
+                             .values(heartbeat_at=datetime.now(UTC)))
             cursor = conn.connection.dbapi_connection.cursor()
             keys = list({event.natural_key for record in batch.records for event in record})
             outcomes, new = (classify(batch.records,
@@ -149,6 +153,33 @@ class SqlEventStore:
                 self._finish(conn, finish(appended), datetime.now(UTC))
             return appended
 
+    def fail_stalled_imports(self, stale_before: datetime, at: datetime) -> list[int]:
+        """Mark imports running without a sign of life since stale_before failed; return ids.
+
+        An import stores its rows a chunk at a time and each chunk moves its heartbeat;
+        one that stopped moving belongs to a process that died (killed, crashed, the
+        machine lost). Its stored rows stay (they are evidence); importing the file
+        again stores the rest and counts those as duplicates.
+        """
+        stale = (imports.c.status == "running") & (
+            func.coalesce(imports.c.heartbeat_at, imports.c.started_at) < stale_before)
+        with self._write() as conn, conn.begin():
+            rows = conn.execute(select(imports.c.id, imports.c.heartbeat_at,
+                                       imports.c.started_at, licenses.c.number)
+                                .join(licenses, licenses.c.id == imports.c.license_id)
+                                .where(stale)).all()
+            for row in rows:
+                last = row.heartbeat_at or row.started_at
+                reason = (f"interrupted: no progress since {last.isoformat(timespec='seconds')}"
+                          " (the importing process stopped); import the file again to store "
+                          "the rest of its rows")
+                conn.execute(update(imports).where(imports.c.id == row.id, stale)
+                             .values(status="failed", finished_at=at, error=reason))
+                record(conn, Change("import.interrupted", "import", str(row.id), row.number,
+                                    {"status": "running"}, {"status": "failed",
+                                                            "reason": reason}))
+        return [int(row.id) for row in rows]
+
     def _lock_license(self, conn: Any, license_id: int) -> None:
         """Serialise writers of one license, so the keys read stay true until commit.
 
@@ -158,29 +189,8 @@ class SqlEventStore:
             conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
 
     def refresh_statistics(self) -> None:
-        """Give the planner statistics of the events table once, if it has none.
-
-        Without them SQLite matches receipts through the package index and reads every
-        event of a package; the shape of the data, not its size, decides the plan, so
-        statistics gathered once stay good as the store grows. PostgreSQL's autovacuum
-        keeps them, unless it is off (as on this project's CI machine): then once here.
-        """
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect() as conn:
-                analysed = conn.exec_driver_sql(
-                    "SELECT coalesce(last_analyze, last_autoanalyze) FROM pg_stat_user_tables "
-                    "WHERE relid = 'events'::regclass").scalar()
-            if analysed is None:
-                with self.engine.connect().execution_options(
-                        isolation_level="AUTOCOMMIT") as conn:
-                    conn.exec_driver_sql("ANALYZE events")
-            return
-        with self._write() as conn, conn.begin():
-            known = conn.exec_driver_sql(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar()
-            if not known or not conn.exec_driver_sql(
-                    "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'").scalar():
-                conn.exec_driver_sql("ANALYZE")
+        """Give the planner statistics of the events table once, if it has none."""
+        refresh_statistics(self.engine)
 
     def evaluate(self, license_number: str, rule: Rule, start: datetime,
                  end: datetime) -> Evaluation:
@@ -202,10 +212,13 @@ class SqlEventStore:
                              self.get_license(license_number)) as copy:
             yield copy
 
-    def event_counts(self, license_number: str) -> dict[str, int]:
-        """Return the number of stored events of each type for a license."""
+    def event_counts(self, license_number: str, start: datetime | None = None,
+                     end: datetime | None = None) -> dict[str, int]:
+        """Return the number of stored events of each type for a license (in [start, end))."""
+        period = ([events.c.occurred_at >= start] if start else []) + (
+            [events.c.occurred_at < end] if end else [])
         query = (select(events.c.type, func.count())
-                 .where(events.c.license_id == self._license_id(license_number))
+                 .where(events.c.license_id == self._license_id(license_number), *period)
                  .group_by(events.c.type))
         with self.engine.connect() as conn:
             return {kind: count for kind, count in conn.execute(query)}
@@ -240,3 +253,28 @@ def _license(row: Any) -> License:
                    sales_floor_locations=tuple(row.sales_floor_locations),
                    business_name=row.business_name,
                    vault_locations=tuple(row.vault_locations), organization=row.organization)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Give the planner statistics of the events table once, if it has none.
+
+    Without them SQLite matches receipts through the package index and reads every
+    event of a package; the shape of the data, not its size, decides the plan, so
+    statistics gathered once stay good as the store grows. PostgreSQL's autovacuum
+    keeps them, unless it is off (as on this project's CI machine): then once here.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            analysed = conn.exec_driver_sql(
+                "SELECT coalesce(last_analyze, last_autoanalyze) FROM pg_stat_user_tables "
+                "WHERE relid = 'events'::regclass").scalar()
+        if analysed is None:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE events")
+        return
+    with engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        known = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar()
+        if not known or not conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'").scalar():
+            conn.exec_driver_sql("ANALYZE")

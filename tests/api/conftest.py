@@ -51,6 +51,7 @@ def serve(settings: Settings) -> Iterator[Flask]:
     app, secrets = make_app(settings)
     app.config["TEST_SECRETS"] = secrets
     yield app
+    app.extensions["auditor"]["jobs"].queue.close()
     app.extensions["auditor"]["store"].engine.dispose()
 
 
@@ -78,3 +79,42 @@ def secrets(app: Flask) -> dict[str, str]:
 def auth(secret: str, **headers: str) -> dict[str, Any]:
     """Return request headers carrying a bearer token."""
     return {"Authorization": f"Bearer {secret}", **headers}
+
+
+def finish_job(client: FlaskClient, answer: Any, secret: str, timeout: float = 60) -> Any:
+    """Wait for the job a 202 answer started; return the job as GET /jobs/{id} shows it."""
+    import time
+
+    assert answer.status_code == 202, answer.get_json()
+    location = answer.headers["Location"]
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(location, headers=auth(secret)).get_json()
+        if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)
+
+
+def job_result(client: FlaskClient, answer: Any, secret: str) -> Any:
+    """Wait for the job a 202 answer started and return its result; fail if it failed."""
+    job = finish_job(client, answer, secret)
+    assert job["status"] == "succeeded", job
+    return job["result"]
+
+
+def audit_run(client: FlaskClient, secret: str, license: str = "C10-0000123-LIC",
+              start: str = "2026-01-01", end: str = "2026-01-10") -> Any:
+    """Start an audit job, wait for it, and return its result (the run, without findings)."""
+    started = client.post(f"/licenses/{license}/audits", json={"from": start, "to": end},
+                          headers=auth(secret))
+    return job_result(client, started, secret)
+
+
+def download(client: FlaskClient, path: str, secret: str) -> Any:
+    """GET a stored file (a packet); if it is not stored yet, wait for its job and GET again."""
+    answer = client.get(path, headers=auth(secret))
+    if answer.status_code != 202:
+        return answer
+    job = finish_job(client, answer, secret)
+    assert job["status"] == "succeeded", job
+    return client.get(path, headers=auth(secret))

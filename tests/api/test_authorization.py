@@ -12,7 +12,7 @@ from auditor.domain.license import License
 from auditor.services.access import create_token
 from auditor.store.api_sql import SqlTokens
 from auditor.store.organizations_sql import SqlOrganizations
-from tests.api.conftest import OTHER, auth, pos_csv
+from tests.api.conftest import OTHER, auth, job_result, pos_csv
 from tests.conftest import LICENSE
 from tests.figures import Figure
 
@@ -41,6 +41,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("/rules/<string:rule_id>/diff", "GET"): READERS,
     ("/licenses/<string:number>/backtests", "POST"): {"compliance_officer"},
     ("/audits/<string:run_id>/packet", "GET"): ALL,  # a regulator: finalized packets only
+    ("/audits/<string:run_id>/packet", "POST"): {"compliance_officer"},
+    ("/jobs/<string:job_id>", "GET"): ALL,  # a regulator: the jobs it started only
+    ("/jobs/<string:job_id>/result", "GET"): ALL,
     ("/licenses/<string:number>/reports/<string:name>", "GET"): READERS,
     ("/trail", "GET"): {"admin", "regulator"},  # a regulator: its licenses' entries only
     ("/trail/verify", "GET"): {"admin", "regulator"},
@@ -54,8 +57,11 @@ PUBLIC = {("/openapi.json", "GET")}
 
 
 def app_routes(app: Flask) -> set[tuple[str, str]]:
+    """Return the API's routes: the console's (signed-in sessions, swept in
+    tests/console/test_pages.py) and the front door that sends browsers there are not."""
     return {(rule.rule, method) for rule in app.url_map.iter_rules()
-            if rule.endpoint != "static"
+            if rule.endpoint != "static" and not rule.endpoint.startswith("console.")
+            and rule.endpoint != "front_door"
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
@@ -63,12 +69,15 @@ def app_routes(app: Flask) -> set[tuple[str, str]]:
 def objects(client: FlaskClient, secrets: dict[str, str]) -> dict[str, str]:
     client.post(f"/licenses/{LIC}/imports?format=pos-sales", headers=auth(secrets["associate"]),
                 data={"file": (io.BytesIO(pos_csv("R1")), "p.csv")})
-    run = client.post(f"/licenses/{LIC}/audits", json={"from": "2026-01-01", "to": "2026-01-10"},
-                      headers=auth(secrets["compliance_officer"])).json
+    started = client.post(f"/licenses/{LIC}/audits",
+                          json={"from": "2026-01-01", "to": "2026-01-10"},
+                          headers=auth(secrets["compliance_officer"]))
+    run = job_result(client, started, secrets["compliance_officer"])
     page = client.get(f"/audits/{run['run_id']}/findings",
                       headers=auth(secrets["compliance_officer"])).json
     return {"number": LIC, "run_id": run["run_id"], "finding_id": str(page["items"][0]["id"]),
-            "rule_id": "pos-sale-unreported", "version": "1", "name": "velocity"}
+            "rule_id": "pos-sale-unreported", "version": "1", "name": "velocity",
+            "job_id": started.json["id"]}
 
 
 @pytest.fixture

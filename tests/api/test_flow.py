@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
+from api.schemas import FindingPageSchema
 from auditor.config import Settings
-from tests.api.conftest import auth, make_app, pos_csv
+from auditor.services.api_ports import FindingQuery
+from auditor.services.lifecycle import list_findings
+from tests.api.conftest import audit_run, auth, make_app, pos_csv
 from tests.conftest import LICENSE
 
 LIC = LICENSE.number
@@ -34,10 +38,7 @@ def test_post_audit_page_acknowledge_waive_and_expire(sql_settings: Settings) ->
     events = client.get(f"/licenses/{LIC}/events?type=pos_sale_line", headers=auth(associate))
     assert len(events.json["items"]) == 2  # the replay and the clash wrote nothing
 
-    run = client.post(f"/licenses/{LIC}/audits", json={"from": "2026-01-01", "to": "2026-01-10"},
-                      headers=auth(officer))
-    assert run.status_code == 201, run.json
-    run_id = run.json["run_id"]
+    run_id = audit_run(client, officer)["run_id"]
     page1 = client.get(f"/audits/{run_id}/findings?limit=1", headers=auth(officer)).json
     page2 = client.get(f"/audits/{run_id}/findings?limit=1&offset=1", headers=auth(officer)).json
     assert page1["next_offset"] == 1 and page1["items"][0]["status"] == "open"
@@ -74,4 +75,11 @@ def test_post_audit_page_acknowledge_waive_and_expire(sql_settings: Settings) ->
         ("open", "acknowledged"), ("acknowledged", "waived")]
     assert client.get(f"/audits/{run_id}/findings?status=open",
                       headers=auth(officer)).json["items"]
+    page = client.get(f"/audits/{run_id}/findings", headers=auth(officer)).json
+    query = FindingQuery(run_id, limit=100)
+    rows, _ = list_findings(app.extensions["auditor"]["api"], query, None)
+    assert {row["waiver"] is None for row in rows} == {True, False}  # both shapes are here
+    assert page == json.loads(json.dumps(FindingPageSchema().dump(
+        {"items": rows, "next_offset": None})))  # the fast page is the schema's page
+    app.extensions["auditor"]["jobs"].queue.close()
     app.extensions["auditor"]["store"].engine.dispose()

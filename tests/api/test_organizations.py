@@ -24,7 +24,7 @@ from auditor.store.api_sql import SqlTokens
 from auditor.store.engine import make_engine
 from auditor.store.migrate import upgrade
 from auditor.store.organizations_sql import SqlOrganizations
-from tests.api.conftest import auth, pos_csv
+from tests.api.conftest import audit_run, auth, pos_csv
 
 ACME = License("C10-0000111-LIC", "CA", "America/Los_Angeles", organization="acme")
 BRAVO = License("C10-0000222-LIC", "CA", "America/Los_Angeles", organization="bravo")
@@ -65,7 +65,8 @@ def tag_finding(client: FlaskClient, lic: License, secrets: dict[str, str]) -> d
                 headers=auth(secrets[f"associate_{org}"]),
                 data={"file": (io.BytesIO(BAD_TAG), "p.csv")})
     officer = auth(secrets[f"compliance_officer_{org}"])
-    run = client.post(f"/licenses/{lic.number}/audits", json=PERIOD, headers=officer).json
+    run = audit_run(client, secrets[f"compliance_officer_{org}"], lic.number, PERIOD["from"],
+                    PERIOD["to"])
     page = client.get(f"/audits/{run['run_id']}/findings?rule=tag-invalid", headers=officer).json
     assert len(page["items"]) == 1
     return page["items"][0]

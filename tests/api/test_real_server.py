@@ -65,9 +65,10 @@ def test_the_flow_over_http_against_auditor_serve(tmp_path: Path) -> None:
         status, result = call("POST", f"{base}/licenses/{LIC}/imports?format=pos-sales",
                               associate, body, kind, **{"Idempotency-Key": "a"})
         assert (status, result["accepted"]) == (201, 1)
-        status, report = call("POST", f"{base}/licenses/{LIC}/audits", officer,
-                              json.dumps({"from": "2026-01-01", "to": "2026-01-10"}).encode())
-        assert status == 201
+        status, job = call("POST", f"{base}/licenses/{LIC}/audits", officer,
+                           json.dumps({"from": "2026-01-01", "to": "2026-01-10"}).encode())
+        assert status == 202
+        report = wait_for_job(base, job["id"], officer)
         status, page = call("GET", f"{base}/audits/{report['run_id']}/findings", officer)
         finding = page["items"][0]
         request = urllib.request.Request(f"{base}/findings/{finding['id']}",
@@ -81,6 +82,19 @@ def test_the_flow_over_http_against_auditor_serve(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def wait_for_job(base: str, job_id: str, secret: str, timeout: float = 60) -> dict:
+    """Poll GET /jobs/{id} until the job is over; return its result (it must succeed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, job = call("GET", f"{base}/jobs/{job_id}", secret)
+        assert status == 200, job
+        if job["status"] in ("succeeded", "failed"):
+            assert job["status"] == "succeeded", job
+            return dict(job["result"])
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} not over after {timeout} s")
 
 
 def wait_until_serving(base: str) -> None:

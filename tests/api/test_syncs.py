@@ -13,7 +13,7 @@ from auditor.connectors.metrc_http import MetrcHttp
 from auditor.sample.metrc_simulator import SimulatorServer
 from auditor.services.sync import ENDPOINT_NAMES
 from auditor.services.sync_ports import MetrcKeys
-from tests.api.conftest import auth
+from tests.api.conftest import auth, finish_job, job_result
 from tests.conftest import LICENSE
 from tests.metrc_sim import SINCE, UNTIL, client, make_sample, simulator
 
@@ -37,8 +37,7 @@ def test_an_officer_syncs_and_a_viewer_reads_each_endpoint_s_state(
         client: FlaskClient, secrets: dict[str, str], server: SimulatorServer) -> None:
     response = client.post(f"/licenses/{LIC}/syncs", json=SPAN,
                            headers=auth(secrets["compliance_officer"]))
-    assert response.status_code == 201, response.json
-    runs = response.json["endpoints"]
+    runs = job_result(client, response, secrets["compliance_officer"])["endpoints"]
     assert [r["endpoint"] for r in runs] == list(ENDPOINT_NAMES)
     assert all(r["status"] == "ok" and r["rejected"] == 0 for r in runs)
     assert sum(r["accepted"] for r in runs) > 0
@@ -50,16 +49,17 @@ def test_an_officer_syncs_and_a_viewer_reads_each_endpoint_s_state(
     assert events.status_code == 200 and events.json["items"]
 
 
-def test_a_refused_key_answers_502_naming_the_fix(
+def test_a_refused_key_fails_the_job_naming_the_fix(
         app: Flask, client: FlaskClient, secrets: dict[str, str],
         server: SimulatorServer) -> None:
     app.extensions["auditor"]["metrc"] = lambda lic: MetrcHttp(
         server.url, MetrcKeys("vendor", "not-the-key"), lic.number, sleep=lambda _s: None)
     response = client.post(f"/licenses/{LIC}/syncs", json=SPAN,
                            headers=auth(secrets["admin"]))
-    assert response.status_code == 502
-    assert response.json["message"].startswith(f"METRC refused the user key for license {LIC}")
-    assert "not-the-key" not in response.get_data(as_text=True)
+    job = finish_job(client, response, secrets["admin"])
+    assert job["status"] == "failed"
+    assert job["error"].startswith(f"METRC refused the user key for license {LIC}")
+    assert "not-the-key" not in str(job)
 
 
 def test_an_unknown_endpoint_is_refused_with_422(client: FlaskClient,

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from auditor.services.packet_view import cover_items, packet_tables
 from auditor.services.report_ports import PacketVersion
-from tests.api.conftest import auth, pos_csv
+from tests.api.conftest import audit_run, auth, download, job_result, pos_csv
 from tests.conftest import LICENSE
 
 LIC = LICENSE.number
@@ -18,8 +18,7 @@ LIC = LICENSE.number
 def _audited(client: FlaskClient, secrets: dict[str, str]) -> str:
     client.post(f"/licenses/{LIC}/imports?format=pos-sales", headers=auth(secrets["associate"]),
                 data={"file": (io.BytesIO(pos_csv("R1")), "p.csv")})
-    return client.post(f"/licenses/{LIC}/audits", json={"from": "2026-01-01", "to": "2026-01-10"},
-                       headers=auth(secrets["compliance_officer"])).json["run_id"]
+    return str(audit_run(client, secrets["compliance_officer"])["run_id"])
 
 
 def test_verify_reports_the_count_and_head_and_checks_a_published_head(
@@ -60,8 +59,14 @@ def test_each_packet_carries_the_trail_head_at_generation(app: Flask, client: Fl
     officer = auth(secrets["compliance_officer"])
     run_id = _audited(client, secrets)
     head = client.get("/trail/verify", headers=auth(secrets["admin"])).json
-    content = client.get(f"/audits/{run_id}/packet?format=json", headers=officer).json
+    content = download(client, f"/audits/{run_id}/packet?format=json",
+                       secrets["compliance_officer"]).json
     assert content["trail"] == {"seq": head["head_seq"], "sha256": head["head_sha256"]}
+    again = job_result(client, client.post(f"/audits/{run_id}/packet?format=json",
+                                           headers=officer), secrets["compliance_officer"])
+    assert again["packet_sha256"] == download(
+        client, f"/audits/{run_id}/packet?format=json", secrets["compliance_officer"]
+    ).headers["X-Packet-SHA256"]
     again = client.get(f"/audits/{run_id}/packet?format=json", headers=officer)
     assert again.json == content  # the same content is the same draft, head included
     packet = app.extensions["auditor"]["packets"].records.versions(run_id)[-1]

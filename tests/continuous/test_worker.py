@@ -90,12 +90,17 @@ def test_auditor_findings_prints_json_by_status_and_period(bad_tags_store):
         assert shown.exit_code == 0, shown.output
         return json.loads(shown.output)
 
+    def snapshot(label, at):
+        line = {"type": "package_snapshot", "natural_key": f"s-{label}", "occurred_at": at,
+                "package_label": label, "payload": {"label": label, "location": "Vault"}}
+        ingest(store, LICENSE.number, "events", f"s-{label}.ndjson", json.dumps(line).encode())
+
+    # METRC's package list has reported past the moves: the untracked tags are raised.
+    snapshot("1A4000000000000000000001", "2026-01-05T10:30:00Z")
     worker_once(runner)
+    assert listed()["counts"]["by_rule"]["untracked-package"] == 3
     # METRC lists bad-0 after all: the untracked-package finding on it is withdrawn.
-    snapshot = {"type": "package_snapshot", "natural_key": "s-0",
-                "occurred_at": "2026-01-05T11:00:00Z", "package_label": "bad-0",
-                "payload": {"label": "bad-0", "location": "Vault"}}
-    ingest(store, LICENSE.number, "events", "s.ndjson", json.dumps(snapshot).encode())
+    snapshot("bad-0", "2026-01-05T11:00:00Z")
     worker_once(runner)
     standing = listed()
     audit_keys = {"rule_id", "rule_version", "severity", "package_label", "subject",

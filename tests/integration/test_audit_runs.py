@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from auditor.cli import finding_rate_line
 from auditor.domain.errors import InvalidInput, UnknownLicense
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.services.audit import run_audit
@@ -85,3 +86,31 @@ def test_an_obligation_whose_deadline_is_after_the_cutoff_is_pending_not_a_findi
     assert january.as_json()["counts"]["pending"] == {"pos-sale-unreported": 1}
     later = run_audit(sql_store, pack, LICENSE.number, date(2026, 1, 1), date(2026, 2, 2))
     assert "pos-sale-unreported" in {f.rule_id for f in later.findings}
+
+
+def test_the_finding_rate_moves_as_the_store_improves_and_compares_with_the_last_run(loaded):
+    pack = load_pack(default_rules_dir(), "CA")
+    first = run_audit(loaded, pack, LICENSE.number, date(2026, 1, 1), date(2026, 1, 31))
+    activity = first.as_json()["activity"]
+    assert activity["events"] == 2 and activity["previous"] is None
+    assert activity["findings_per_1000_events"] == round(1000 * len(first.findings) / 2, 3)
+    assert sum(activity["per_rule_per_1000_events"].values()) == pytest.approx(
+        activity["findings_per_1000_events"])
+    # The store records the missing METRC location change: fewer findings, same events
+    # counted over a wider period, and the change says it improved.
+    good = {"type": "location_change", "occurred_at": "2026-01-05T09:00:00-08:00",
+            "natural_key": "lc1", "package_label": TAG,
+            "payload": {"label": TAG, "location": "Sales Floor"}}
+    assert ingest(loaded, LICENSE.number, "events", "fix.ndjson",
+                  json.dumps(good).encode()).accepted == 1
+    second = run_audit(loaded, pack, LICENSE.number, date(2026, 1, 1), date(2026, 1, 31))
+    after = second.as_json()["activity"]
+    assert after["previous"] == {"run_id": first.run_id, "readiness_score":
+                                 first.readiness_score, "findings_per_1000_events":
+                                 activity["findings_per_1000_events"]}
+    assert after["events"] == 3 and after["change"] < 0
+    assert "transfer-before-move" not in after["per_rule_per_1000_events"]
+    line = finding_rate_line(after)
+    assert line.startswith(f"findings per 1,000 events {after['findings_per_1000_events']} "
+                           "(3 events); previous run ")
+    assert line.endswith("(fewer: improving)")

@@ -16,7 +16,13 @@ import pytest
 
 from auditor.domain.findings import explain
 from auditor.domain.license import License
-from auditor.rules.loader import PACK_FILE, default_rules_dir, load_pack, state_packs
+from auditor.rules.loader import (
+    CITATIONS_FILE,
+    PACK_FILE,
+    default_rules_dir,
+    load_pack,
+    state_packs,
+)
 from auditor.services.ingest import ingest
 from auditor.services.ports import AUDIT_ENGINES
 from tests.conftest import LICENSE
@@ -35,7 +41,8 @@ def state_license(state):
 def own_rule_ids(state):
     """Return the ids of the rules a state's folder holds (its own versions and rules)."""
     folder = RULES_DIR / "states" / state.lower()
-    return {path.stem for path in folder.glob("*.yaml") if path.name != PACK_FILE}
+    return {path.stem for path in folder.glob("*.yaml")
+            if path.name not in (PACK_FILE, CITATIONS_FILE)}
 
 
 def state_rules():

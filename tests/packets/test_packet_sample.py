@@ -3,6 +3,7 @@
 import io
 import re
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pypdf
@@ -32,6 +33,7 @@ HOSTILE = ["<script>alert(1)</script><img src='file:///etc/passwd'>",
            "<style>@import url('http://127.0.0.1:9/x.css');</style>",
            "=HYPERLINK(\"file:///etc/passwd\")", "@SUM(1)", "+1", "-1"]
 LICENSE = "C10-0000123-LIC"
+ZONE = ZoneInfo("America/Los_Angeles")  # the sample store's
 
 
 def _plant(store, when: datetime) -> None:
@@ -78,7 +80,7 @@ def test_the_pdf_holds_every_finding_and_log_row_and_the_hostile_text_as_text(au
     sources, pack, run = audited
     packet = current_packet(sources, run["run_id"], pack, "tester")
     renderer = PacketDocuments()
-    pdf = pypdf.PdfReader(io.BytesIO(render_packet(packet, "pdf", renderer)))
+    pdf = pypdf.PdfReader(io.BytesIO(render_packet(packet, "pdf", renderer, full_logs=True)))
     text = _squash("".join(page.extract_text() for page in pdf.pages))
     fetched = renderer.fetcher.served + renderer.fetcher.refused
     figure("packets: fetches outside packaged assets",
@@ -123,7 +125,9 @@ def test_the_excel_packet_holds_the_same_data_cell_by_cell(audited, figure):
             for value, column, cell in zip(row, table.columns, cells, strict=True):
                 assert cell.data_type != "f"
                 if column.kind == "datetime" and value:
-                    assert cell.value == datetime.fromisoformat(value).replace(tzinfo=None)
+                    local = datetime.fromisoformat(value).astimezone(ZONE)
+                    assert cell.value == local.replace(tzinfo=None)
+                    assert cell.number_format.endswith(f'"{local.strftime("%Z")}"')
                 elif column.kind == "text" and value:
                     assert cell.value == str(value) and cell.data_type == "s"
                     assert cell.quotePrefix == str(value).startswith(("=", "+", "-", "@"))
@@ -216,3 +220,81 @@ def test_the_packet_lists_the_waivers_in_force_at_the_period_end(audited):
     book = openpyxl.load_workbook(io.BytesIO(render_packet(packet, "xlsx", PacketDocuments())))
     cell = book["Waivers"]["C2"]
     assert (cell.value, cell.data_type, cell.quotePrefix) == ("=cmd|calc", "s", True)
+
+
+def _pdf_text(packet, **options) -> str:
+    pdf = pypdf.PdfReader(io.BytesIO(render_packet(packet, "pdf", PacketDocuments(), **options)))
+    return "\n".join(page.extract_text() for page in pdf.pages)
+
+
+@pytest.mark.slow
+def test_the_pdf_reads_times_locally_and_shows_log_exceptions_with_daily_totals(audited):
+    sources, pack, run = audited
+    packet = current_packet(sources, run["run_id"], pack, "tester")
+    text = _pdf_text(packet)
+    for finding in run["findings"]:  # each header in local time, with the zone's abbreviation
+        local = datetime.fromisoformat(finding["occurred_at"]).astimezone(ZONE)
+        assert f"[{finding['severity']}] {local.strftime('%Y-%m-%d %H:%M %Z')}" in text
+    assert "+00:00" not in text and "UTC" not in text  # UTC is for the JSON only
+    assert "criticalhighmediumlowinfo" not in text  # the severity header is spaced out
+    activity = run["activity"]
+    assert (f"{len(run['findings'])} findings; {activity['findings_per_1000_events']} findings "
+            f"per 1,000 events ({activity['events']} events)") in text
+    counts = next(t for t in packet.content["logs"] if t["key"] == "counts")
+    agreeing = [r for r in counts["rows"] if r[8] == 0]
+    exceptions = len(counts["rows"]) - len(agreeing)
+    assert agreeing and f"{len(counts['rows'])} rows, {exceptions} exceptions" in text
+    assert _squash(text).count(_squash(agreeing[0][1])) < _squash(
+        _pdf_text(packet, full_logs=True)).count(_squash(agreeing[0][1]))
+
+
+def test_the_workbook_has_local_times_numeric_figures_and_whole_titles(audited):
+    sources, pack, run = audited
+    packet = current_packet(sources, run["run_id"], pack, "tester")
+    book = openpyxl.load_workbook(io.BytesIO(render_packet(packet, "xlsx", PacketDocuments())))
+    cover = {row[0].value: row[1] for row in book["Cover"].iter_rows(min_row=2)}
+    assert cover["readiness score (of 100)"].value == run["readiness_score"]
+    assert cover["findings"].data_type == "n" and cover["findings"].value == len(run["findings"])
+    assert cover["audited at"].value.endswith(("PST", "PDT"))
+    rate = run["activity"]["findings_per_1000_events"]
+    assert cover["findings per 1,000 events"].value == pytest.approx(rate)
+    assert cover["events in the period"].value == run["activity"]["events"] > 0
+    sheet = book["pos-sale-unreported"]
+    first = next(f for f in run["findings"] if f["rule_id"] == "pos-sale-unreported")
+    local = datetime.fromisoformat(first["occurred_at"]).astimezone(ZONE)
+    assert sheet["A2"].value == local.replace(tzinfo=None)
+    assert sheet["A2"].number_format == f'yyyy-mm-dd hh:mm "{local.strftime("%Z")}"'
+    titles = [t.title for t in packet_tables(packet)]
+    assert len(set(book.sheetnames)) == len(book.sheetnames) == len(titles)
+    for name, title in zip(book.sheetnames, titles, strict=True):
+        assert len(name) <= 31 and title.startswith(name.split(" (")[0])
+        assert len(title) == len(name) or title[len(name.split(" (")[0])] in " -", (name, title)
+    counted = next(book[n] for n in book.sheetnames if n.startswith("Cycle counts"))
+    whole = [c for c in counted["G"][1:] if isinstance(c.value, float | int)
+             and float(c.value).is_integer()]
+    assert whole and all(c.number_format == "#,##0" for c in whole)  # 39, not 39.000
+
+
+@pytest.mark.slow
+def test_findings_of_one_triggering_record_are_one_incident_with_its_late_correction(audited):
+    sources, pack, run = audited
+    packet = current_packet(sources, run["run_id"], pack, "tester")
+    triggers: dict[int, set[str]] = {}
+    for finding in run["findings"]:
+        triggers.setdefault(finding["evidence"][0], set()).add(finding["rule_id"])
+    shared = [rules for rules in triggers.values() if len(rules) > 1]
+    assert shared  # the sample store has a sale both unreported and mismatched
+    text = _pdf_text(packet)
+    assert f"{len(run['findings'])} findings in {len(triggers)} incidents" in text
+    book = openpyxl.load_workbook(io.BytesIO(render_packet(packet, "xlsx", PacketDocuments())))
+    rows = [[c.value for c in row] for row in book["Incidents"].iter_rows(min_row=2)]
+    assert len(rows) == len(triggers) and sum(r[5] for r in rows) == len(run["findings"])
+    assert sorted(r[4].split(", ") for r in rows if r[5] > 1) == sorted(
+        sorted(rules) for rules in shared)
+    late = [f for f in run["findings"] if f["fields"].get("timeliness") == "late"]
+    corrected = [r[6] for r in rows if r[6]]
+    assert late and len(corrected) == len({f["evidence"][0] for f in late})
+    for finding in late:
+        when = datetime.fromisoformat(finding["fields"]["reported_at"]).astimezone(ZONE)
+        assert any(f"{finding['rule_id']}: corrected late, at "
+                   f"{when.strftime('%Y-%m-%d %H:%M %Z')}" in c for c in corrected)

@@ -47,7 +47,7 @@ def test_reconciliation_names_pos_only_metrc_only_and_quantity_mismatches() -> N
     events = [pos("A", "R1", 3.5), metrc("A", "R1", 3.5), pos("A", "R2", 2), metrc("A", "R2", 1),
               pos("A", "R3", 1), metrc("A", "R4", 1), pos("A", "R5", 1, voided=True)]
     daily, exceptions = build("reconciliation", events)["tables"]
-    assert daily["rows"] == [["2026-01-05", 3, 3, 1, 1, 1, 1]]
+    assert daily["rows"] == [["2026-01-05", 3, 3, 1, 0, 1, 1, 1]]
     assert [(r[1], r[6]) for r in exceptions["rows"]] == [
         ("R2", "quantity mismatch"), ("R3", "POS only: not in METRC"),
         ("R4", "METRC only: no POS line")]
@@ -85,3 +85,46 @@ def test_sell_soon_puts_the_nearest_expiry_first_and_marks_new_arrivals() -> Non
     rows = build("sell-soon", events)["tables"][0]["rows"]
     assert [(r[3], r[0], r[8]) for r in rows] == [
         ("SOON", "2026-02-01", "new"), ("LATE", "2026-06-01", "new"), ("OLD", None, "")]
+
+
+def test_reconciliation_tells_a_late_report_from_a_missing_one() -> None:
+    from datetime import timedelta
+
+    from auditor.domain.rules import parse_deadline
+    from auditor.services.report_logs import sales_reconciliation
+    def reported(receipt: str, at: datetime) -> LoggedEvent:
+        return ev(T.METRC_SALE_LINE, NOON, "A", receipt, external_receipt_number=receipt,
+                  quantity=1, unit="Grams", recorded_at=at.isoformat())
+
+    late = reported("R1", NOON + timedelta(hours=26, minutes=47))
+    timely = reported("R2", NOON)
+    events = [pos("A", "R1", 1), late, pos("A", "R2", 1), timely, pos("A", "R3", 1)]
+    daily, exceptions = sales_reconciliation(events, LICENSE.zone(), parse_deadline("PT24H"))
+    assert [r[1:] for r in daily.rows] == [[3, 2, 1, 1, 0, 1, 0]]
+    assert [(r[1], r[6], r[7]) for r in exceptions.rows] == [
+        ("R1", "late", "late: reported 26 h 47 min after the sale, 2 h 47 min past the "
+                       "24 h window"),
+        ("R3", "POS only: not in METRC", "missing: never reported to METRC")]
+
+
+def test_a_full_count_is_recognised_by_what_it_covers_not_by_its_id() -> None:
+    from datetime import timedelta
+
+    from auditor.services.count_coverage import full_count_log
+
+    def line(label: str, count_id: str, at: datetime) -> LoggedEvent:
+        return ev(T.COUNT_LINE, at, label, count_id, count_id=count_id, counted_quantity=1,
+                  unit="Each")
+
+    later = NOON + timedelta(days=1)
+    events = [*received("A", 5), *received("B", 5), *received("C", 5),
+              line("A", "WEEKLY-7", later), line("B", "WEEKLY-7", later + timedelta(hours=1)),
+              metrc("C", "R9", 5, at=later + timedelta(minutes=30)),  # sold out mid-count
+              line("A", "FULL-8", later + timedelta(days=1))]
+    rows = full_count_log(sorted(events, key=lambda e: e.occurred_at), NOON,
+                          LICENSE.zone()).rows
+    by_id = {row[0]: row for row in rows}
+    # Every package on hand was counted or sold during it: full, whatever its id says.
+    assert by_id["WEEKLY-7"][3:8] == [3, 2, 1, 0, "yes"]
+    # C was sold out before it and B was left out: not full, and B is named.
+    assert by_id["FULL-8"][3:9] == [2, 1, 0, 1, "no", "B"]

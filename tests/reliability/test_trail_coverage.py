@@ -29,7 +29,7 @@ from auditor.rules.loader import default_rules_dir
 from auditor.services.access import authenticate
 from auditor.services.trail import verify_trail
 from auditor.store.trail_sql import SqlTrail
-from tests.api.conftest import OTHER, auth, make_app, pos_csv
+from tests.api.conftest import OTHER, auth, finish_job, make_app, pos_csv
 from tests.api.test_authorization import app_routes
 from tests.conftest import LICENSE
 from tests.metrc_sim import client, make_sample, simulator
@@ -57,10 +57,23 @@ def _upload(c: FlaskClient, s: dict[str, Any]) -> Any:
                   data={"file": (io.BytesIO(pos_csv("R1")), "pos.csv")})
 
 
+def _waited(call: Callable[[FlaskClient, dict[str, Any]], Any]
+            ) -> Callable[[FlaskClient, dict[str, Any]], Any]:
+    """Return call, waiting for the job a 202 started: its changes are what is counted."""
+    def waiting(c: FlaskClient, s: dict[str, Any]) -> Any:
+        response = call(c, s)
+        if response.status_code == 202:
+            s["job"] = finish_job(c, response, s["compliance_officer"])
+            assert s["job"]["status"] == "succeeded", s["job"]
+        return response
+    return waiting
+
+
 def _audit(c: FlaskClient, s: dict[str, Any]) -> Any:
-    response = c.post(f"/licenses/{LIC}/audits", json={"from": "2026-01-01", "to": "2026-01-10"},
-                      headers=auth(s["compliance_officer"]))
-    s["run"] = response.json["run_id"]
+    response = _waited(lambda c, s: c.post(
+        f"/licenses/{LIC}/audits", json={"from": "2026-01-01", "to": "2026-01-10"},
+        headers=auth(s["compliance_officer"])))(c, s)
+    s["run"] = s["job"]["result"]["run_id"]
     s["finding"] = c.get(f"/audits/{s['run']}/findings",
                          headers=auth(s["compliance_officer"])).json["items"][0]["id"]
     return response
@@ -105,7 +118,7 @@ OPS = [
                                     headers=auth(s["associate"]),
                                     data={"file": (io.BytesIO(b"not,a,pos\n"), "bad.csv")}),
        422, None),  # refused whole: nothing written, nothing recorded
-    Op(("/licenses/<string:number>/audits", "POST"), _audit, 201, "audit.run",
+    Op(("/licenses/<string:number>/audits", "POST"), _audit, 202, "audit.run",
        "compliance_officer"),
     Op(("/findings/<int:finding_id>", "PATCH"),
        _patch({"status": "acknowledged", "note": "seen"}, "associate"), 200, "finding.status",
@@ -117,15 +130,21 @@ OPS = [
     Op(("/rule-validations", "POST"), lambda c, s: c.post(
         "/rule-validations", json={"yaml": DRAFT}, headers=auth(s["compliance_officer"])),
        200, None),  # a check: stores nothing
-    Op(("/licenses/<string:number>/backtests", "POST"), lambda c, s: c.post(
+    Op(("/licenses/<string:number>/backtests", "POST"), _waited(lambda c, s: c.post(
         f"/licenses/{LIC}/backtests", json={"yaml": DRAFT, "from": "2026-01-01",
                                             "to": "2026-01-10"},
-        headers=auth(s["compliance_officer"])), 200, None),  # a comparison: stores nothing
+        headers=auth(s["compliance_officer"]))), 202, None),  # a comparison: stores nothing
     Op(("/rules/<string:rule_id>", "PUT"), _publish, 200, "rule.publish", "compliance_officer"),
+    Op(("/audits/<string:run_id>/packet", "GET"), _waited(lambda c, s: c.get(
+        f"/audits/{s['run']}/packet?format=json", headers=auth(s["compliance_officer"]))),
+       202, "packet.generate", "compliance_officer"),  # not stored yet: a job stores a draft
     Op(("/audits/<string:run_id>/packet", "GET"), lambda c, s: c.get(
         f"/audits/{s['run']}/packet?format=json", headers=auth(s["compliance_officer"])),
-       200, "packet.generate", "compliance_officer"),  # a draft is stored
-    Op(("/licenses/<string:number>/syncs", "POST"), _sync, 201, "metrc.sync",
+       200, None),  # served as stored: nothing recorded
+    Op(("/audits/<string:run_id>/packet", "POST"), _waited(lambda c, s: c.post(
+        f"/audits/{s['run']}/packet?format=json", headers=auth(s["compliance_officer"]))),
+       202, None),  # rendered afresh; the same content is the same draft
+    Op(("/licenses/<string:number>/syncs", "POST"), _waited(_sync), 202, "metrc.sync",
        "compliance_officer"),
     Op(("/licenses", "POST"), lambda c, s: c.post("/licenses", headers=auth(s["viewer"]),
                                                   json={}), 403, "request.denied", "viewer"),

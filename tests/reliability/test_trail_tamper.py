@@ -23,7 +23,7 @@ from auditor.config import Settings
 from auditor.domain.trail import STORED, Change, Entry, Head, Verdict, decode, seal, verify
 from auditor.store.engine import make_engine
 from auditor.store.trail_sql import SqlTrail
-from tests.api.conftest import auth, make_app, pos_csv
+from tests.api.conftest import audit_run, auth, download, make_app, pos_csv
 from tests.conftest import LICENSE
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -45,12 +45,12 @@ def tampered_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         client.post(f"/licenses/{lic}/imports?format=pos-sales",
                     headers=auth(secrets["associate"]),
                     data={"file": (io.BytesIO(pos_csv(f"R{day}", day)), f"pos-{day}.csv")})
-    run = client.post(f"/licenses/{lic}/audits", json={"from": "2026-01-01", "to": "2026-01-20"},
-                      headers=officer).json["run_id"]
+    run = audit_run(client, secrets["compliance_officer"], lic, "2026-01-01", "2026-01-20")[
+        "run_id"]
     first = client.get(f"/audits/{run}/findings", headers=officer).json["items"][0]["id"]
     client.patch(f"/findings/{first}", json={"status": "acknowledged", "note": "seen"},
                  headers={**officer, "If-Match": "*"})
-    client.get(f"/audits/{run}/packet?format=json", headers=officer)
+    download(client, f"/audits/{run}/packet?format=json", secrets["compliance_officer"])
     for _ in range(3):
         client.get("/trail", headers=officer)  # a 403 each, recorded
         client.get("/licenses")  # a 401 each, recorded

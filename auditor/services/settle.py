@@ -1,0 +1,180 @@
+"""Settle a license's standing findings on the batch audit's verdicts, as events arrive.
+
+The batch compilers are the reference: after each batch of new events the worker asks
+them, for every rule, about the triggers those events can affect (`Scope`), and makes
+the standing findings agree: what they find is raised, what they no longer find is
+withdrawn. Arrival order and restarts therefore cannot change where the findings end.
+
+A finding is *pending* (neither raised nor refuted) while a source that could still
+refute it is behind: a missing-prior finding while the prior's event types have no
+stored event at or after the trigger, a deadline finding while the follow-up's types
+have none at or after the deadline. `--until` closes the period: every source is then
+taken to have reported up to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from auditor.continuous.evaluator import REFERENCE_TYPES
+from auditor.domain.findings import explain, identity_of
+from auditor.domain.license import License
+from auditor.domain.rules import Pack, Rule, Template
+from auditor.services.worker_ports import Marks, Scope, Withdrawal, WorkerStore, Written
+
+# Deadlines may be a local time on a later day; two days cover any DST or day boundary.
+REACH_MARGIN = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What the store holds for a license: per event type, the latest event time."""
+
+    latest: dict[str, datetime] = field(default_factory=dict)
+
+    def of(self, types: Sequence[str]) -> datetime | None:
+        """Return how far the sources of these event types have reported (None: never)."""
+        times = [self.latest[t] for t in types if t in self.latest]
+        return max(times) if times else None
+
+    def now(self) -> datetime | None:
+        """Return the event-time clock: the latest activity stored (lists excluded)."""
+        times = [t for kind, t in self.latest.items() if kind not in REFERENCE_TYPES]
+        return max(times) if times else None
+
+    def advanced(self, arrived: Marks) -> Clock:
+        """Return the clock after events of these spans were stored."""
+        latest = dict(self.latest)
+        for kind, span in arrived.items():
+            if kind not in latest or span.last > latest[kind]:
+                latest[kind] = span.last
+        return Clock(latest)
+
+
+@dataclass
+class Settled:
+    """What a settle decided: findings to raise and to withdraw, and how many wait."""
+
+    written: list[Written | Withdrawal] = field(default_factory=list)
+    pending: int = 0
+
+
+def counterparts(rule: Rule) -> tuple[str, ...]:
+    """Return the event types whose later arrival could refute a finding of the rule."""
+    if rule.template is Template.REQUIRES_PRIOR:
+        return tuple(rule.params.prior.type)
+    if rule.template is Template.REQUIRES_WITHIN:
+        return tuple(rule.params.follow_up.type)
+    return ()
+
+
+def reach(rule: Rule) -> timedelta:
+    """Return how far back in time a new event can change the rule's verdict on a trigger
+    of another key (a follow-up meeting an earlier deadline, a prior within a window)."""
+    if rule.template is Template.REQUIRES_WITHIN:
+        return rule.params.deadline.after + REACH_MARGIN
+    if rule.template is Template.REQUIRES_PRIOR and rule.params.within is not None:
+        return rule.params.within + REACH_MARGIN
+    return REACH_MARGIN
+
+
+def due(rule: Rule, occurred_at: datetime) -> datetime:
+    """Return when the source of the rule's counterparts must have reported to decide a
+    trigger that occurred at this time."""
+    if rule.template is Template.REQUIRES_WITHIN:
+        return occurred_at + rule.params.deadline.after
+    return occurred_at
+
+
+def is_pending(rule: Rule, occurred_at: datetime, clock: Clock) -> bool:
+    """Return whether a source that could refute a finding of this trigger is behind."""
+    types = counterparts(rule)
+    if not types:
+        return False
+    reported = clock.of(types)
+    return reported is None or reported < due(rule, occurred_at)
+
+
+def judged_at(rule: Rule, clock: Clock) -> datetime | None:
+    """Return the cutoff a deadline rule is judged at: the clock, or the follow-up's
+    source if it is behind (None: that source never reported, nothing is decidable)."""
+    now = clock.now()
+    if rule.template is not Template.REQUIRES_WITHIN or now is None:
+        return now
+    reported = clock.of(counterparts(rule))
+    return None if reported is None else min(now, reported)
+
+
+def unaffected(rule: Rule, reads: frozenset[str] | None, arrived: Marks,
+               before: Clock) -> bool:
+    """Return whether the new events cannot change any verdict of the rule: it reads none
+    of their types, and (a deadline rule) the cutoff it is judged at did not move."""
+    if reads is None or any(t in reads or t in counterparts(rule) for t in arrived):
+        return False
+    if rule.template is not Template.REQUIRES_WITHIN:
+        return True
+    return judged_at(rule, before) == judged_at(rule, before.advanced(arrived))
+
+
+def scope_of(rule: Rule, after: int, upto: int, arrived: Marks, before: Clock,
+             closing: datetime | None, whole: bool,
+             triggers: frozenset[int] = frozenset(),
+             reads: frozenset[str] | None = None) -> Scope | None:
+    """Return the triggers of the rule that events with ids in (after, upto] can affect.
+
+    Everything, when nothing was stored before them (a first catch-up), when asked, or
+    when a reference list the rule reads arrived; None when they cannot change any of
+    its verdicts (`reads`: the event types its verdicts depend on, None for any).
+    """
+    reads_lists = any(t in REFERENCE_TYPES for t in counterparts(rule))
+    if whole or not before.latest or (reads_lists and any(t in REFERENCE_TYPES for t in arrived)):
+        return Scope(after, upto, None, True)
+    if closing is None and not triggers and unaffected(rule, reads, arrived, before):
+        return None
+    starts = [span.first for kind, span in arrived.items() if kind not in REFERENCE_TYPES]
+    moved = [t for t in counterparts(rule) if t in arrived] if closing is None \
+        else list(counterparts(rule))
+    for kind in moved:  # its pending findings from its old mark on may now be decidable
+        if kind not in before.latest:
+            return Scope(after, upto, None, True)
+        starts.append(before.latest[kind])
+    now = before.now()
+    if now is not None and (arrived or closing is not None):
+        starts.append(now)  # the clock moved: deadlines it passed fall due
+    since = min(starts) - reach(rule) if starts else None
+    return Scope(after, upto, since, False, triggers)
+
+
+def settle(store: WorkerStore, license_id: int, license: License, pack: Pack,
+           pack_hash: str, scopes: dict[str, Scope | None], clock: Clock,
+           closing: datetime | None = None) -> Settled:
+    """Re-judge each rule's scope from the store and diff with the standing findings."""
+    settled = Settled()
+    now = clock.now()
+    if now is None:
+        return settled
+    zone = license.zone()
+    for rule in pack.rules:
+        scope = scopes.get(rule.id)
+        if scope is None:
+            continue
+        cutoff = closing or judged_at(rule, clock)
+        if cutoff is None:
+            continue  # no follow-up source yet: every obligation is pending
+        violations, waiting = store.judge(license_id, license, rule, cutoff, scope)
+        found = {identity_of(rule, v): v for v in violations}
+        standing = store.standing(license_id, rule.id, scope)
+        for identity, violation in found.items():
+            if identity in standing:
+                continue
+            if closing is None and is_pending(rule, violation.occurred_at, clock):
+                settled.pending += 1
+                continue
+            settled.written.append(Written(license_id, "open", explain(rule, violation, zone),
+                                           pack.id, pack_hash))
+        settled.written += [Withdrawal(license_id, identity)
+                            for identity, trigger in standing.items()
+                            if identity not in found and trigger not in waiting]
+    return settled

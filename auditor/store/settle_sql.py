@@ -1,0 +1,114 @@
+"""The worker's re-judging queries: source watermarks, scoped batch verdicts, standing findings.
+
+The continuous worker settles its findings by asking the batch compilers
+(`rules_sql.judge_scoped`) about the triggers new events can affect (a `Scope`), and
+by comparing their verdicts with the findings it has standing. Everything a scope
+names stays in SQL (the tags and references of an id range are a subquery), so a
+year's backlog is settled without reading its events into Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, false, func, or_, select
+
+from auditor.domain.findings import Violation
+from auditor.domain.license import License
+from auditor.domain.rules import Rule
+from auditor.services.worker_ports import Marks, Scope, Span
+from auditor.store.rules_sql import judge_scoped
+from auditor.store.schema import continuous_findings, events
+from auditor.store.sql_store import refresh_statistics
+
+STANDING = ("open", "remedied")
+CHUNK = 500  # trigger ids per IN list when checking standing findings against a scope
+
+
+class SettleQueries:
+    """The re-judging half of the worker's store (mixed into ContinuousStore)."""
+
+    engine: Engine
+
+    def refresh_statistics(self) -> None:
+        """Give the planner statistics of the events table once (the batch audit's plans
+        depend on them: without, a state rule reads every event of a package per sale)."""
+        refresh_statistics(self.engine)
+
+    def last_event_id(self, license_ids: Sequence[int]) -> int:
+        """Return the highest event id of the licenses (0 when they have none)."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.max(events.c.id)).where(
+                events.c.license_id.in_(list(license_ids)))) or 0)
+
+    def marks(self, license_id: int, after: int, upto: int) -> Marks:
+        """Return, per event type, the span of the events with ids in (after, upto]."""
+        query = (select(events.c.type, func.count(), func.min(events.c.occurred_at),
+                        func.max(events.c.occurred_at))
+                 .where(events.c.license_id == license_id, events.c.id > after,
+                        events.c.id <= upto).group_by(events.c.type))
+        with self.engine.connect() as conn:
+            return {row[0]: Span(row[1], row[2], row[3]) for row in conn.execute(query)}
+
+    def judge(self, license_id: int, license: License, rule: Rule, cutoff: datetime,
+              scope: Scope) -> tuple[list[Violation], set[int]]:
+        """Judge the rule's triggers in scope as of cutoff with the batch compilers."""
+        return judge_scoped(self.engine, rule, license_id, license, cutoff,
+                            scope_parts(license_id, scope))
+
+    def standing(self, license_id: int, rule_id: str, scope: Scope) -> dict[str, int]:
+        """Return the rule's standing findings whose trigger is in scope: identity -> id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(continuous_findings.c.identity,
+                                       continuous_findings.c.evidence).where(
+                continuous_findings.c.license_id == license_id,
+                continuous_findings.c.rule_id == rule_id,
+                continuous_findings.c.status.in_(STANDING))).all()
+            triggers = {row.identity: int(row.evidence[0]) for row in rows if row.evidence}
+            if scope.whole or not triggers:
+                return triggers
+            ids = sorted(set(triggers.values()))
+            admitted: set[int] = set()
+            for i in range(0, len(ids), CHUNK):
+                e = events.alias("e")
+                admitted.update(conn.scalars(select(e.c.id).where(
+                    e.c.id.in_(ids[i:i + CHUNK]), in_scope(e.c, license_id, scope))))
+        return {identity: t for identity, t in triggers.items() if t in admitted}
+
+
+def scope_parts(license_id: int, scope: Scope) -> list[Callable[[Any], ColumnElement[bool]]]:
+    """Return the scope as separate conditions on a trigger, each one query's worth."""
+    if scope.whole:
+        return [lambda trigger: trigger.id.is_not(None)]
+    new = events.alias("new")
+    arrived = [new.c.license_id == license_id, new.c.id > scope.after, new.c.id <= scope.upto]
+    parts: list[Callable[[Any], ColumnElement[bool]]] = []
+    if scope.since is not None:
+        since = scope.since
+        parts.append(lambda trigger: trigger.occurred_at >= since)
+    if scope.upto > scope.after:
+        parts.append(lambda trigger: trigger.package_label.in_(select(new.c.package_label)
+                     .where(*arrived, new.c.package_label.is_not(None))))
+        parts.append(lambda trigger: trigger.reference.in_(select(new.c.reference)
+                     .where(*arrived, new.c.reference.is_not(None))))
+    if scope.triggers:
+        chosen = sorted(scope.triggers)
+        parts.append(lambda trigger: trigger.id.in_(chosen))
+    return parts
+
+
+def in_scope(trigger: Any, license_id: int, scope: Scope) -> ColumnElement[bool]:
+    """Return the condition that admits a trigger (columns of an events row) to the scope."""
+    if scope.whole:
+        return trigger.id.is_not(None)
+    new = events.alias("new")
+    arrived = [new.c.license_id == license_id, new.c.id > scope.after, new.c.id <= scope.upto]
+    return or_(
+        trigger.id.in_(sorted(scope.triggers)) if scope.triggers else false(),
+        trigger.occurred_at >= scope.since if scope.since is not None else false(),
+        trigger.package_label.in_(select(new.c.package_label).where(
+            *arrived, new.c.package_label.is_not(None))),
+        trigger.reference.in_(select(new.c.reference).where(
+            *arrived, new.c.reference.is_not(None))))
