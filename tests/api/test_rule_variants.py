@@ -12,11 +12,12 @@ def test_publishing_colorados_purchase_limit_leaves_the_core_rule_in_force_elsew
     root = default_rules_dir()
     text = seed_text(root, RULE, "CO")
     assert text is not None and "jurisdictions: [CO]" in text
-    publish(versions, load_pack(root, "CO"), text.replace("version: 1", "version: 2", 1),
-            "officer@example")
+    seeded = {r.id: r for r in load_pack(root, "CO").rules}[RULE].version
+    publish(versions, load_pack(root, "CO"),
+            text.replace(f"version: {seeded}", f"version: {seeded + 1}", 1), "officer@example")
     colorado = {r.id: r for r in published_pack(root, "CO", versions).rules}[RULE]
     california = {r.id: r for r in published_pack(root, "CA", versions).rules}[RULE]
-    assert (colorado.version, colorado.jurisdictions) == (2, ("CO",))
+    assert (colorado.version, colorado.jurisdictions) == (seeded + 1, ("CO",))
     shipped = {r.id: r for r in load_pack(root, "CA").rules}[RULE]
     assert (california.version, california.jurisdictions) == (shipped.version, ("*",))
 
