@@ -9,6 +9,7 @@ no entry, except that a refused caller (401, 403) is itself recorded.
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ from tests.metrc_sim import client, make_sample, simulator
 pytestmark = pytest.mark.reliability
 LIC = LICENSE.number
 SEED = (default_rules_dir() / "core" / "pos-sale-unreported.yaml").read_text()
-DRAFT = SEED.replace("version: 1", "version: 2", 1).replace(
+SHIPPED = int(re.search(r"^version: (\d+)$", SEED, re.M)[1])  # the seed's version
+DRAFT = SEED.replace(f"version: {SHIPPED}", f"version: {SHIPPED + 1}", 1).replace(
     "deadline: $sale_report_window", "deadline: P3D")
 
 
