@@ -252,17 +252,7 @@ def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
     parts = [_contributions(params, source, license_id, license, dialect)
              for source in params.sources]
     amounts = union_all(*parts).cte("contributions")
-    crossings = union_all(*(_crossing(amounts, params, index, limit)
-                            for index, limit in enumerate(params.limits))).cte("crossings")
-    e = events.alias("e")
-
-    def first_crossing(column: Any) -> Any:  # the lowest limit an event takes out of bounds
-        return (select(column).where(crossings.c.id == e.c.id).order_by(crossings.c.idx)
-                .limit(1).scalar_subquery())
-
-    return Compiled(select(e, first_crossing(crossings.c.total).label("derived_total"),
-                           first_crossing(crossings.c.idx).label("derived_limit_index"))
-                    .where(e.c.id.in_(select(crossings.c.id))))
+    return _crossing_events(amounts, params)
 
 
 def aggregate_within(rule: Rule, license_id: int, license: License, dialect: str,
@@ -279,10 +269,23 @@ def aggregate_within(rule: Rule, license_id: int, license: License, dialect: str
     touched = select(*groups).where(amounts.c.id.in_(select(chosen.c.id)
                                                      .where(scope(chosen.c))))
     kept = select(amounts).where(tuple_(*groups).in_(touched)).cte("kept")
-    crossings = [_crossing(kept, params, index, limit)
-                 for index, limit in enumerate(params.limits)]
+    return _crossing_events(kept, params)
+
+
+def _crossing_events(amounts: Any, params: AggregateParams) -> Compiled:
+    """Select the events that take a limit out of bounds, with the total and the lowest
+    such limit beside each (the message names both)."""
+    crossings = union_all(*(_crossing(amounts, params, index, limit)
+                            for index, limit in enumerate(params.limits))).cte("crossings")
     e = events.alias("e")
-    return Compiled(select(e).where(e.c.id.in_(union_all(*crossings))))
+
+    def first_crossing(column: Any) -> Any:  # the lowest limit an event takes out of bounds
+        return (select(column).where(crossings.c.id == e.c.id).order_by(crossings.c.idx)
+                .limit(1).scalar_subquery())
+
+    return Compiled(select(e, first_crossing(crossings.c.total).label("derived_total"),
+                           first_crossing(crossings.c.idx).label("derived_limit_index"))
+                    .where(e.c.id.in_(select(crossings.c.id))))
 
 
 def _contributions(params: AggregateParams, source: Source, license_id: int,
