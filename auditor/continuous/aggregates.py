@@ -1,7 +1,7 @@
 """aggregate: running totals per group, kept by the host as one number per group and limit.
 
 Each source event's amount towards each limit is worked out as the batch audit does
-(`store.rules_sql._contributions`: the first equivalent whose conditions hold, divided by its
+(`store.aggregate_sql._contributions`: the first equivalent whose conditions hold, divided by its
 `per`, a missing multiplier counting as 1, a missing measure as 0); the event that takes
 a total out of its bounds (EPSILON) is found, if its type is reported. `state.X` reads
 the tag's latest package snapshot at or before the event (the evaluator takes in every

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,13 +19,10 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal,
     not_,
     or_,
     select,
     true,
-    tuple_,
-    union_all,
 )
 from sqlalchemy.sql import Select
 
@@ -36,27 +32,19 @@ from auditor.domain.rules import Rule, Template
 from auditor.rules.language import (
     COUNTERPART_PREFIX,
     DERIVED,
-    EPSILON,
     finding_fact,
     message_fields,
     reads_only_state,
     shape_violation,
     state_fields,
 )
-from auditor.rules.params import AggregateParams, Compare, Limit, Source
+from auditor.rules.params import Compare
+from auditor.store.aggregate_sql import aggregate, aggregate_within
+from auditor.store.compiled_sql import Compiled
 from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
 from auditor.store.package_states import StateFields, evidence_states, latest_of
 from auditor.store.schema import events
 from auditor.store.sql_fields import Fields, condition, holds, instant, selects
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """A rule's queries: its violations, obligations still pending, events left unjudged."""
-
-    found: Select[Any]
-    pending: Select[Any] | None = None
-    undetermined: Select[Any] | None = None
 
 
 def field_check(rule: Rule, license_id: int, license: License, dialect: str,
@@ -240,101 +228,6 @@ def failed_columns(rule: Rule, fields: Fields) -> list[Any]:
             for i, c in enumerate(rule.params.require)]
 
 
-def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
-              cutoff: datetime) -> Compiled:
-    """Select the events that take a running total per group out of its bounds.
-
-    Every source event's amount towards each limit is worked out once (a CTE with one
-    column per limit); then one window pass per limit keeps a running total per group,
-    `from_start` sources first, then in event-time order.
-    """
-    params = rule.params
-    parts = [_contributions(params, source, license_id, license, dialect)
-             for source in params.sources]
-    amounts = union_all(*parts).cte("contributions")
-    return _crossing_events(amounts, params)
-
-
-def aggregate_within(rule: Rule, license_id: int, license: License, dialect: str,
-                     cutoff: datetime, scope: Callable[[Any], ColumnElement[bool]],
-                     ) -> Compiled:
-    """Select like `aggregate`, keeping running totals only for the groups of events in
-    scope: a group's total depends on its own events alone, so the others' are not needed."""
-    params = rule.params
-    parts = [_contributions(params, source, license_id, license, dialect)
-             for source in params.sources]
-    amounts = union_all(*parts).cte("contributions")
-    groups = [amounts.c[f"g{i}"] for i in range(len(params.group_by))]
-    chosen = events.alias("chosen")
-    touched = select(*groups).where(amounts.c.id.in_(select(chosen.c.id)
-                                                     .where(scope(chosen.c))))
-    kept = select(amounts).where(tuple_(*groups).in_(touched)).cte("kept")
-    return _crossing_events(kept, params)
-
-
-def _crossing_events(amounts: Any, params: AggregateParams) -> Compiled:
-    """Select the events that take a limit out of bounds, with the total and the lowest
-    such limit beside each (the message names both)."""
-    crossings = union_all(*(_crossing(amounts, params, index, limit)
-                            for index, limit in enumerate(params.limits))).cte("crossings")
-    e = events.alias("e")
-
-    def first_crossing(column: Any) -> Any:  # the lowest limit an event takes out of bounds
-        return (select(column).where(crossings.c.id == e.c.id).order_by(crossings.c.idx)
-                .limit(1).scalar_subquery())
-
-    return Compiled(select(e, first_crossing(crossings.c.total).label("derived_total"),
-                           first_crossing(crossings.c.idx).label("derived_limit_index"))
-                    .where(e.c.id.in_(select(crossings.c.id))))
-
-
-def _contributions(params: AggregateParams, source: Source, license_id: int,
-                   license: License, dialect: str) -> Select[Any]:
-    """Select a source's events with their amount towards each limit (NULL: not counted)."""
-    c, s = events.alias("c"), events.alias("s")
-    cf = Fields(c, dialect, license, state=Fields(s, dialect, license))
-    measure = cf[source.measure] if source.add else -cf[source.measure]
-    columns, reads_state = [], False
-    for index, limit in enumerate(params.limits):
-        whens = []
-        for term in limit.terms:
-            multiply_by = term.multiply_by or source.multiply_by
-            amount = measure * func.coalesce(cf[multiply_by], 1) if multiply_by else measure
-            reads_state = reads_state or bool(multiply_by and multiply_by.startswith("state."))
-            counted = and_(true(), *(condition(cf, w) for w in limit.where + term.where))
-            whens.append((counted, func.coalesce(amount / term.per, 0)))
-        columns.append(case(*whens, else_=None).label(f"d{index}"))
-    groups = [cf[name].label(f"g{i}") for i, name in enumerate(params.group_by)]
-    query = select(c.c.id, c.c.type, c.c.occurred_at, *groups, *columns,
-                   literal(0 if source.from_start else 1).label("phase"))
-    if reads_state:
-        latest = latest_of(c, ["package_snapshot"], license_id)
-        query = query.select_from(c.outerjoin(s, s.c.id == latest))
-    # A derived group field is never NULL for an event, and costly to work out twice.
-    return query.where(c.c.license_id == license_id, c.c.type == source.type,
-                       *(cf[name].is_not(None) for name in params.group_by
-                         if name not in DERIVED),
-                       *(condition(cf, w) for w in source.where))
-
-
-def _crossing(amounts: Any, params: AggregateParams, index: int, limit: Limit) -> Select[Any]:
-    """Select the events whose amount takes limit number `index` out of its bounds."""
-    delta = amounts.c[f"d{index}"]
-    groups = [amounts.c[f"g{i}"] for i in range(len(params.group_by))]
-    running = select(amounts.c.id, amounts.c.type, delta.label("delta"), func.sum(delta).over(
-        partition_by=groups, order_by=(amounts.c.phase, amounts.c.occurred_at, amounts.c.id))
-        .label("total")).where(delta.is_not(None)).subquery(f"running{index}")
-    before = running.c.total - running.c.delta
-    if limit.minimum is not None:
-        bound = limit.minimum - EPSILON
-        out = and_(running.c.total < bound, before >= bound)
-    else:
-        bound = (limit.maximum or 0.0) + EPSILON
-        out = and_(running.c.total > bound, before <= bound)
-    return select(running.c.id, literal(index).label("idx"), running.c.total.label("total")) \
-        .where(running.c.type.in_(params.report), out)
-
-
 COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
              Template.REQUIRES_WITHIN: requires_within, Template.RECONCILE: reconcile,
              Template.STATE_AT_TIME: state_at_time, Template.AGGREGATE: aggregate}
@@ -346,12 +239,9 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
     dialect = engine.dialect.name
     compiled = COMPILERS[rule.template](rule, license_id, license, dialect, end)
     found = _in_period(compiled.found, start, end).subquery("found")
-    # Derived fields a message names (on_hand) are worked out for the findings alone.
-    derived = sorted(message_fields(rule.params.message) & DERIVED.keys() - {"local_date"})
-    fields = Fields(found, dialect, license)
     with engine.connect() as conn:
         rows: Sequence[Any] = conn.execute(
-            select(found, *(fields[name].label(f"derived_{name}") for name in derived))
+            _with_derived(found, rule, dialect, license)
             .order_by(found.c.occurred_at, found.c.id)).all()
         pending = 0 if compiled.pending is None else conn.scalar(select(func.count())
             .select_from(_in_period(compiled.pending, start, end).subquery()))
@@ -360,11 +250,23 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
                 compiled.undetermined.selected_columns.occurred_at,
                 compiled.undetermined.selected_columns.id)).all()
     zone = license.zone()
-    return Evaluation([shape_violation(
-        rule, row.id, row.type, row.occurred_at, row.package_label, row.reference,
-        _payload(row.payload), zone, _derived(rule, row)) for row in rows], pending or 0,
+    return Evaluation([_violation(rule, row, zone) for row in rows], pending or 0,
         tuple(Unjudged(row.id, row.type, row.occurred_at, row.package_label, row.reference)
               for row in unjudged))
+
+
+def _with_derived(found: Any, rule: Rule, dialect: str, license: License) -> Select[Any]:
+    """Select the found events with the derived fields their message names (on_hand...),
+    worked out for the findings alone."""
+    names = sorted(message_fields(rule.params.message) & DERIVED.keys() - {"local_date"})
+    fields = Fields(found, dialect, license)
+    return select(found, *(fields[name].label(f"derived_{name}") for name in names))
+
+
+def _violation(rule: Rule, row: Any, zone: Any) -> Violation:
+    """Return the violation a found row stands for, explained."""
+    return shape_violation(rule, row.id, row.type, row.occurred_at, row.package_label,
+                           row.reference, _payload(row.payload), zone, _derived(rule, row))
 
 
 def _derived(rule: Rule, row: Any) -> Callable[[str], Any]:
@@ -403,7 +305,6 @@ def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
     dialect = engine.dialect.name
     rows: dict[int, Any] = {}
     pending: set[int] = set()
-    derived = sorted(message_fields(rule.params.message) & DERIVED.keys() - {"local_date"})
     with engine.connect() as conn:
         for part in parts:
             compiled = (aggregate_within(rule, license_id, license, dialect, cutoff, part)
@@ -411,15 +312,12 @@ def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
                         else COMPILERS[rule.template](rule, license_id, license, dialect,
                                                       cutoff))
             found = compiled.found.where(part(compiled.found.selected_columns)).subquery("found")
-            fields = Fields(found, dialect, license)
-            for row in conn.execute(select(found, *(fields[name].label(f"derived_{name}")
-                                                    for name in derived))):
+            for row in conn.execute(_with_derived(found, rule, dialect, license)):
                 rows[row.id] = row
             waiting = compiled.pending
             if waiting is not None:
                 pending.update(conn.scalars(waiting.where(part(waiting.selected_columns))
                                             .with_only_columns(waiting.selected_columns.id)))
     zone = license.zone()
-    return [shape_violation(rule, row.id, row.type, row.occurred_at, row.package_label,
-                            row.reference, _payload(row.payload), zone, _derived(rule, row))
+    return [_violation(rule, row, zone)
             for row in sorted(rows.values(), key=lambda r: (r.occurred_at, r.id))], pending

@@ -1,0 +1,119 @@
+"""The aggregate template in SQL: running totals per group that must stay within limits.
+
+Every source event's amount towards each limit is worked out once, then one window pass
+per limit keeps a running total per group; the events that take a total out of bounds
+are the findings, each with the total and the lowest limit it passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, select, true, tuple_, union_all
+from sqlalchemy.sql import Select
+
+from auditor.domain.license import License
+from auditor.domain.rules import Rule
+from auditor.rules.language import DERIVED, EPSILON
+from auditor.rules.params import AggregateParams, Limit, Source
+from auditor.store.compiled_sql import Compiled
+from auditor.store.package_states import latest_of
+from auditor.store.schema import events
+from auditor.store.sql_fields import Fields, condition
+
+
+def aggregate(rule: Rule, license_id: int, license: License, dialect: str,
+              cutoff: datetime) -> Compiled:
+    """Select the events that take a running total per group out of its bounds.
+
+    Every source event's amount towards each limit is worked out once (a CTE with one
+    column per limit); then one window pass per limit keeps a running total per group,
+    `from_start` sources first, then in event-time order.
+    """
+    params = rule.params
+    parts = [_contributions(params, source, license_id, license, dialect)
+             for source in params.sources]
+    amounts = union_all(*parts).cte("contributions")
+    return _crossing_events(amounts, params)
+
+
+def aggregate_within(rule: Rule, license_id: int, license: License, dialect: str,
+                     cutoff: datetime, scope: Callable[[Any], ColumnElement[bool]],
+                     ) -> Compiled:
+    """Select like `aggregate`, keeping running totals only for the groups of events in
+    scope: a group's total depends on its own events alone, so the others' are not needed."""
+    params = rule.params
+    parts = [_contributions(params, source, license_id, license, dialect)
+             for source in params.sources]
+    amounts = union_all(*parts).cte("contributions")
+    groups = [amounts.c[f"g{i}"] for i in range(len(params.group_by))]
+    chosen = events.alias("chosen")
+    touched = select(*groups).where(amounts.c.id.in_(select(chosen.c.id)
+                                                     .where(scope(chosen.c))))
+    kept = select(amounts).where(tuple_(*groups).in_(touched)).cte("kept")
+    return _crossing_events(kept, params)
+
+
+def _crossing_events(amounts: Any, params: AggregateParams) -> Compiled:
+    """Select the events that take a limit out of bounds, with the total and the lowest
+    such limit beside each (the message names both)."""
+    crossings = union_all(*(_crossing(amounts, params, index, limit)
+                            for index, limit in enumerate(params.limits))).cte("crossings")
+    e = events.alias("e")
+
+    def first_crossing(column: Any) -> Any:  # the lowest limit an event takes out of bounds
+        return (select(column).where(crossings.c.id == e.c.id).order_by(crossings.c.idx)
+                .limit(1).scalar_subquery())
+
+    return Compiled(select(e, first_crossing(crossings.c.total).label("derived_total"),
+                           first_crossing(crossings.c.idx).label("derived_limit_index"))
+                    .where(e.c.id.in_(select(crossings.c.id))))
+
+
+def _contributions(params: AggregateParams, source: Source, license_id: int,
+                   license: License, dialect: str) -> Select[Any]:
+    """Select a source's events with their amount towards each limit (NULL: not counted)."""
+    c, s = events.alias("c"), events.alias("s")
+    cf = Fields(c, dialect, license, state=Fields(s, dialect, license))
+    measure = cf[source.measure] if source.add else -cf[source.measure]
+    columns, reads_state = [], False
+    for index, limit in enumerate(params.limits):
+        whens = []
+        for term in limit.terms:
+            multiply_by = term.multiply_by or source.multiply_by
+            amount = measure * func.coalesce(cf[multiply_by], 1) if multiply_by else measure
+            reads_state = reads_state or bool(multiply_by and multiply_by.startswith("state."))
+            counted = and_(true(), *(condition(cf, w) for w in limit.where + term.where))
+            whens.append((counted, func.coalesce(amount / term.per, 0)))
+        columns.append(case(*whens, else_=None).label(f"d{index}"))
+    groups = [cf[name].label(f"g{i}") for i, name in enumerate(params.group_by)]
+    query = select(c.c.id, c.c.type, c.c.occurred_at, *groups, *columns,
+                   literal(0 if source.from_start else 1).label("phase"))
+    if reads_state:
+        latest = latest_of(c, ["package_snapshot"], license_id)
+        query = query.select_from(c.outerjoin(s, s.c.id == latest))
+    # A derived group field is never NULL for an event, and costly to work out twice.
+    return query.where(c.c.license_id == license_id, c.c.type == source.type,
+                       *(cf[name].is_not(None) for name in params.group_by
+                         if name not in DERIVED),
+                       *(condition(cf, w) for w in source.where))
+
+
+def _crossing(amounts: Any, params: AggregateParams, index: int, limit: Limit) -> Select[Any]:
+    """Select the events whose amount takes limit number `index` out of its bounds."""
+    delta = amounts.c[f"d{index}"]
+    groups = [amounts.c[f"g{i}"] for i in range(len(params.group_by))]
+    running = select(amounts.c.id, amounts.c.type, delta.label("delta"), func.sum(delta).over(
+        partition_by=groups, order_by=(amounts.c.phase, amounts.c.occurred_at, amounts.c.id))
+        .label("total")).where(delta.is_not(None)).subquery(f"running{index}")
+    before = running.c.total - running.c.delta
+    if limit.minimum is not None:
+        bound = limit.minimum - EPSILON
+        out = and_(running.c.total < bound, before >= bound)
+    else:
+        bound = (limit.maximum or 0.0) + EPSILON
+        out = and_(running.c.total > bound, before <= bound)
+    return select(running.c.id, literal(index).label("idx"), running.c.total.label("total")) \
+        .where(running.c.type.in_(params.report), out)
