@@ -1,23 +1,34 @@
 """SQL adapter of the activity log the packets and reports read (SQLAlchemy Core).
 
 The payload column decodes to a dict on both SQLite and PostgreSQL, so one query
-serves both databases.
+serves both databases. The history-dependent figures are grouped sums
+(`report_aggregates`), so no caller replays a license's history in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from auditor.domain.events import EventType
-from auditor.services.report_ports import LoggedEvent
+from auditor.domain.license import License
+from auditor.services.report_ports import (
+    LoggedEvent,
+    PackageState,
+    SaleMatch,
+    WeekSales,
+)
+from auditor.store import report_aggregates as sums
 from auditor.store.schema import events, licenses
+
+Found = TypeVar("Found")
 
 
 class SqlActivityLog:
-    """Reads a license's events by type and period for the supporting logs."""
+    """Reads a license's events by type and period, and the aggregates over its history."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -38,3 +49,42 @@ class SqlActivityLog:
             return [LoggedEvent(row.id, EventType(row.type), row.occurred_at,
                                 row.package_label, row.reference, row.payload)
                     for row in conn.execute(query)]
+
+    def _of(self, license_number: str, empty: Found,
+            read: Callable[[Connection, int, License], Found]) -> Found:
+        """Run `read` on one connection for the license; `empty` for an unknown license."""
+        with self.engine.connect() as conn:
+            found = sums.license_of(conn, license_number)
+            return empty if found is None else read(conn, *found)
+
+    def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:
+        """Return {label: state} of every package with an event before `at`."""
+        return self._of(license_number, {}, lambda conn, lid, lic: sums.packages_at(
+            conn, lid, lic, at))
+
+    def counted(self, license_number: str, start: datetime,
+                end: datetime) -> list[tuple[LoggedEvent, PackageState]]:
+        """Return each count line in [start, end) with its package's state then."""
+        return self._of(license_number, [], lambda conn, lid, lic: sums.counted(
+            conn, lid, lic, start, end))
+
+    def sales_by_week(self, license_number: str, zone: str, start: datetime,
+                      end: datetime) -> list[WeekSales]:
+        """Return POS sales in [start, end) per package and week of the zone's calendar."""
+        def read(conn: Connection, lid: int, lic: License) -> list[WeekSales]:
+            in_zone = License(lic.number, lic.state, zone)
+            return sums.sales_by_week(conn, lid, in_zone, start, end)
+        return self._of(license_number, [], read)
+
+    def sale_matches(self, license_number: str, start: datetime,
+                     end: datetime) -> list[SaleMatch]:
+        """Return the period's POS and METRC sale lines paired by receipt and package."""
+        return self._of(license_number, [], lambda conn, lid, lic: sums.sale_matches(
+            conn, lid, lic, start, end))
+
+    def latest_before(self, license_number: str, type: EventType,
+                      before: datetime) -> list[LoggedEvent]:
+        """Return each package's last event of `type` before `before`."""
+        found: Any = self._of(license_number, [], lambda conn, lid, _: sums.latest_before(
+            conn, lid, type, before))
+        return list(found)

@@ -1,0 +1,242 @@
+"""The reports' history-dependent figures as grouped sums over the event store.
+
+A package's on-hand at a moment is the rule language's `ON_HAND` summed over its events
+before that moment, in one grouped query; the few events that describe a package
+(accepted manifest lines, METRC package snapshots, physical moves) are folded by the
+reports' own `Ledger`, so both readers describe a package the same way. The queries are
+SQLAlchemy Core over `sql_fields.Fields`, the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    not_,
+    select,
+    type_coerce,
+)
+
+from auditor.domain.events import EventType as T
+from auditor.domain.license import License
+from auditor.rules.language import ON_HAND, Term
+from auditor.services.ledger import Ledger
+from auditor.services.report_ports import (
+    LoggedEvent,
+    PackageState,
+    SaleMatch,
+    SaleSide,
+    WeekSales,
+)
+from auditor.store.schema import UTCDateTime, events, licenses
+from auditor.store.sql_fields import Fields, holds, zoned
+
+# What the Ledger reads from the events that describe a package (not their quantities).
+DESCRIBING = (T.MANIFEST_PACKAGE, T.PACKAGE_SNAPSHOT, T.MOVE)
+DESCRIPTION = ("item_name", "category", "unit", "received_unit", "shipment_state",
+               "location", "to_location", "expiration_date", "sell_by_date", "use_by_date")
+QUANTITY_TYPES = sorted({term.type for side in ON_HAND.values() for term in side})
+
+
+def license_of(conn: Connection, number: str) -> tuple[int, License] | None:
+    """Return the license's row id and the license (for its zone), or None if unknown."""
+    row = conn.execute(select(licenses.c.id, licenses.c.state, licenses.c.timezone)
+                       .where(licenses.c.number == number)).first()
+    return None if row is None else (row.id, License(number, row.state, row.timezone))
+
+
+def text_of(alias: Any, dialect: str, name: str) -> ColumnElement[Any]:
+    """Return a payload field as stored text (dates stay ISO text, as the Ledger reads them)."""
+    if zoned(dialect):
+        return alias.c.payload.op("->>", return_type=String)(name)
+    return func.json_extract(alias.c.payload, f"$.{name}")
+
+
+def _side(fields: Fields, side: str) -> ColumnElement[Any]:
+    """Return the sum of one side's on-hand terms (language.ON_HAND) over the grouped events."""
+    parts = [_term(fields, term) for term in ON_HAND[side]]
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return func.sum(total)
+
+
+def _term(fields: Fields, term: Term) -> ColumnElement[Any]:
+    """Return an event's signed part in an on-hand (0 for an event the term does not count)."""
+    counts = [fields.alias.c.type == term.type]
+    if term.only_if is not None:
+        counts.append(fields[term.only_if[0]] == term.only_if[1])
+    if term.unless is not None:
+        counts.append(not_(holds(fields[term.unless] == True)))  # noqa: E712 - SQL
+    return case((and_(*counts), func.coalesce(fields[term.field], 0.0) * term.sign), else_=0.0)
+
+
+def on_hands(conn: Connection, license_id: int, license: License,
+             at: datetime) -> dict[str, tuple[float, float]]:
+    """Return {label: (METRC on hand, POS on hand)} from the events before `at`."""
+    e = events.alias("e")
+    fields = Fields(e, conn.dialect.name, license)
+    query = (select(e.c.package_label, _side(fields, "metrc"), _side(fields, "pos"))
+             .where(e.c.license_id == license_id, e.c.type.in_(QUANTITY_TYPES),
+                    e.c.occurred_at < at, e.c.package_label.is_not(None))
+             .group_by(e.c.package_label))
+    return {row[0]: (float(row[1] or 0.0), float(row[2] or 0.0)) for row in conn.execute(query)}
+
+
+def described(conn: Connection, license_id: int, at: datetime) -> dict[str, PackageState]:
+    """Return each package's description (item, unit, location, expiry, receipt) before `at`."""
+    e = events.alias("e")
+    dialect = conn.dialect.name
+    query = (select(e.c.id, e.c.type, e.c.occurred_at, e.c.package_label,
+                    *(text_of(e, dialect, name).label(name) for name in DESCRIPTION))
+             .where(e.c.license_id == license_id, e.c.type.in_([t.value for t in DESCRIBING]),
+                    e.c.occurred_at < at, e.c.package_label.is_not(None))
+             .order_by(e.c.occurred_at, e.c.id))
+    ledger = Ledger()
+    for row in conn.execute(query):
+        payload = {name: row._mapping[name] for name in DESCRIPTION
+                   if row._mapping[name] is not None}
+        # The Ledger also adds an accepted line's quantity; on-hands come from on_hands().
+        ledger.apply(LoggedEvent(row.id, T(row.type), row.occurred_at, row.package_label,
+                                 None, payload))
+    return ledger.packages
+
+
+def _pos_described(conn: Connection, license_id: int, at: datetime,
+                   labels: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Return, for packages known only from POS lines, the first line's product."""
+    wanted = sorted(labels)
+    if not wanted:
+        return {}
+    e = events.alias("e")
+    dialect = conn.dialect.name
+    query = (select(e.c.package_label, text_of(e, dialect, "product_name"),
+                    text_of(e, dialect, "category"), text_of(e, dialect, "unit"))
+             .where(e.c.license_id == license_id, e.c.type == T.POS_SALE_LINE.value,
+                    e.c.occurred_at < at, e.c.package_label.in_(wanted))
+             .order_by(e.c.occurred_at.desc(), e.c.id.desc()))
+    # Newest first, so the dict keeps each package's first line.
+    return {row[0]: {"item_name": row[1], "category": row[2], "unit": row[3]}
+            for row in conn.execute(query)}
+
+
+def packages_at(conn: Connection, license_id: int, license: License,
+                at: datetime) -> dict[str, PackageState]:
+    """Return every package's state from its events before `at`."""
+    states = described(conn, license_id, at)
+    quantities = on_hands(conn, license_id, license, at)
+    for label in quantities.keys() - states.keys():
+        states[label] = PackageState(label)
+    unnamed = [label for label, s in states.items() if s.item is None]
+    for label, named in _pos_described(conn, license_id, at, unnamed).items():
+        state = states[label]
+        state.item, state.category = named["item_name"], state.category or named["category"]
+        state.unit = state.unit or named["unit"]
+    for label, (metrc, pos) in quantities.items():
+        states[label].metrc, states[label].pos = metrc, pos
+    return states
+
+
+def counted(conn: Connection, license_id: int, license: License, start: datetime,
+            end: datetime) -> list[tuple[LoggedEvent, PackageState]]:
+    """Return each count line of [start, end) with its package's on-hands at its time."""
+    c = events.alias("c")
+    fields = Fields(c, conn.dialect.name, license)
+    query = (select(c.c.id, c.c.occurred_at, c.c.package_label, c.c.reference, c.c.payload,
+                    fields.on_hand("metrc"), fields.on_hand("pos"))
+             .where(c.c.license_id == license_id, c.c.type == T.COUNT_LINE.value,
+                    c.c.occurred_at >= start, c.c.occurred_at < end)
+             .order_by(c.c.occurred_at, c.c.id))
+    lines = conn.execute(query).all()
+    states = described(conn, license_id, end) if lines else {}
+    found = []
+    for row in lines:
+        label = row.package_label or ""
+        state = replace(states.get(label) or PackageState(label), metrc=float(row[5]),
+                        pos=float(row[6]))
+        found.append((LoggedEvent(row.id, T.COUNT_LINE, row.occurred_at, row.package_label,
+                                  row.reference, row.payload), state))
+    return found
+
+
+def sales_by_week(conn: Connection, license_id: int, license: License, start: datetime,
+                  end: datetime) -> list[WeekSales]:
+    """Return POS sales (voided aside) per package and local week, Monday first."""
+    e = events.alias("e")
+    dialect = conn.dialect.name
+    fields = Fields(e, dialect, license)
+    day = fields["local_date"]
+    week = (cast(func.date_trunc("week", day), Date) if zoned(dialect)
+            else func.date(day, "-6 days", "weekday 1"))  # the Monday on or before the day
+    quantity = func.coalesce(fields["quantity"], 0.0)
+    dollars = func.coalesce(fields["total_price"], func.coalesce(fields["unit_price"], 0.0)
+                            * quantity)
+    query = (select(e.c.package_label, week.label("week"), func.sum(quantity),
+                    func.sum(dollars), func.count())
+             .where(e.c.license_id == license_id, e.c.type == T.POS_SALE_LINE.value,
+                    e.c.occurred_at >= start, e.c.occurred_at < end,
+                    not_(holds(fields["voided"] == True)))  # noqa: E712 - SQL
+             .group_by(e.c.package_label, week))
+    return [WeekSales(row[0] or "", row[1] if isinstance(row[1], date)
+                      else date.fromisoformat(row[1]), float(row[2]), float(row[3]), row[4])
+            for row in conn.execute(query)]
+
+
+def sale_matches(conn: Connection, license_id: int, license: License, start: datetime,
+                 end: datetime) -> list[SaleMatch]:
+    """Return the period's POS and METRC sale lines paired by receipt and package."""
+    e = events.alias("e")
+    dialect = conn.dialect.name
+    fields = Fields(e, dialect, license)
+    is_pos = e.c.type == T.POS_SALE_LINE.value
+    receipt = func.coalesce(case((is_pos, fields["receipt_id"]),
+                                 else_=fields["external_receipt_number"]), "")
+    label = func.coalesce(e.c.package_label, "")
+
+    def side(pos: bool) -> list[ColumnElement[Any]]:
+        mine = is_pos if pos else not_(is_pos)
+        return [type_coerce(func.min(case((mine, e.c.occurred_at))), UTCDateTime),
+                func.sum(case((mine, func.coalesce(fields["quantity"], 0.0)), else_=0.0)),
+                func.min(case((mine, text_of(e, dialect, "unit")))),
+                func.sum(case((mine, 1), else_=0))]
+
+    recorded = func.max(case((not_(is_pos), text_of(e, dialect, "recorded_at"))))
+    query = (select(receipt, label, *side(True), *side(False), recorded)
+             .where(e.c.license_id == license_id,
+                    e.c.type.in_([T.POS_SALE_LINE.value, T.METRC_SALE_LINE.value]),
+                    e.c.occurred_at >= start, e.c.occurred_at < end,
+                    not_(and_(is_pos, holds(fields["voided"] == True))))  # noqa: E712 - SQL
+             .group_by(receipt, label))
+    found = []
+    for row in conn.execute(query):
+        pos = SaleSide(row[2], float(row[3]), row[4], row[5]) if row[5] else None
+        metrc = SaleSide(row[6], float(row[7]), row[8], row[9], row[10]) if row[9] else None
+        found.append(SaleMatch(row[0], row[1], pos, metrc))
+    return found
+
+
+def latest_before(conn: Connection, license_id: int, type: T,
+                  before: datetime) -> list[LoggedEvent]:
+    """Return each package's last event of `type` before `before`, oldest first."""
+    e = events.alias("e")
+    ranked = (select(e.c.id, e.c.occurred_at, e.c.package_label, e.c.reference, e.c.payload,
+                     func.row_number().over(partition_by=e.c.package_label,
+                                            order_by=(e.c.occurred_at.desc(), e.c.id.desc()))
+                     .label("newest"))
+              .where(e.c.license_id == license_id, e.c.type == type.value,
+                     e.c.occurred_at < before).subquery("ranked"))
+    query = (select(ranked).where(ranked.c.newest == 1)
+             .order_by(ranked.c.occurred_at, ranked.c.id))
+    return [LoggedEvent(row.id, type, row.occurred_at, row.package_label, row.reference,
+                        row.payload) for row in conn.execute(query)]
