@@ -67,7 +67,9 @@ def velocity(log: ActivityLog, period: Period) -> list[Table]:
     rows = []
     for key in sorted(set(sold) | {k for k, v in on_hand.items() if v[0] > 0}):
         by_week = sold.get(key, {})
-        units, dollars = _units(by_week), sum(d for _, d in by_week.values())
+        # Rounded before dividing: sums added in another order give the same figures.
+        units = round(_units(by_week), 6)
+        dollars = round(sum(d for _, d in by_week.values()), 2)
         weekly = units / span
         stock, unit = on_hand[key]
         rows.append([*key, unit, round(units, 3), round(dollars, 2), round(weekly, 3),
@@ -104,7 +106,7 @@ def replenishment(log: ActivityLog, period: Period) -> list[Table]:
         entry[2] = entry[2] or state.unit
     rows = []
     for key, (on_floor, in_vault, unit) in sorted(stock.items()):
-        daily = _units(sold.get(key)) / period.days
+        daily = round(_units(sold.get(key)), 6) / period.days
         days_left = on_floor / daily if daily else None
         if not in_vault or days_left is None or days_left >= LOW_FLOOR_DAYS:
             continue

@@ -23,6 +23,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     not_,
     select,
     type_coerce,
@@ -59,7 +60,7 @@ def license_of(conn: Connection, number: str) -> tuple[int, License] | None:
 def text_of(alias: Any, dialect: str, name: str) -> ColumnElement[Any]:
     """Return a payload field as stored text (dates stay ISO text, as the Ledger reads them)."""
     if zoned(dialect):
-        return alias.c.payload.op("->>", return_type=String)(name)
+        return alias.c.payload.op("->>", return_type=String)(literal(name, String))
     return func.json_extract(alias.c.payload, f"$.{name}")
 
 
