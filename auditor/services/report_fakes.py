@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
@@ -14,12 +14,14 @@ from auditor.domain.events import EventType
 from auditor.domain.events import EventType as T
 from auditor.services.ledger import LEDGER_TYPES, Ledger
 from auditor.services.report_ports import (
+    AgreeingSales,
     LoggedEvent,
     PackageState,
     PacketVersion,
     SaleMatch,
     SaleSide,
     WeekSales,
+    agrees,
 )
 
 
@@ -115,8 +117,25 @@ class InMemoryActivityLog:
         return [WeekSales(label, week, q, d, int(n))
                 for (label, week), (q, d, n) in weeks.items()]
 
-    def sale_matches(self, license_number: str, start: datetime,
-                     end: datetime) -> list[SaleMatch]:
+    def sale_matches(self, license_number: str, zone: str, start: datetime, end: datetime,
+                     surely_in_time: timedelta | None) -> tuple[list[AgreeingSales],
+                                                                list[SaleMatch]]:
+        """Return the period's agreeing sale pairs per local day, and the others in full."""
+        days: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
+        others = []
+        for match in self.sale_pairs(license_number, start, end):
+            if not agrees(match, surely_in_time):
+                others.append(match)
+                continue
+            assert match.pos is not None and match.metrc is not None
+            entry = days[match.pos.first_at.astimezone(ZoneInfo(zone)).date()]
+            entry[0] += match.pos.lines
+            entry[1] += match.metrc.lines
+            entry[2] += 1
+        return [AgreeingSales(day, *counts) for day, counts in sorted(days.items())], others
+
+    def sale_pairs(self, license_number: str, start: datetime,
+                   end: datetime) -> list[SaleMatch]:
         """Return the period's POS and METRC sale lines paired by receipt and package."""
         sides: dict[tuple[str, str], dict[str, list]] = defaultdict(dict)
         for e in self.events(license_number, (T.POS_SALE_LINE, T.METRC_SALE_LINE), start, end):

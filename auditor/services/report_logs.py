@@ -21,15 +21,15 @@ from auditor.domain.events import EventType as T
 from auditor.domain.rules import Deadline, duration_text
 from auditor.services.count_coverage import full_count_log
 from auditor.services.report_ports import (
+    SALE_QUANTITY_TOLERANCE,
     ActivityLog,
+    AgreeingSales,
     LoggedEvent,
     PackageState,
     SaleMatch,
     SaleSide,
 )
 from auditor.services.tables import Column, Table
-
-QUANTITY_TOLERANCE = 1e-6
 
 
 def local(value: datetime | str | None, zone: ZoneInfo) -> str | None:
@@ -51,8 +51,7 @@ def supporting_logs(log: ActivityLog, license_number: str, zone: ZoneInfo,
     counted = log.counted(license_number, opens, closes)
     coverage = [*opening_balances(log.packages_at(license_number, opens), opens),
                 *period(T.MANIFEST_PACKAGE, T.ADJUSTMENT, T.METRC_SALE_LINE, T.COUNT_LINE)]
-    sales = sales_reconciliation(log.sale_matches(license_number, opens, closes), zone,
-                                 sale_window)
+    sales = reconcile_sales(log, license_number, zone, opens, closes, sale_window)
     return [adjustments(period(T.ADJUSTMENT), zone),
             manifests(period(T.MANIFEST, T.RECEIVING_SCAN), zone),
             location_changes([*log.latest_before(license_number, T.LOCATION_CHANGE, opens),
@@ -141,17 +140,43 @@ def location_changes(found: Iterable[LoggedEvent], opens: datetime, zone: ZoneIn
     return Table("locations", "METRC location changes against physical moves", columns, rows)
 
 
-def sales_reconciliation(matches: Iterable[SaleMatch], zone: ZoneInfo,
-                         window: Deadline | None = None) -> list[Table]:
+def surely_in_time(window: Deadline | None) -> timedelta | None:
+    """Return how soon after a sale METRC's record is in time whatever the sale's hour
+    (None: time is not judged). With a local clock deadline ("P1D at 08:00") that is its
+    earliest due time after a sale, less an hour for a daylight-saving change."""
+    if window is None:
+        return None
+    if window.at is None:
+        return window.after
+    clock = timedelta(hours=window.at.hour, minutes=window.at.minute)
+    return max(window.after - timedelta(days=1) + clock - timedelta(hours=1), timedelta(0))
+
+
+def reconcile_sales(log: ActivityLog, license_number: str, zone: ZoneInfo, opens: datetime,
+                    closes: datetime, window: Deadline | None = None) -> list[Table]:
+    """Return the period's POS-to-METRC sales reconciliation (see sales_reconciliation)."""
+    agreeing, others = log.sale_matches(license_number, str(zone), opens, closes,
+                                        surely_in_time(window))
+    return sales_reconciliation(agreeing, others, zone, window)
+
+
+def sales_reconciliation(agreeing: Iterable[AgreeingSales], others: Iterable[SaleMatch],
+                         zone: ZoneInfo, window: Deadline | None = None) -> list[Table]:
     """Return the daily POS-to-METRC sales summary and the lines that do not agree.
 
-    With the state's reporting `window`, a line METRC recorded after it is late (already
-    reported, so not to be reported again) and listed with its delay; one never recorded
-    is missing.
+    `agreeing` counts per day the pairs already known to agree; each of `others` is
+    judged here. With the state's reporting `window`, a line METRC recorded after it is
+    late (already reported, so not to be reported again) and listed with its delay; one
+    never recorded is missing.
     """
     days: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0])
+    for sales in agreeing:
+        day = days[sales.day.isoformat()]
+        day[0] += sales.pos_lines
+        day[1] += sales.metrc_lines
+        day[2] += sales.pairs
     exceptions = []
-    ordered = sorted(matches, key=lambda m: (_first(m).first_at, m.receipt, m.package_label))
+    ordered = sorted(others, key=lambda m: (_first(m).first_at, m.receipt, m.package_label))
     for match in ordered:
         mine, theirs = match.pos, match.metrc
         when = _first(match).first_at
@@ -159,7 +184,7 @@ def sales_reconciliation(matches: Iterable[SaleMatch], zone: ZoneInfo,
         day[0] += mine.lines if mine else 0
         day[1] += theirs.lines if theirs else 0
         timely = timeliness(mine, theirs, window, zone)
-        if mine and theirs and abs(mine.quantity - theirs.quantity) <= QUANTITY_TOLERANCE:
+        if mine and theirs and abs(mine.quantity - theirs.quantity) <= SALE_QUANTITY_TOLERANCE:
             if not timely.startswith("late"):
                 day[2] += 1
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from auditor.domain.events import EventType
@@ -82,6 +82,30 @@ class SaleMatch:
     metrc: SaleSide | None
 
 
+SALE_QUANTITY_TOLERANCE = 1e-6  # POS and METRC quantities closer than this agree
+
+
+def agrees(match: SaleMatch, surely_in_time: timedelta | None) -> bool:
+    """Return whether a pair agrees (see ActivityLog.sale_matches)."""
+    pos, metrc = match.pos, match.metrc
+    if pos is None or metrc is None or abs(pos.quantity - metrc.quantity) > \
+            SALE_QUANTITY_TOLERANCE:
+        return False
+    return (surely_in_time is None or metrc.recorded_at is None
+            or datetime.fromisoformat(metrc.recorded_at) <= pos.first_at + surely_in_time)
+
+
+@dataclass(frozen=True)
+class AgreeingSales:
+    """One local day's (receipt, package) pairs that agree, as counts: POS lines, METRC
+    lines, and pairs."""
+
+    day: date
+    pos_lines: int
+    metrc_lines: int
+    pairs: int
+
+
 class ActivityLog(Protocol):
     """The events behind a packet's supporting logs and the associate's reports."""
 
@@ -104,10 +128,17 @@ class ActivityLog(Protocol):
                       end: datetime) -> list[WeekSales]:
         """Return POS sales in [start, end) per package and week of the `zone`'s calendar."""
 
-    def sale_matches(self, license_number: str, start: datetime,
-                     end: datetime) -> list[SaleMatch]:
-        """Return the POS lines (voided aside) and METRC sale lines of [start, end)
-        paired by receipt and package, in order of their first line."""
+    def sale_matches(self, license_number: str, zone: str, start: datetime, end: datetime,
+                     surely_in_time: timedelta | None) -> tuple[list[AgreeingSales],
+                                                                list[SaleMatch]]:
+        """Return the POS lines (voided aside) and METRC sale lines of [start, end) paired
+        by receipt and package: the pairs that agree, counted per day of the `zone`'s
+        calendar, and every other pair in full.
+
+        A pair agrees when both sides have the same quantity and, unless `surely_in_time`
+        is None, METRC recorded it within that long after the POS sale (or when is not
+        known). The caller judges the other pairs, late ones among them, exactly.
+        """
 
     def latest_before(self, license_number: str, type: EventType,
                       before: datetime) -> list[LoggedEvent]:

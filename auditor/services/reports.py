@@ -23,7 +23,7 @@ from auditor.domain.errors import InvalidInput
 from auditor.domain.events import EventType as T
 from auditor.domain.license import License
 from auditor.services.audit import local_bounds
-from auditor.services.report_logs import local, sales_reconciliation
+from auditor.services.report_logs import local, reconcile_sales
 from auditor.services.report_period import Period
 from auditor.services.report_ports import ActivityLog, LoggedEvent
 from auditor.services.stock_reports import replenishment, sell_soon, velocity
@@ -56,8 +56,8 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
 
 def reconciliation(log: ActivityLog, period: Period) -> list[Table]:
     """Return the daily POS-to-METRC reconciliation and its exceptions."""
-    matches = log.sale_matches(period.license.number, period.opens, period.closes)
-    return sales_reconciliation(matches, period.license.zone())
+    return reconcile_sales(log, period.license.number, period.license.zone(), period.opens,
+                           period.closes)
 
 
 def _explaining(log: ActivityLog, period: Period) -> dict[str, list[LoggedEvent]]:

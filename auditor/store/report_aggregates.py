@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Date,
+    DateTime,
     String,
     and_,
     case,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     func,
     literal,
     not_,
+    or_,
     select,
     type_coerce,
 )
@@ -34,6 +36,8 @@ from auditor.domain.license import License
 from auditor.rules.language import ON_HAND, Term
 from auditor.services.ledger import Ledger
 from auditor.services.report_ports import (
+    SALE_QUANTITY_TOLERANCE,
+    AgreeingSales,
     LoggedEvent,
     PackageState,
     SaleMatch,
@@ -195,36 +199,75 @@ def sales_by_week(conn: Connection, license_id: int, license: License, start: da
 
 
 def sale_matches(conn: Connection, license_id: int, license: License, start: datetime,
-                 end: datetime) -> list[SaleMatch]:
-    """Return the period's POS and METRC sale lines paired by receipt and package."""
+                 end: datetime, surely_in_time: timedelta | None) -> tuple[
+                     list[AgreeingSales], list[SaleMatch]]:
+    """Return the period's agreeing sale pairs counted per local day, the others in full.
+
+    One pass: the lines are paired by receipt and package, then the agreeing pairs are
+    grouped by day and every other pair stays a group of its own.
+    """
     e = events.alias("e")
     dialect = conn.dialect.name
     fields = Fields(e, dialect, license)
     is_pos = e.c.type == T.POS_SALE_LINE.value
     receipt = func.coalesce(case((is_pos, fields["receipt_id"]),
                                  else_=fields["external_receipt_number"]), "")
-    label = func.coalesce(e.c.package_label, "")
 
-    def side(pos: bool) -> list[ColumnElement[Any]]:
-        mine = is_pos if pos else not_(is_pos)
-        return [type_coerce(func.min(case((mine, e.c.occurred_at))), UTCDateTime),
-                func.sum(case((mine, func.coalesce(fields["quantity"], 0.0)), else_=0.0)),
-                func.min(case((mine, text_of(e, dialect, "unit")))),
-                func.sum(case((mine, 1), else_=0))]
+    def side(mine: ColumnElement[bool], name: str) -> list[ColumnElement[Any]]:
+        return [func.min(case((mine, e.c.occurred_at))).label(f"{name}_first"),
+                func.sum(case((mine, func.coalesce(fields["quantity"], 0.0)), else_=0.0))
+                .label(f"{name}_quantity"),
+                func.min(case((mine, text_of(e, dialect, "unit")))).label(f"{name}_unit"),
+                func.sum(case((mine, 1), else_=0)).label(f"{name}_lines")]
 
-    recorded = func.max(case((not_(is_pos), text_of(e, dialect, "recorded_at"))))
-    query = (select(receipt, label, *side(True), *side(False), recorded)
+    pairs = (select(receipt.label("receipt"), func.coalesce(e.c.package_label, "")
+                    .label("label"), *side(is_pos, "pos"), *side(not_(is_pos), "metrc"),
+                    func.max(case((not_(is_pos), text_of(e, dialect, "recorded_at"))))
+                    .label("recorded"))
              .where(e.c.license_id == license_id,
                     e.c.type.in_([T.POS_SALE_LINE.value, T.METRC_SALE_LINE.value]),
                     e.c.occurred_at >= start, e.c.occurred_at < end,
                     not_(and_(is_pos, holds(fields["voided"] == True))))  # noqa: E712 - SQL
-             .group_by(receipt, label))
-    found = []
+             .group_by("receipt", "label").subquery("pairs"))
+    dated = select(pairs, func.coalesce(pairs.c.pos_first, pairs.c.metrc_first)
+                   .label("occurred_at")).subquery("dated")
+    agree = and_(dated.c.pos_lines > 0, dated.c.metrc_lines > 0,
+                 func.abs(dated.c.pos_quantity - dated.c.metrc_quantity)
+                 <= SALE_QUANTITY_TOLERANCE)
+    if surely_in_time is not None:
+        if zoned(dialect):
+            in_time = (cast(dated.c.recorded, DateTime(timezone=True))
+                       <= dated.c.occurred_at + literal(surely_in_time))
+        else:  # whole milliseconds apart: Julian days are floats, a boundary must not wobble
+            apart = func.round((func.julianday(dated.c.recorded)
+                                - func.julianday(dated.c.occurred_at)) * 86_400_000)
+            in_time = apart <= surely_in_time / timedelta(milliseconds=1)
+        agree = and_(agree, or_(dated.c.recorded.is_(None), in_time))
+    # Agreeing pairs share a blank key, so they group by day; the others stay one a group.
+    judged = select(dated, Fields(dated, dialect, license)["local_date"].label("day"),
+                    case((agree, 1), else_=0).label("agrees"),
+                    *(case((agree, ""), else_=dated.c[name]).label(f"one_{name}")
+                      for name in ("receipt", "label"))).subquery("judged")
+    keys = (judged.c.day, judged.c.agrees, judged.c.one_receipt, judged.c.one_label)
+    query = (select(*keys, func.sum(judged.c.pos_lines), func.sum(judged.c.metrc_lines),
+                    func.count(),
+                    *(type_coerce(func.min(judged.c[f"{name}_first"]), UTCDateTime)
+                      for name in ("pos", "metrc")),
+                    func.sum(judged.c.pos_quantity), func.min(judged.c.pos_unit),
+                    func.sum(judged.c.metrc_quantity), func.min(judged.c.metrc_unit),
+                    func.max(judged.c.recorded))
+             .group_by(*keys))
+    agreeing, others = [], []
     for row in conn.execute(query):
-        pos = SaleSide(row[2], float(row[3]), row[4], row[5]) if row[5] else None
-        metrc = SaleSide(row[6], float(row[7]), row[8], row[9], row[10]) if row[9] else None
-        found.append(SaleMatch(row[0], row[1], pos, metrc))
-    return found
+        day = row[0] if isinstance(row[0], date) else date.fromisoformat(row[0])
+        if row[1]:
+            agreeing.append(AgreeingSales(day, int(row[4]), int(row[5]), int(row[6])))
+            continue
+        pos = SaleSide(row[7], float(row[9]), row[10], int(row[4])) if row[4] else None
+        metrc = (SaleSide(row[8], float(row[11]), row[12], int(row[5]), row[13])
+                 if row[5] else None)
+        others.append(SaleMatch(row[2], row[3], pos, metrc))
+    return sorted(agreeing, key=lambda a: a.day), others
 
 
 def latest_before(conn: Connection, license_id: int, type: T,

@@ -8,7 +8,7 @@ serves both databases. The history-dependent figures are grouped sums
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, select
 from auditor.domain.events import EventType
 from auditor.domain.license import License
 from auditor.services.report_ports import (
+    AgreeingSales,
     LoggedEvent,
     PackageState,
     SaleMatch,
@@ -76,11 +77,15 @@ class SqlActivityLog:
             return sums.sales_by_week(conn, lid, in_zone, start, end)
         return self._of(license_number, [], read)
 
-    def sale_matches(self, license_number: str, start: datetime,
-                     end: datetime) -> list[SaleMatch]:
-        """Return the period's POS and METRC sale lines paired by receipt and package."""
-        return self._of(license_number, [], lambda conn, lid, lic: sums.sale_matches(
-            conn, lid, lic, start, end))
+    def sale_matches(self, license_number: str, zone: str, start: datetime, end: datetime,
+                     surely_in_time: timedelta | None) -> tuple[list[AgreeingSales],
+                                                                list[SaleMatch]]:
+        """Return the period's agreeing sale pairs per local day, and the others in full."""
+        def read(conn: Connection, lid: int, lic: License) -> tuple[
+                list[AgreeingSales], list[SaleMatch]]:
+            in_zone = License(lic.number, lic.state, zone)
+            return sums.sale_matches(conn, lid, in_zone, start, end, surely_in_time)
+        return self._of(license_number, ([], []), read)
 
     def latest_before(self, license_number: str, type: EventType,
                       before: datetime) -> list[LoggedEvent]:

@@ -80,11 +80,15 @@ def test_period_aggregates_match_the_replay(stores) -> None:
                                                  closes))
     assert weeks(sql) == _approx(weeks(replayed)) and weeks(sql)
 
-    def matches(log):
-        return sorted(((m.receipt, m.package_label), m.pos and vars(m.pos),
-                       m.metrc and vars(m.metrc))
-                      for m in log.sale_matches(license.number, opens, closes))
-    assert matches(sql) == _approx(matches(replayed)) and matches(sql)
+    def matches(log, surely):
+        agreeing, others = log.sale_matches(license.number, license.timezone, opens, closes,
+                                            surely)
+        return agreeing, sorted(((m.receipt, m.package_label), m.pos and vars(m.pos),
+                                 m.metrc and vars(m.metrc)) for m in others)
+    for surely in (None, timedelta(hours=24), timedelta(minutes=2)):
+        agreeing, others = matches(sql, surely)
+        assert (agreeing, others) == _approx(matches(replayed, surely)) and agreeing
+        assert others or surely is None
 
     def latest(log):
         return [(e.id, e.package_label) for e in log.latest_before(

@@ -129,7 +129,7 @@ def test_reconciliation_tells_a_late_report_from_a_missing_one() -> None:
     from datetime import timedelta
 
     from auditor.domain.rules import parse_deadline
-    from auditor.services.report_logs import sales_reconciliation
+    from auditor.services.report_logs import reconcile_sales
 
     def reported(receipt: str, at: datetime) -> LoggedEvent:
         return ev(T.METRC_SALE_LINE, NOON, "A", receipt, external_receipt_number=receipt,
@@ -138,9 +138,10 @@ def test_reconciliation_tells_a_late_report_from_a_missing_one() -> None:
     late = reported("R1", NOON + timedelta(hours=26, minutes=47))
     timely = reported("R2", NOON)
     events = [pos("A", "R1", 1), late, pos("A", "R2", 1), timely, pos("A", "R3", 1)]
-    matches = InMemoryActivityLog(LICENSE.number, events).sale_matches(
-        LICENSE.number, NOON - timedelta(days=1), NOON + timedelta(days=1))
-    daily, exceptions = sales_reconciliation(matches, LICENSE.zone(), parse_deadline("PT24H"))
+    log = InMemoryActivityLog(LICENSE.number, events)
+    daily, exceptions = reconcile_sales(log, LICENSE.number, LICENSE.zone(),
+                                        NOON - timedelta(days=1), NOON + timedelta(days=1),
+                                        parse_deadline("PT24H"))
     assert [r[1:] for r in daily.rows] == [[3, 2, 1, 1, 0, 1, 0]]
     assert [(r[1], r[6], r[7]) for r in exceptions.rows] == [
         ("R1", "late", "late: reported 26 h 47 min after the sale, 2 h 47 min past the "
