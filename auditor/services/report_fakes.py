@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from itertools import groupby
@@ -78,7 +79,8 @@ class InMemoryActivityLog:
     def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:
         """Return {label: state} of every package with an event before `at`."""
         ledger = Ledger().replay(self.events(license_number, LEDGER_TYPES, None, at))
-        return {label: replace(state) for label, state in ledger.packages.items() if label}
+        return {label: replace(state, pos=0.0) for label, state in ledger.packages.items()
+                if label}
 
     def counted(self, license_number: str, start: datetime,
                 end: datetime) -> list[tuple[LoggedEvent, PackageState]]:
@@ -99,23 +101,24 @@ class InMemoryActivityLog:
                     found.append((event, state))
         return found
 
-    def sales_by_week(self, license_number: str, zone: str, start: datetime,
+    def sales_by_week(self, license_number: str, weeks: Sequence[tuple[date, datetime]],
                       end: datetime) -> list[WeekSales]:
-        """Return POS sales in [start, end) per package and local week."""
-        weeks: dict[tuple[str, datetime], list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
-        for e in self.events(license_number, (T.POS_SALE_LINE,), start, end):
+        """Return POS sales per package and week, from the first week's start to `end`."""
+        found: dict[tuple[str, date], list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+        starts = [start for _, start in weeks]
+        for e in self.events(license_number, (T.POS_SALE_LINE,), starts[0], end):
             p = e.payload
             if p.get("voided"):
                 continue
-            day = e.occurred_at.astimezone(ZoneInfo(zone)).date()
-            entry = weeks[(e.package_label or "", day - timedelta(days=day.weekday()))]
+            week = weeks[bisect_right(starts, e.occurred_at) - 1][0]
+            entry = found[(e.package_label or "", week)]
             quantity = p.get("quantity") or 0.0
             entry[0] += quantity
             total = p.get("total_price")  # the line's price; else unit price times quantity
             entry[1] += total if total is not None else (p.get("unit_price") or 0.0) * quantity
             entry[2] += 1
         return [WeekSales(label, week, q, d, int(n))
-                for (label, week), (q, d, n) in weeks.items()]
+                for (label, week), (q, d, n) in found.items()]
 
     def sale_matches(self, license_number: str, zone: str, start: datetime, end: datetime,
                      surely_in_time: timedelta | None) -> tuple[list[AgreeingSales],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from auditor.domain.license import License
 
@@ -22,6 +22,13 @@ class Period:
     def days(self) -> int:
         """Return the number of days in the period."""
         return (self.end - self.start).days + 1
+
+    def week_starts(self) -> list[tuple[date, datetime]]:
+        """Return each week's Monday with the instant its sales start: local midnight, or
+        the period's opening for the first week."""
+        zone = self.license.zone()
+        return [(monday, max(self.opens, datetime.combine(monday, time(), tzinfo=zone)
+                             .astimezone(UTC))) for monday in self.weeks()]
 
     def weeks(self) -> list[date]:
         """Return the Monday of every week the period touches, oldest first."""

@@ -7,7 +7,7 @@ the period's events and those, never every event since the license's first.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -117,16 +117,20 @@ class ActivityLog(Protocol):
         """
 
     def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:
-        """Return {label: state} of every package with an event before `at`."""
+        """Return {label: state} of every package with an event before `at`, with METRC's
+        on-hand (pos is left 0: `counted` gives both sides where a report needs them)."""
 
     def counted(self, license_number: str, start: datetime,
                 end: datetime) -> list[tuple[LoggedEvent, PackageState]]:
         """Return each count line in [start, end) with its package's state: on-hands from
         the events at or before the line (as the rules read them), the rest as of `end`."""
 
-    def sales_by_week(self, license_number: str, zone: str, start: datetime,
+    def sales_by_week(self, license_number: str, weeks: Sequence[tuple[date, datetime]],
                       end: datetime) -> list[WeekSales]:
-        """Return POS sales in [start, end) per package and week of the `zone`'s calendar."""
+        """Return POS sales per package and week, from the first week's start to `end`.
+
+        `weeks` pairs each week's Monday with the instant its sales start, oldest first.
+        """
 
     def sale_matches(self, license_number: str, zone: str, start: datetime, end: datetime,
                      surely_in_time: timedelta | None) -> tuple[list[AgreeingSales],

@@ -43,8 +43,7 @@ def _sales(log: ActivityLog, period: Period) -> tuple[
     packages = log.packages_at(number, period.closes)
     sold: dict[Product, dict[date, list[float]]] = defaultdict(
         lambda: defaultdict(lambda: [0.0, 0.0]))
-    for week in log.sales_by_week(number, period.license.timezone, period.opens,
-                                  period.closes):
+    for week in log.sales_by_week(number, period.week_starts(), period.closes):
         entry = sold[product(packages.get(week.package_label))][week.week]
         entry[0] += week.quantity
         entry[1] += week.dollars

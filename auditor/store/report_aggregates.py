@@ -9,15 +9,14 @@ SQLAlchemy Core over `sql_fields.Fields`, the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Date,
     DateTime,
     String,
     and_,
@@ -34,7 +33,7 @@ from sqlalchemy import (
 from auditor.domain.events import EventType as T
 from auditor.domain.license import License
 from auditor.rules.language import ON_HAND, Term
-from auditor.services.ledger import Ledger
+from auditor.services.ledger import LEDGER_TYPES, Ledger
 from auditor.services.report_ports import (
     SALE_QUANTITY_TOLERANCE,
     AgreeingSales,
@@ -51,7 +50,7 @@ from auditor.store.sql_fields import Fields, holds, zoned
 DESCRIBING = (T.MANIFEST_PACKAGE, T.PACKAGE_SNAPSHOT, T.MOVE)
 DESCRIPTION = ("item_name", "category", "unit", "received_unit", "shipment_state",
                "location", "to_location", "expiration_date", "sell_by_date", "use_by_date")
-QUANTITY_TYPES = sorted({term.type for side in ON_HAND.values() for term in side})
+METRC_TYPES = sorted({term.type for term in ON_HAND["metrc"]})
 
 
 def license_of(conn: Connection, number: str) -> tuple[int, License] | None:
@@ -88,15 +87,15 @@ def _term(fields: Fields, term: Term) -> ColumnElement[Any]:
 
 
 def on_hands(conn: Connection, license_id: int, license: License,
-             at: datetime) -> dict[str, tuple[float, float]]:
-    """Return {label: (METRC on hand, POS on hand)} from the events before `at`."""
+             at: datetime) -> dict[str, float]:
+    """Return {label: METRC on hand} from the events before `at`."""
     e = events.alias("e")
     fields = Fields(e, conn.dialect.name, license)
-    query = (select(e.c.package_label, _side(fields, "metrc"), _side(fields, "pos"))
-             .where(e.c.license_id == license_id, e.c.type.in_(QUANTITY_TYPES),
+    query = (select(e.c.package_label, _side(fields, "metrc"))
+             .where(e.c.license_id == license_id, e.c.type.in_(METRC_TYPES),
                     e.c.occurred_at < at, e.c.package_label.is_not(None))
              .group_by(e.c.package_label))
-    return {row[0]: (float(row[1] or 0.0), float(row[2] or 0.0)) for row in conn.execute(query)}
+    return {row[0]: float(row[1] or 0.0) for row in conn.execute(query)}
 
 
 def described(conn: Connection, license_id: int, at: datetime) -> dict[str, PackageState]:
@@ -138,18 +137,23 @@ def _pos_described(conn: Connection, license_id: int, at: datetime,
 
 def packages_at(conn: Connection, license_id: int, license: License,
                 at: datetime) -> dict[str, PackageState]:
-    """Return every package's state from its events before `at`."""
+    """Return every package's state from its events before `at` (METRC's on-hand only:
+    pos stays 0, no caller of this needs it and it would double the rows summed)."""
     states = described(conn, license_id, at)
     quantities = on_hands(conn, license_id, license, at)
-    for label in quantities.keys() - states.keys():
+    e = events.alias("e")
+    seen = (select(e.c.package_label).distinct()  # an index-only scan: no payload read
+            .where(e.c.license_id == license_id, e.c.type.in_([t.value for t in LEDGER_TYPES]),
+                   e.c.occurred_at < at, e.c.package_label.is_not(None)))
+    for label in {row[0] for row in conn.execute(seen)} - states.keys():
         states[label] = PackageState(label)
     unnamed = [label for label, s in states.items() if s.item is None]
     for label, named in _pos_described(conn, license_id, at, unnamed).items():
         state = states[label]
         state.item, state.category = named["item_name"], state.category or named["category"]
         state.unit = state.unit or named["unit"]
-    for label, (metrc, pos) in quantities.items():
-        states[label].metrc, states[label].pos = metrc, pos
+    for label, metrc in quantities.items():
+        states[label].metrc = metrc
     return states
 
 
@@ -175,27 +179,49 @@ def counted(conn: Connection, license_id: int, license: License, start: datetime
     return found
 
 
-def sales_by_week(conn: Connection, license_id: int, license: License, start: datetime,
-                  end: datetime) -> list[WeekSales]:
-    """Return POS sales (voided aside) per package and local week, Monday first."""
+def bucket(moment: ColumnElement[Any], starts: Sequence[tuple[str, datetime]]
+           ) -> ColumnElement[Any]:
+    """Return the name of the bucket a time falls in, given each bucket's (name, start),
+    oldest first, as a binary search of comparisons: a few per row, where a local date
+    per row would call into Python on SQLite for every row."""
+    if len(starts) == 1:
+        return literal(starts[0][0], String)
+    middle = len(starts) // 2
+    return case((moment < literal(starts[middle][1], UTCDateTime),
+                 bucket(moment, starts[:middle])),
+                else_=bucket(moment, starts[middle:]))
+
+
+def day_starts(license: License, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
+    """Return each local day of [start, end) as (ISO date, when it starts there)."""
+    zone = license.zone()
+    day = start.astimezone(zone).date()
+    found = [(day.isoformat(), start)]
+    while True:
+        day += timedelta(days=1)
+        begins = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+        if begins >= end:
+            return found
+        found.append((day.isoformat(), begins))
+
+
+def sales_by_week(conn: Connection, license_id: int, license: License,
+                  weeks: Sequence[tuple[date, datetime]], end: datetime) -> list[WeekSales]:
+    """Return POS sales (voided aside) per package and week (Monday, sales start)."""
     e = events.alias("e")
-    dialect = conn.dialect.name
-    fields = Fields(e, dialect, license)
-    day = fields["local_date"]
-    week = (cast(func.date_trunc("week", day), Date) if zoned(dialect)
-            else func.date(day, "-6 days", "weekday 1"))  # the Monday on or before the day
+    fields = Fields(e, conn.dialect.name, license)
+    week = bucket(e.c.occurred_at, [(m.isoformat(), start) for m, start in weeks])
     quantity = func.coalesce(fields["quantity"], 0.0)
     dollars = func.coalesce(fields["total_price"], func.coalesce(fields["unit_price"], 0.0)
                             * quantity)
     query = (select(e.c.package_label, week.label("week"), func.sum(quantity),
                     func.sum(dollars), func.count())
              .where(e.c.license_id == license_id, e.c.type == T.POS_SALE_LINE.value,
-                    e.c.occurred_at >= start, e.c.occurred_at < end,
+                    e.c.occurred_at >= weeks[0][1], e.c.occurred_at < end,
                     not_(holds(fields["voided"] == True)))  # noqa: E712 - SQL
-             .group_by(e.c.package_label, week))
-    return [WeekSales(row[0] or "", row[1] if isinstance(row[1], date)
-                      else date.fromisoformat(row[1]), float(row[2]), float(row[3]), row[4])
-            for row in conn.execute(query)]
+             .group_by(e.c.package_label, "week"))
+    return [WeekSales(row[0] or "", date.fromisoformat(row[1]), float(row[2]), float(row[3]),
+                      row[4]) for row in conn.execute(query)]
 
 
 def sale_matches(conn: Connection, license_id: int, license: License, start: datetime,
@@ -244,7 +270,8 @@ def sale_matches(conn: Connection, license_id: int, license: License, start: dat
             in_time = apart <= surely_in_time / timedelta(milliseconds=1)
         agree = and_(agree, or_(dated.c.recorded.is_(None), in_time))
     # Agreeing pairs share a blank key, so they group by day; the others stay one a group.
-    judged = select(dated, Fields(dated, dialect, license)["local_date"].label("day"),
+    judged = select(dated, bucket(dated.c.occurred_at, day_starts(license, start, end))
+                    .label("day"),
                     case((agree, 1), else_=0).label("agrees"),
                     *(case((agree, ""), else_=dated.c[name]).label(f"one_{name}")
                       for name in ("receipt", "label"))).subquery("judged")
@@ -259,7 +286,7 @@ def sale_matches(conn: Connection, license_id: int, license: License, start: dat
              .group_by(*keys))
     agreeing, others = [], []
     for row in conn.execute(query):
-        day = row[0] if isinstance(row[0], date) else date.fromisoformat(row[0])
+        day = date.fromisoformat(row[0])
         if row[1]:
             agreeing.append(AgreeingSales(day, int(row[4]), int(row[5]), int(row[6])))
             continue

@@ -7,8 +7,8 @@ serves both databases. The history-dependent figures are grouped sums
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
@@ -69,13 +69,11 @@ class SqlActivityLog:
         return self._of(license_number, [], lambda conn, lid, lic: sums.counted(
             conn, lid, lic, start, end))
 
-    def sales_by_week(self, license_number: str, zone: str, start: datetime,
+    def sales_by_week(self, license_number: str, weeks: Sequence[tuple[date, datetime]],
                       end: datetime) -> list[WeekSales]:
-        """Return POS sales in [start, end) per package and week of the zone's calendar."""
-        def read(conn: Connection, lid: int, lic: License) -> list[WeekSales]:
-            in_zone = License(lic.number, lic.state, zone)
-            return sums.sales_by_week(conn, lid, in_zone, start, end)
-        return self._of(license_number, [], read)
+        """Return POS sales per package and week, from the first week's start to `end`."""
+        return self._of(license_number, [], lambda conn, lid, lic: sums.sales_by_week(
+            conn, lid, lic, weeks, end))
 
     def sale_matches(self, license_number: str, zone: str, start: datetime, end: datetime,
                      surely_in_time: timedelta | None) -> tuple[list[AgreeingSales],

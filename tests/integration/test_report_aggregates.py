@@ -21,6 +21,7 @@ from auditor.services.audit import local_bounds
 from auditor.services.demo import load_sample_store
 from auditor.services.report_fakes import InMemoryActivityLog
 from auditor.services.report_logs import supporting_logs
+from auditor.services.report_period import Period
 from auditor.services.reports import REPORTS, build_report, report_tables
 from auditor.store.report_queries import SqlActivityLog
 
@@ -68,7 +69,9 @@ def test_on_hand_and_descriptions_at_a_moment_match_the_replay(stores) -> None:
 
 def test_period_aggregates_match_the_replay(stores) -> None:
     license, sql, replayed = stores
-    opens, closes = local_bounds(license, START + timedelta(days=5), START + timedelta(DAYS))
+    period = Period(license, START + timedelta(days=5), START + timedelta(DAYS),
+                    *local_bounds(license, START + timedelta(days=5), START + timedelta(DAYS)))
+    opens, closes = period.opens, period.closes
     counted = sql.counted(license.number, opens, closes)
     assert len(counted) > 10
     assert [(e.id, vars(s)) for e, s in counted] == _approx(
@@ -76,7 +79,7 @@ def test_period_aggregates_match_the_replay(stores) -> None:
 
     def weeks(log):
         return sorted((w.package_label, w.week, w.quantity, w.dollars, w.lines)
-                      for w in log.sales_by_week(license.number, license.timezone, opens,
+                      for w in log.sales_by_week(license.number, period.week_starts(),
                                                  closes))
     assert weeks(sql) == _approx(weeks(replayed)) and weeks(sql)
 
