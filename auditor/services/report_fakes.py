@@ -70,11 +70,16 @@ class InMemoryActivityLog:
         self.stored = sorted(events, key=lambda e: (e.occurred_at, e.id))
 
     def events(self, license_number: str, types: Collection[EventType],
-               start: datetime | None, end: datetime) -> list[LoggedEvent]:
+               start: datetime | None, end: datetime,
+               fields: Collection[str] | None = None) -> list[LoggedEvent]:
         """Return the license's events of those types in [start, end), oldest first."""
-        return [e for e in self.stored if license_number == self.license_number
-                and e.type in types and e.occurred_at < end
-                and (start is None or e.occurred_at >= start)]
+        found = [e for e in self.stored if license_number == self.license_number
+                 and e.type in types and e.occurred_at < end
+                 and (start is None or e.occurred_at >= start)]
+        if fields is None:
+            return found
+        return [replace(e, payload={k: v for k, v in e.payload.items() if k in fields})
+                for e in found]
 
     def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:
         """Return {label: state} of every package with an event before `at`."""

@@ -50,7 +50,9 @@ def supporting_logs(log: ActivityLog, license_number: str, zone: ZoneInfo,
 
     counted = log.counted(license_number, opens, closes)
     coverage = [*opening_balances(log.packages_at(license_number, opens), opens),
-                *period(T.MANIFEST_PACKAGE, T.ADJUSTMENT, T.METRC_SALE_LINE, T.COUNT_LINE)]
+                *log.events(license_number, (T.MANIFEST_PACKAGE, T.ADJUSTMENT,
+                                             T.METRC_SALE_LINE, T.COUNT_LINE), opens, closes,
+                            COVERAGE_FIELDS)]
     sales = reconcile_sales(log, license_number, zone, opens, closes, sale_window)
     return [adjustments(period(T.ADJUSTMENT), zone),
             manifests(period(T.MANIFEST, T.RECEIVING_SCAN), zone),
@@ -59,6 +61,10 @@ def supporting_logs(log: ActivityLog, license_number: str, zone: ZoneInfo,
             *sales,
             counts_on_hand(counted, zone),
             full_count_log(coverage, opens, zone)]
+
+
+# What the coverage log reads of its events: METRC's quantities and the count's id.
+COVERAGE_FIELDS = ("quantity", "received_quantity", "shipment_state", "count_id")
 
 
 def opening_balances(packages: dict[str, PackageState], opens: datetime) -> list[LoggedEvent]:

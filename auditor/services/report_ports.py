@@ -110,10 +110,13 @@ class ActivityLog(Protocol):
     """The events behind a packet's supporting logs and the associate's reports."""
 
     def events(self, license_number: str, types: Collection[EventType],
-               start: datetime | None, end: datetime) -> list[LoggedEvent]:
+               start: datetime | None, end: datetime,
+               fields: Collection[str] | None = None) -> list[LoggedEvent]:
         """Return a license's events of those types in [start, end), oldest first.
 
-        start None means from the first event (use the aggregates below for history).
+        start None means from the first event (use the aggregates below for history);
+        `fields` keeps only those payload fields (read in SQL: a year of lines is cheaper
+        to read when the payloads stay in the database).
         """
 
     def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:

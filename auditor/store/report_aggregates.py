@@ -297,6 +297,26 @@ def sale_matches(conn: Connection, license_id: int, license: License, start: dat
     return sorted(agreeing, key=lambda a: a.day), others
 
 
+def slim_events(conn: Connection, license_id: int, license: License, types: Iterable[T],
+                start: datetime | None, end: datetime,
+                names: Iterable[str]) -> list[LoggedEvent]:
+    """Return events with only the named payload fields, read in SQL (see ActivityLog)."""
+    e = events.alias("e")
+    fields, names = Fields(e, conn.dialect.name, license), sorted(names)
+    query = (select(e.c.id, e.c.type, e.c.occurred_at, e.c.package_label, e.c.reference,
+                    *(fields[name].label(name) for name in names))
+             .where(e.c.license_id == license_id, e.c.type.in_([t.value for t in types]),
+                    e.c.occurred_at < end)
+             .order_by(e.c.occurred_at, e.c.id))
+    if start is not None:
+        query = query.where(e.c.occurred_at >= start)
+    kinds = {t.value: t for t in T}
+    return [LoggedEvent(row[0], kinds[row[1]], row[2], row[3], row[4],
+                        {name: value for name, value in zip(names, row[5:], strict=True)
+                         if value is not None})
+            for row in conn.execute(query)]
+
+
 def latest_before(conn: Connection, license_id: int, type: T,
                   before: datetime) -> list[LoggedEvent]:
     """Return each package's last event of `type` before `before`, oldest first."""

@@ -23,7 +23,7 @@ from auditor.services.report_ports import (
     WeekSales,
 )
 from auditor.store import report_aggregates as sums
-from auditor.store.schema import events, licenses
+from auditor.store.schema import events
 
 Found = TypeVar("Found")
 
@@ -35,18 +35,24 @@ class SqlActivityLog:
         self.engine = engine
 
     def events(self, license_number: str, types: Collection[EventType],
-               start: datetime | None, end: datetime) -> list[LoggedEvent]:
+               start: datetime | None, end: datetime,
+               fields: Collection[str] | None = None) -> list[LoggedEvent]:
         """Return a license's events of those types in [start, end), oldest first."""
-        query = (select(events.c.id, events.c.type, events.c.occurred_at,
-                        events.c.package_label, events.c.reference, events.c.payload)
-                 .join(licenses, licenses.c.id == events.c.license_id)
-                 .where(licenses.c.number == license_number,
-                        events.c.type.in_([t.value for t in types]),
-                        events.c.occurred_at < end)
-                 .order_by(events.c.occurred_at, events.c.id))
-        if start is not None:
-            query = query.where(events.c.occurred_at >= start)
         with self.engine.connect() as conn:
+            found = sums.license_of(conn, license_number)
+            if found is None:
+                return []
+            license_id, license = found
+            if fields is not None:
+                return sums.slim_events(conn, license_id, license, types, start, end, fields)
+            query = (select(events.c.id, events.c.type, events.c.occurred_at,
+                            events.c.package_label, events.c.reference, events.c.payload)
+                     .where(events.c.license_id == license_id,
+                            events.c.type.in_([t.value for t in types]),
+                            events.c.occurred_at < end)
+                     .order_by(events.c.occurred_at, events.c.id))
+            if start is not None:
+                query = query.where(events.c.occurred_at >= start)
             return [LoggedEvent(row.id, EventType(row.type), row.occurred_at,
                                 row.package_label, row.reference, row.payload)
                     for row in conn.execute(query)]
