@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, select
 
@@ -89,11 +89,12 @@ class SqlActivityLog:
                 list[AgreeingSales], list[SaleMatch]]:
             in_zone = License(lic.number, lic.state, zone)
             return sums.sale_matches(conn, lid, in_zone, start, end, surely_in_time)
-        return self._of(license_number, ([], []), read)
+        nothing: tuple[list[AgreeingSales], list[SaleMatch]] = ([], [])
+        return self._of(license_number, nothing, read)
 
     def latest_before(self, license_number: str, type: EventType,
                       before: datetime) -> list[LoggedEvent]:
         """Return each package's last event of `type` before `before`."""
-        found: Any = self._of(license_number, [], lambda conn, lid, _: sums.latest_before(
+        nothing: list[LoggedEvent] = []
+        return self._of(license_number, nothing, lambda conn, lid, _: sums.latest_before(
             conn, lid, type, before))
-        return list(found)
