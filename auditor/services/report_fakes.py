@@ -132,6 +132,8 @@ class InMemoryActivityLog:
         days: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
         others = []
         for match in self.sale_pairs(license_number, start, end):
+            if surely_in_time is None and match.metrc is not None:  # time not judged
+                match = replace(match, metrc=replace(match.metrc, recorded_at=None))
             if not agrees(match, surely_in_time):
                 others.append(match)
                 continue

@@ -144,7 +144,8 @@ class ActivityLog(Protocol):
 
         A pair agrees when both sides have the same quantity and, unless `surely_in_time`
         is None, METRC recorded it within that long after the POS sale (or when is not
-        known). The caller judges the other pairs, late ones among them, exactly.
+        known). The caller judges the other pairs, late ones among them, exactly. When
+        time is not judged (None), the METRC sides carry no recorded_at.
         """
 
     def latest_before(self, license_number: str, type: EventType,

@@ -246,10 +246,12 @@ def sale_matches(conn: Connection, license_id: int, license: License, start: dat
                 func.min(case((mine, text_of(e, dialect, "unit")))).label(f"{name}_unit"),
                 func.sum(case((mine, 1), else_=0)).label(f"{name}_lines")]
 
+    # When METRC recorded a line matters only where time is judged: else not read.
+    recorded = (func.max(case((not_(is_pos), text_of(e, dialect, "recorded_at"))))
+                if surely_in_time is not None else literal(None, String))
     pairs = (select(receipt.label("receipt"), func.coalesce(e.c.package_label, "")
                     .label("label"), *side(is_pos, "pos"), *side(not_(is_pos), "metrc"),
-                    func.max(case((not_(is_pos), text_of(e, dialect, "recorded_at"))))
-                    .label("recorded"))
+                    recorded.label("recorded"))
              .where(e.c.license_id == license_id,
                     e.c.type.in_([T.POS_SALE_LINE.value, T.METRC_SALE_LINE.value]),
                     e.c.occurred_at >= start, e.c.occurred_at < end,
