@@ -135,12 +135,10 @@ def _pos_described(conn: Connection, license_id: int, at: datetime,
             for row in conn.execute(query)}
 
 
-def packages_at(conn: Connection, license_id: int, license: License,
-                at: datetime) -> dict[str, PackageState]:
-    """Return every package's state from its events before `at` (METRC's on-hand only:
-    pos stays 0, no caller of this needs it and it would double the rows summed)."""
+def descriptions(conn: Connection, license_id: int, at: datetime) -> dict[str, PackageState]:
+    """Return every package with an event before `at`, described as the Ledger would (no
+    quantities): from its manifest lines, snapshots and moves, else its first POS line."""
     states = described(conn, license_id, at)
-    quantities = on_hands(conn, license_id, license, at)
     e = events.alias("e")
     seen = (select(e.c.package_label).distinct()  # an index-only scan: no payload read
             .where(e.c.license_id == license_id, e.c.type.in_([t.value for t in LEDGER_TYPES]),
@@ -152,7 +150,15 @@ def packages_at(conn: Connection, license_id: int, license: License,
         state = states[label]
         state.item, state.category = named["item_name"], state.category or named["category"]
         state.unit = state.unit or named["unit"]
-    for label, metrc in quantities.items():
+    return states
+
+
+def packages_at(conn: Connection, license_id: int, license: License,
+                at: datetime) -> dict[str, PackageState]:
+    """Return every package's state from its events before `at` (METRC's on-hand only:
+    pos stays 0, no caller of this needs it and it would double the rows summed)."""
+    states = descriptions(conn, license_id, at)
+    for label, metrc in on_hands(conn, license_id, license, at).items():
         states[label].metrc = metrc
     return states
 
@@ -168,7 +174,7 @@ def counted(conn: Connection, license_id: int, license: License, start: datetime
                     c.c.occurred_at >= start, c.c.occurred_at < end)
              .order_by(c.c.occurred_at, c.c.id))
     lines = conn.execute(query).all()
-    states = described(conn, license_id, end) if lines else {}
+    states = descriptions(conn, license_id, end) if lines else {}
     found = []
     for row in lines:
         label = row.package_label or ""
