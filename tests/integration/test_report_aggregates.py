@@ -7,6 +7,7 @@ Excel files are read back cell by cell.
 """
 
 import io
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
@@ -164,3 +165,55 @@ def test_cycle_count_lines_read_back_with_variance_and_adjustment(stores) -> Non
                                                 abs=1e-6)
         if row["reason"] is not None:
             assert row["variance"] != 0 and isinstance(row["adjusted at"], datetime)
+
+
+def _event(n: int, kind: str, at: str, label: str, **payload) -> dict:
+    return {"natural_key": f"edge-{n}", "type": kind, "occurred_at": at,
+            "package_label": label, "reference": payload.get("receipt_id"),
+            "payload": {"label": label, **payload}}
+
+
+def test_edge_cases_agree_with_the_replay(sql_store) -> None:
+    """A package known only from POS lines, a count at the same instant as a sale, a
+    voided line and a METRC line with no receipt number: SQL and replay agree."""
+    from auditor.services.ingest import ingest
+    from tests.conftest import LICENSE
+
+    tag, pos_only = "1A4000000000000000000001", "1A4000000000000000000002"
+    events = [
+        _event(1, "manifest_package", "2026-01-04T10:00:00-08:00", tag, item_name="Runtz",
+               category="Flower", shipment_state="Accepted", received_quantity=10,
+               received_unit="Grams"),
+        _event(2, "pos_sale_line", "2026-01-05T12:00:00-08:00", tag, receipt_id="R1",
+               quantity=2, unit="Grams", voided=False, total_price=20.0),
+        _event(3, "count_line", "2026-01-05T12:00:00-08:00", tag, count_id="C1",
+               counted_quantity=8, location="Vault"),
+        _event(4, "pos_sale_line", "2026-01-05T13:00:00-08:00", tag, receipt_id="R2",
+               quantity=5, unit="Grams", voided=True),
+        _event(5, "metrc_sale_line", "2026-01-05T13:00:00-08:00", tag, quantity=1,
+               unit="Grams", recorded_at="2026-01-05T21:00:00+00:00"),
+        _event(6, "pos_sale_line", "2026-01-05T14:00:00-08:00", pos_only, receipt_id="R3",
+               quantity=1, unit="Each", voided=False, product_name="Mints",
+               category="Edible", unit_price=4.5),
+    ]
+    lines = "\n".join(json.dumps(e) for e in events)
+    summary = ingest(sql_store, LICENSE.number, "events", "edge.ndjson", lines.encode())
+    assert summary.rejected == 0, summary.rejections
+    sql = SqlActivityLog(sql_store.engine)
+    replayed = InMemoryActivityLog(LICENSE.number, sql.events(
+        LICENSE.number, list(EventType), None, FOREVER))
+    day = date(2026, 1, 5)
+    opens, closes = local_bounds(LICENSE, day, day)
+    in_sql = sql.packages_at(LICENSE.number, closes)
+    assert {k: vars(v) for k, v in in_sql.items()} == _approx(
+        {k: vars(v) for k, v in replayed.packages_at(LICENSE.number, closes).items()})
+    assert (in_sql[pos_only].item, in_sql[pos_only].category) == ("Mints", "Edible")
+    [(line, state)] = sql.counted(LICENSE.number, opens, closes)
+    assert (state.metrc, state.pos) == (10.0, 8.0)  # the sale of the same instant counts
+    assert [vars(s) for _, s in replayed.counted(LICENSE.number, opens, closes)] == [
+        vars(state)]
+    for name in REPORTS:
+        assert build_report(name, sql, LICENSE, day, day) == _approx(
+            build_report(name, replayed, LICENSE, day, day)), name
+    velocity = build_report("velocity", sql, LICENSE, day, day)["tables"][0]["rows"]
+    assert [(r[1], r[3], r[4]) for r in velocity] == [("Mints", 1.0, 4.5), ("Runtz", 2.0, 20.0)]
