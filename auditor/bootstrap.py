@@ -30,6 +30,7 @@ from auditor.store.rule_versions_sql import SqlRuleVersions
 from auditor.store.sql_store import SqlEventStore
 from auditor.store.sync_sql import SqlSyncState
 from auditor.store.trail_sql import SqlTrail, with_trail_key
+from auditor.store.uploads_sql import SqlStagedUploads
 
 
 def open_store(settings: Settings, *, migrate: bool = False) -> SqlEventStore:
@@ -67,7 +68,7 @@ def job_workspace(settings: Settings, store: SqlEventStore,
     return Workspace(store, settings.rules_dir or default_rules_dir(),
                      SqlRuleVersions(store.engine), packets, SqlPacketFiles(store.engine),
                      PacketDocuments(), activity, SqlSyncState(store.engine), metrc,
-                     settings.import_chunk)
+                     settings.import_chunk, SqlStagedUploads(store.engine))
 
 
 def job_runner(settings: Settings, store: SqlEventStore,

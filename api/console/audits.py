@@ -95,7 +95,7 @@ def packet(run_id: str, fmt: str) -> Response | Redirect:
         "X-Packet-SHA256": stored.packet_sha256})
 
 
-def _visible_job(job_id: str) -> Job:
+def visible_job(job_id: str) -> Job:
     """Return a job the user may see (a regulator: only its own); 404 for any other."""
     job = services()["jobs"].get(job_id)
     if job is None or not me().sees(job.license_number) or (
@@ -124,7 +124,7 @@ def job(job_id: str) -> Response | Redirect:
     The page polls itself (htmx) while the job is queued or running; without script it
     reloads itself. An audit's page then becomes its run; a packet downloads.
     """
-    found = _visible_job(job_id)
+    found = visible_job(job_id)
     lic = visible_license(found.license_number)
     done = _job_done_url(found)
     polled = bool(request.headers.get("HX-Request"))

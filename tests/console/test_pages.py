@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import time
 
@@ -240,29 +239,6 @@ def test_packet_downloads_as_pdf_and_xlsx_and_is_finalized_then_amended(
     amend = officer.post(f"/console/audits/{run_id}/amend",
                          data={"csrf_token": token, "reason": "nothing new"})
     assert amend.status_code == 422 and b"nothing in the packet changed" in amend.data
-
-
-def test_an_upload_lists_each_rejected_row_and_a_resubmitted_form_stores_nothing_twice(
-        console_app: Flask) -> None:
-    associate = signed_in(console_app, "associate")
-    token = form_token(associate, f"{BASE}/imports")
-    body = (b"receipt_id,line_id,sold_at,package_label,sku,product_name,category,quantity,"
-            b"unit,unit_price,total_price,customer_type,customer_id,employee,voided\n"
-            b"R9,1,2026-01-06T10:00:00-08:00,1A4FF0100000022000000123,SKU1,Gummies,Edible,"
-            b"1,Each,10.00,10.00,Consumer,C1,ann,false\n"
-            b"R9,2,not a time,1A4FF0100000022000000123,SKU1,Gummies,Edible,"
-            b"1,Each,10.00,10.00,Consumer,C1,ann,false\n")
-
-    def send() -> str:
-        answer = associate.post(f"{BASE}/imports", data={
-            "csrf_token": token, "format": "pos-sales", "upload_id": "1234",
-            "file": (io.BytesIO(body), "pos.csv")}, content_type="multipart/form-data")
-        assert answer.status_code == 201, answer.data[:500]
-        return answer.data.decode()
-
-    first = send()
-    assert "1 accepted" in first and "1 rejected" in first and "<td>3</td>" in first
-    assert "sent before; nothing new was stored" in send()
 
 
 def test_the_trail_page_shows_the_licenses_entries_and_the_verdict(console_app: Flask) -> None:
