@@ -19,6 +19,7 @@ from auditor.services.jobs import Jobs, requeue_stalled, run_job
 from auditor.services.local_jobs import LocalQueue
 from auditor.services.packets import PacketSources
 from auditor.services.report_ports import StatusWaivers
+from auditor.services.uploads import STAGED_FOR
 from auditor.store.api_sql import SqlApiStore
 from auditor.store.engine import make_engine
 from auditor.store.jobs_sql import SqlJobs
@@ -95,7 +96,9 @@ def open_jobs(settings: Settings, store: SqlEventStore,
 
 def reap_stalled(settings: Settings, store: SqlEventStore, records: SqlJobs,
                  queue: JobQueue) -> None:
-    """Hand out again the jobs of stopped runners; fail the imports stopped processes left."""
+    """Hand out again the jobs of stopped runners; fail the imports stopped processes left;
+    forget uploads whose import job gave up long ago."""
     requeue_stalled(records, queue)
     now = datetime.now(UTC)
     store.fail_stalled_imports(now - timedelta(seconds=settings.import_lease_seconds), now)
+    SqlStagedUploads(store.engine).drop_older(now - STAGED_FOR)

@@ -41,6 +41,7 @@ LEASE = timedelta(minutes=10)
 WAIT_SECONDS = 60.0  # how long a request waits on another with its key before a 409
 POLL_SECONDS = 0.05
 PIECE_BYTES = 1024 * 1024  # an upload is staged, and read back, this much at a time
+STAGED_FOR = timedelta(days=1)  # a staged upload still there after this lost its job
 
 
 def summary_json(summary: ImportSummary) -> dict[str, Any]:
@@ -140,7 +141,11 @@ def start_upload(jobs: Jobs, staged: StagedUploads, license_number: str, fmt: st
     params = {"upload_id": upload_id, "format": fmt, "source": source,
               "profile": profile_name, "bytes": size}
     subject = f"{license_number} {form_id or upload_id}"[:300]
-    job = jobs.submit("import", license_number, subject, params, actor)
+    try:
+        job = jobs.submit("import", license_number, subject, params, actor)
+    except BaseException:
+        staged.drop(upload_id)
+        raise
     if job.params.get("upload_id") != upload_id:
         staged.drop(upload_id)  # the same form again while its import runs: one import
     return job

@@ -177,7 +177,7 @@ def test_the_today_page_lists_the_days_work_with_links_to_evidence(console_app: 
     assert "not yet" in page  # nor accepted
     assert f"Package {TAG1} was moved to Sales Floor" in page
     assert "Spoilage, Theft" in page and "count line" in page
-    assert 'hx-trigger="every 30s"' in page
+    assert 'hx-trigger="every 10s"' in page
     lists = associate.get(f"{BASE}/today/lists?day={DAY}")
     assert lists.status_code == 200 and b"<html" not in lists.data and b"M-100" in lists.data
     evidence = re.search(r'href="(/console/licenses/[^"]+/events/\d+)"', page).group(1)
