@@ -243,8 +243,9 @@ def picks(log: ActivityLog, license: License, replenish: Table, soon: Table,
     cover a move made now); otherwise the associate changes it in METRC first.
     """
     wanted = _wanted(replenish)
-    expires = {row[_column(soon, "package")]: row[_column(soon, "expires")]
-               for row in soon.rows} if _column(soon, "package") is not None else {}
+    tag, expiry = _column(soon, "package"), _column(soon, "expires")
+    expires = {row[tag]: row[expiry] for row in soon.rows} \
+        if tag is not None and expiry is not None else {}
     where = _metrc_locations(log, license, set(wanted), closes)
     found = []
     for label, (product, quantity) in wanted.items():
