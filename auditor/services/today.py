@@ -305,6 +305,7 @@ def _lookback(rule: Rule | None) -> timedelta | None:
 
 
 def as_rows(table: Table, limit: int = 20) -> dict[str, Any]:
-    """Return a report table's title, column names and first rows for a template."""
+    """Return a report table's title, column names and kinds, and first rows for a template."""
     return {"title": table.title, "columns": [c.name for c in table.columns],
+            "kinds": [c.kind for c in table.columns],
             "rows": table.rows[:limit], "more": max(len(table.rows) - limit, 0)}
