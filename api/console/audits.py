@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as Redirect
 from api.auth import license_pack, services
 from api.console.core import bp, me, requires, visible_license
 from auditor.domain.errors import InvalidInput
+from auditor.domain.rules import Severity
 from auditor.services.access import Permission, Role
 from auditor.services.job_ports import Job
 from auditor.services.long_work import render_packet_job, start_audit, stored_packet
@@ -66,8 +67,10 @@ def run(run_id: str) -> str:
     lic = visible_license(_run_license(run_id))
     report = services()["store"].runs.get(run_id)
     versions = services()["packets"].records.versions(run_id)
+    counts = report["counts"]["by_severity"] if report else {}
+    by_severity = [(s.value, counts[s.value]) for s in Severity if s.value in counts]
     return render_template("console/run.html", license=lic, run_id=run_id, report=report,
-                           versions=versions)
+                           versions=versions, by_severity=by_severity)
 
 
 @bp.route("/audits/<run_id>/packet.<fmt>")

@@ -224,6 +224,10 @@ def test_packet_downloads_as_pdf_and_xlsx_and_is_finalized_then_amended(
         console_app: Flask) -> None:
     officer = signed_in(console_app, "compliance_officer")
     run_id = audit(officer)
+    shown = re.findall(r'class="sev sev-(\w+)"', officer.get(f"/console/audits/{run_id}")
+                       .data.decode())
+    order = ["critical", "high", "medium", "low", "info"]
+    assert shown and shown == sorted(shown, key=order.index)  # most severe first
     pdf = download(officer, f"/console/audits/{run_id}/packet.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert "attachment" in pdf.headers["Content-Disposition"]
