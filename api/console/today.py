@@ -49,9 +49,19 @@ def _recent(kind: str, lic: License, now: datetime, version: str,
     return services()["recent"].get(key, version, compute)
 
 
-def _unchanged(version: str) -> Response | None:
-    """Return 204 (htmx keeps what it shows) when the poll already holds this version."""
-    return Response(status=204) if request.args.get("seen") == version else None
+def _polled(number: str) -> tuple[License, datetime, str, Response | None]:
+    """Return the license, the moment, the lists' version, and 204 if the poll shows it."""
+    lic = visible_license(number)
+    now = _as_of(lic)
+    version = _version(lic, now)
+    held = Response(status=204) if request.args.get("seen") == version else None
+    return lic, now, version, held
+
+
+def _fragment(template: str, lic: License, version: str, **lists: Any) -> str:
+    """Render one polled part of the page, carrying the version it shows."""
+    return render_template(template, license=lic, version=version, refresh=_refresh(),
+                           day=request.args.get("day", ""), **lists)
 
 
 def _actions(lic: License, now: datetime, version: str) -> Any:
@@ -62,12 +72,10 @@ def _actions(lic: License, now: datetime, version: str) -> Any:
 @bp.route("/licenses/<number>/today", endpoint="today")
 @requires(Permission.READ)
 def today_page(number: str) -> str:
-    """Show today's manifests, moves and count variances; replenishment and sell-soon follow."""
-    lic = visible_license(number)
-    now = _as_of(lic)
-    version = _version(lic, now)
-    return render_template("console/today.html", license=lic, t=_actions(lic, now, version),
-                           version=version, refresh=_refresh(), day=request.args.get("day", ""))
+    """Show today's manifests, moves and count variances; the packages to move,
+    replenishment and sell-soon follow (htmx loads them after the page)."""
+    lic, now, version, _ = _polled(number)
+    return _fragment("console/today.html", lic, version, t=_actions(lic, now, version))
 
 
 def _refresh() -> int:
@@ -78,15 +86,10 @@ def _refresh() -> int:
 @requires(Permission.READ)
 def today_lists(number: str) -> str | Response:
     """Return the lists to act on alone, for htmx to swap in (204 if nothing changed)."""
-    lic = visible_license(number)
-    now = _as_of(lic)
-    version = _version(lic, now)
-    unchanged = _unchanged(version)
-    if unchanged is not None:
-        return unchanged
-    return render_template("console/today_lists.html", license=lic,
-                           t=_actions(lic, now, version), version=version, refresh=_refresh(),
-                           day=request.args.get("day", ""))
+    lic, now, version, held = _polled(number)
+    if held is not None:
+        return held
+    return _fragment("console/today_lists.html", lic, version, t=_actions(lic, now, version))
 
 
 @bp.route("/licenses/<number>/today/stock")
@@ -94,13 +97,9 @@ def today_lists(number: str) -> str | Response:
 def today_stock(number: str) -> str | Response:
     """Return the packages to move, replenishment and sell-soon (htmx loads them after the
     page, then polls them like the lists)."""
-    lic = visible_license(number)
-    now = _as_of(lic)
-    version = _version(lic, now)
-    unchanged = _unchanged(version)
-    if unchanged is not None:
-        return unchanged
+    lic, now, version, held = _polled(number)
+    if held is not None:
+        return held
     lists = _recent("stock", lic, now, version, lambda: stock(services()["activity"], lic, now,
                                                          license_pack(lic)))
-    return render_template("console/today_stock.html", license=lic, s=lists, as_rows=as_rows,
-                           version=version, refresh=_refresh(), day=request.args.get("day", ""))
+    return _fragment("console/today_stock.html", lic, version, s=lists, as_rows=as_rows)
