@@ -1,8 +1,9 @@
 """The console in a real Chromium (Debian's, driven by Playwright), against a live server.
 
-Skips with the reason where no Chromium is installed; fails instead when CI is set,
-since CI installs it (scripts/bootstrap). With AUDITOR_SCREENSHOTS=DIR the tests save
-screenshots of the main pages there (the README's come from `make screenshots`).
+Skips with the reason where no Chromium is installed; fails instead when CI or
+AUDITOR_REQUIRE_BROWSER is set (.ci/run sets it), since CI installs it (scripts/bootstrap).
+With AUDITOR_SCREENSHOTS=DIR the tests save screenshots of the main pages there (the
+README's come from `make screenshots`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
+    if os.environ.get("CI") or os.environ.get("AUDITOR_REQUIRE_BROWSER"):
         pytest.fail(f"browser tests cannot run in CI: {reason}")
     pytest.skip(reason)
 
