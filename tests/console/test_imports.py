@@ -4,6 +4,7 @@ rejected row; the staged copy goes when the import is over, on SQLite and Postgr
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from auditor.services import jobs as jobs_module
 from auditor.services import uploads
 from auditor.services.job_ports import Job
 from auditor.services.jobs import JobContext
+from auditor.services.sync_ports import EndpointRun
 from auditor.store.jobs_sql import SqlJobs
 from auditor.store.uploads_sql import SqlStagedUploads, staged_uploads
 from tests.conftest import LICENSE
@@ -145,3 +147,18 @@ def test_staged_pieces_come_back_in_order_and_old_ones_are_dropped(
     assert staged.drop_older(now - timedelta(days=1)) == 1
     assert list(staged.pieces("old")) == [] and len(list(staged.pieces("new"))) == 12
     store.engine.dispose()
+
+
+def test_the_imports_page_shows_each_metrc_endpoints_sync_state(console_app: Flask) -> None:
+    associate = signed_in(console_app, "associate")
+    assert "Never synced" in associate.get(BASE).data.decode()
+    sync_state = console_app.extensions["auditor"]["sync_state"]
+    at = datetime(2026, 1, 6, 18, 0, tzinfo=UTC)
+    sync_state.advance(LICENSE.number, EndpointRun("packages", synced_through=at), at)
+    sync_state.advance(LICENSE.number, EndpointRun(
+        "sales", status="failed", error="METRC answered 503"), at)
+    rows = re.findall(r"<tr><td>(\w+)</td><td>([^<]*)</td><td>(.*?)</td></tr>",
+                      associate.get(BASE).data.decode())
+    assert rows[0][:2] == ("packages", "2026-01-06 10:00 PST")
+    assert rows[0][2].startswith("ok at 2026-01-06 10:00 PST")
+    assert rows[1][:2] == ("sales", "never") and "METRC answered 503" in rows[1][2]
