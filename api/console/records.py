@@ -61,10 +61,15 @@ def rejections(job_id: str) -> Response:
     writer = csv.writer(out)
     writer.writerow(["file", "line", "reason"])
     for row in job.result.get("rejections", []):
-        writer.writerow([job.result["source"], row["line"], row["reason"]])
+        writer.writerow([_cell(job.result["source"]), row["line"], _cell(row["reason"])])
     name = f"rejected-{job_id[:8]}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _cell(text: str) -> str:
+    """Return text a spreadsheet shows as text: a leading = + - or @ would be a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
 
 
 @bp.route("/licenses/<number>/trail")

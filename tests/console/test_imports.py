@@ -71,12 +71,19 @@ def test_an_upload_runs_as_a_job_then_lists_each_rejected_row(
     assert "pos.csv: 4 rows read, 3 accepted, 0 already stored, 1 rejected" in page
     assert "<td>pos.csv</td><td>4</td><td>" in page and "sold_at" in page
     assert staged_pieces(db_console_app) == 0  # the staged copy went with the import
-    rejected = associate.get(started.location.replace("/jobs/", "/jobs/", 1)
-                             + "/rejections.csv")
+    rejected = associate.get(started.location + "/rejections.csv")
     assert rejected.status_code == 200 and rejected.mimetype == "text/csv"
     lines = rejected.data.decode().splitlines()
     assert lines[0] == "file,line,reason" and lines[1].startswith("pos.csv,4,")
     assert len(lines) == 2
+
+
+def test_a_file_name_that_a_spreadsheet_would_run_is_written_as_text(console_app: Flask) -> None:
+    associate = signed_in(console_app, "associate")
+    started = send(associate, BODY, name="=HYPERLINK(1).csv")
+    wait_for_job(associate, started.location)
+    rejected = associate.get(started.location + "/rejections.csv").data.decode()
+    assert rejected.splitlines()[1].startswith("'=HYPERLINK(1).csv,4,")
 
 
 def test_the_same_file_sent_again_stores_nothing_twice(console_app: Flask) -> None:
