@@ -26,6 +26,7 @@ from auditor.services.auth_failures import FailedAuthentications
 from auditor.services.today import Recent
 from auditor.services.users import SignInLimits
 from auditor.store.sync_sql import SqlSyncState
+from auditor.store.uploads_sql import SqlStagedUploads
 from auditor.store.users_sql import SqlUsers
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def init_console(app: Flask, settings: Settings, engine: Any) -> None:
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS))
     app.extensions["auditor"].update({
         "users": SqlUsers(engine), "sync_state": SqlSyncState(engine), "recent": Recent(),
+        "staged_uploads": SqlStagedUploads(engine),
         "signin_limits": SignInLimits(
             FailedAuthentications(settings.auth_failures_per_minute),
             FailedAuthentications(settings.signin_failures_per_account))})
