@@ -19,7 +19,7 @@ from api.auth import browser_without_token
 
 # Each page module registers its routes on bp when imported.
 from api.console import audits, oversight, records, rules, signin, today  # noqa: F401
-from api.console.core import bp, csrf_token, local_time
+from api.console.core import amount, bp, csrf_token, local_time
 from auditor.config import Settings
 from auditor.domain.errors import NotFound
 from auditor.services.auth_failures import FailedAuthentications
@@ -51,6 +51,7 @@ def init_console(app: Flask, settings: Settings, engine: Any) -> None:
             FailedAuthentications(settings.auth_failures_per_minute),
             FailedAuthentications(settings.signin_failures_per_account))})
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["amount"] = amount
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.register_blueprint(bp)
 

@@ -264,8 +264,8 @@ def _column(table: Table, *words: str) -> int | None:
 
 def _wanted(replenish: Table) -> dict[str, tuple[str, Any]]:
     """Return each vault package the replenishment names: its product and how many to move."""
-    packages, product = _column(replenish, "package"), _column(replenish, "product")
-    quantity = _column(replenish, "move")
+    packages, product = _column(replenish, "from vault package"), _column(replenish, "product")
+    quantity = _column(replenish, "move from this package")
     wanted: dict[str, tuple[str, Any]] = {}
     if packages is None:
         return wanted

@@ -82,17 +82,20 @@ def stock_events() -> bytes:
     """Return, as NDJSON, pre-rolls received on 2026-01-02 and selling out on the floor."""
     rows: list[dict[str, Any]] = []
     expiry = {TAG3: "2026-02-15", TAG4: "2026-03-01", TAG5: "2026-01-20"}
+    # TAG5 holds one item, so bringing the floor up to a week of sales (2) takes both.
+    held = {TAG3: 4, TAG4: 4, TAG5: 1}
     for tag in (TAG3, TAG4, TAG5):
         rows += [
             {"type": "manifest_package", "occurred_at": "2026-01-02T08:00:00-08:00",
              "package_label": tag, "reference": "M-090", "payload": {
                  "manifest_number": "M-090", "label": tag, "item_name": "Pre-roll 1g",
-                 "category": "Pre-Roll", "shipment_state": "Accepted", "shipped_quantity": 4,
-                 "shipped_unit": "Each", "received_quantity": 4, "received_unit": "Each"}},
+                 "category": "Pre-Roll", "shipment_state": "Accepted", "shipped_quantity": held[tag],
+                 "shipped_unit": "Each", "received_quantity": held[tag],
+                 "received_unit": "Each"}},
             {"type": "receiving_scan", "occurred_at": "2026-01-02T08:05:00-08:00",
              "package_label": tag, "reference": "M-090", "payload": {
                  "scanned_at": "2026-01-02T08:05:00-08:00", "manifest_number": "M-090",
-                 "label": tag, "quantity": 4, "unit": "Each"}},
+                 "label": tag, "quantity": held[tag], "unit": "Each"}},
             {"type": "package_snapshot", "occurred_at": "2026-01-02T09:00:00-08:00",
              "package_label": tag, "payload": {"label": tag, "location": "Vault",
                                                "expiration_date": expiry[tag]}}]

@@ -32,10 +32,11 @@ def test_vault_packages_to_move_come_first_expiring_first_with_what_metrc_needs(
     stock = associate.get(f"{BASE}/today/stock?day={DAY}").data.decode()
     assert "Packages to bring to the sales floor (2)" in stock
     first, second = rows_of(stock)
-    # TAG5 expires 2026-01-20, TAG4 2026-03-01; TAG3 is on the floor already.
-    assert first.startswith(f"{TAG5} Pre-roll 1g 2026-01-20 Sales Floor since 2026-01-05 07:00")
+    # TAG5 expires 2026-01-20, TAG4 2026-03-01; TAG3 is on the floor already. A week of
+    # sales is 3 items, the floor holds 1: 2 to bring, TAG5's one item, then one of TAG4's.
+    assert first.startswith(f"{TAG5} Pre-roll 1g 2026-01-20 1 Sales Floor since 2026-01-05 07:00")
     assert "METRC already shows it on Sales Floor: move it." in first
-    assert second.startswith(f"{TAG4} Pre-roll 1g 2026-03-01 Vault")
+    assert second.startswith(f"{TAG4} Pre-roll 1g 2026-03-01 1 Vault")
     assert "Change the location in METRC first (to Sales Floor), then move it." in second
     assert TAG3 not in " ".join(rows_of(stock))
     for link in re.findall(r'href="(/console/licenses/[^"]+/events/\d+)"', stock)[:2]:
@@ -71,7 +72,7 @@ def test_a_poll_gets_204_until_something_new_is_stored(console_app: Flask) -> No
 def test_a_metrc_change_older_than_the_rules_look_back_does_not_cover_a_move(
         console_app: Flask) -> None:
     replenish = Table("replenishment", "Replenish", [Column("product"), Column(
-        "vault packages")], [["Pre-roll 1g", f"{TAG4}, {TAG5}"]])
+        "from vault package")], [["Pre-roll 1g", f"{TAG4}, {TAG5}"]])
     soon = Table("sell_soon", "Sell soon", [Column("expires"), Column("package")],
                  [["2026-01-20", TAG5], ["2026-03-01", TAG4]])
     log = console_app.extensions["auditor"]["activity"]
@@ -83,6 +84,7 @@ def test_a_metrc_change_older_than_the_rules_look_back_does_not_cover_a_move(
         (TAG5, False, "Sales Floor"), (TAG4, False, "Vault")]
     # A replenishment that says how many to move from which package is read as such.
     counted = Table("replenishment", "Replenish", [Column("product"), Column(
-        "from vault package"), Column("units to move", "number")], [["Pre-roll 1g", TAG4, 3]])
+        "from vault package"), Column("move from this package", "number")],
+        [["Pre-roll 1g", TAG4, 3]])
     (pick,) = picks(log, LICENSE, counted, soon, datetime(2026, 1, 6, tzinfo=ZONE), week)
     assert (pick.label, pick.quantity, pick.expires) == (TAG4, 3, "2026-03-01")
