@@ -31,6 +31,7 @@ from auditor.store.analytical import analytical_copy
 from auditor.store.audit_runs import SqlAuditRuns
 from auditor.store.bulk import bulk_for
 from auditor.store.engine import WRITE
+from auditor.store.ingest_session import GroupedWriter
 from auditor.store.organizations_sql import organization_id
 from auditor.store.schema import events, imports, licenses, organizations
 from auditor.store.trail_sql import record
@@ -130,28 +131,43 @@ class SqlEventStore:
 
         The import is opened (batch.opening) and finished (finish) in the same transaction.
         """
-        license_id = self._license_id(batch.license_number)
         with self._write() as conn, conn.begin():
-            self._lock_license(conn, license_id)
-            import_id = batch.import_id
-            if import_id is None:
-                assert batch.opening is not None, "a batch needs an import id or an opening"
-                import_id = self._open(conn, license_id, batch.opening)
-            else:  # each chunk stored is the import's sign of life (fail_stalled_imports)
-                conn.execute(update(imports).where(imports.c.id == import_id)
-                             .values(heartbeat_at=datetime.now(UTC)))
-            cursor = conn.connection.dbapi_connection.cursor()
-            keys = list({event.natural_key for record in batch.records for event in record})
-            outcomes, new = (classify(batch.records,
-                                      self._bulk.fingerprints(cursor, license_id, keys))
-                             if batch.records else ([], []))
-            if new:
-                self._bulk.insert(cursor, license_id, import_id, batch.source,
-                                  batch.recorded_at, new)
-            appended = Appended(outcomes, len(new), import_id)
-            if finish:
-                self._finish(conn, finish(appended), datetime.now(UTC))
-            return appended
+            return self._append_in(conn, batch, finish)
+
+    @contextmanager
+    def ingest_session(self) -> Iterator[GroupedWriter]:
+        """Yield a writer whose appends share transactions of many records (bulk ingest)."""
+        writer = GroupedWriter(self._write, self._append_in)
+        try:
+            yield writer
+        except BaseException:
+            writer.close(commit=False)
+            raise
+        writer.close(commit=True)
+
+    def _append_in(self, conn: Any, batch: Batch, finish: Finish | None) -> Appended:
+        """Append a batch inside the caller's write transaction."""
+        license_id = self._license_id(batch.license_number)
+        self._lock_license(conn, license_id)
+        import_id = batch.import_id
+        if import_id is None:
+            assert batch.opening is not None, "a batch needs an import id or an opening"
+            import_id = self._open(conn, license_id, batch.opening)
+        else:  # each chunk stored is the import's sign of life (fail_stalled_imports)
+            conn.execute(update(imports).where(imports.c.id == import_id)
+                         .values(heartbeat_at=datetime.now(UTC)))
+        cursor = conn.connection.dbapi_connection.cursor()
+        keys = list({event.natural_key for record in batch.records for event in record})
+        outcomes, new = (classify(batch.records,
+                                  self._bulk.fingerprints(cursor, license_id, keys))
+                         if batch.records else ([], []))
+        if new:
+            self._bulk.insert(cursor, license_id, import_id, batch.source,
+                              batch.recorded_at, new)
+        appended = Appended(outcomes, len(new), import_id)
+        if finish:
+            self._finish(conn, finish(appended), datetime.now(UTC))
+        return appended
 
     def fail_stalled_imports(self, stale_before: datetime, at: datetime) -> list[int]:
         """Mark imports running without a sign of life since stale_before failed; return ids.
