@@ -34,6 +34,7 @@ class EventType(StrEnum):
 
 
 _TYPE_NAMES = {kind: kind.value for kind in EventType}  # enum .value is slow in hot loops
+_KEY_PREFIXES = {kind: f"{kind.value}:" for kind in EventType}
 
 def require_aware(value: datetime, what: str = "time") -> datetime:
     """Return value in UTC, refusing a datetime that carries no zone."""
@@ -72,15 +73,20 @@ class Event:
     fingerprint: str = field(init=False)
 
     def __post_init__(self) -> None:
+        # Runs for every event imported, so it reads each field once into a local.
         kind = _TYPE_NAMES[self.type]
-        object.__setattr__(self, "occurred_at", require_aware(self.occurred_at, "occurred_at"))
-        if not self.natural_key.startswith(kind + ":"):
-            object.__setattr__(self, "natural_key", f"{kind}:{self.natural_key}")
+        occurred_at = self.occurred_at
+        if occurred_at.tzinfo is not UTC:
+            occurred_at = require_aware(occurred_at, "occurred_at")
+            object.__setattr__(self, "occurred_at", occurred_at)
+        prefix = _KEY_PREFIXES[self.type]
+        if not self.natural_key.startswith(prefix):
+            object.__setattr__(self, "natural_key", prefix + self.natural_key)
         # Serialised once: the fingerprint hashes it and the store writes it as is.
-        payload_json = canonical_json(self.payload)
+        payload_json = orjson.dumps(self.payload, option=orjson.OPT_SORT_KEYS).decode()
         object.__setattr__(self, "payload_json", payload_json)
-        content = "\x1f".join([kind, self.occurred_at.isoformat(), self.package_label or "",
-                               self.reference or "", payload_json])
+        content = "\x1f".join((kind, occurred_at.isoformat(), self.package_label or "",
+                               self.reference or "", payload_json))
         object.__setattr__(self, "fingerprint", hashlib.sha256(content.encode()).hexdigest())
 
 

@@ -85,6 +85,13 @@ def number(row: Mapping[str, Any], name: str, *, required: bool = True) -> float
     value = row.get(name)
     if type(value) is float and math.isfinite(value):
         return value
+    if type(value) is str and value:  # CSV's usual case; anything odd takes the checks below
+        try:
+            parsed = float(value)
+        except ValueError:
+            parsed = math.nan
+        if math.isfinite(parsed):
+            return parsed
     if value is None or value == "":
         _refuse_if_required(name, required)
         return None
@@ -155,6 +162,14 @@ def _parse_iso(name: str, value: Any) -> datetime:
 
 def _timestamp(row: Mapping[str, Any], name: str, required: bool) -> datetime | None:
     value = row.get(name)
+    if type(value) is str:  # the usual case, parsed once; anything odd takes the checks below
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.year != _UNSET_YEAR:
+                return parsed
     if value is None or value == "":
         _refuse_if_required(name, required)
         return None

@@ -159,11 +159,14 @@ def _store_chunk(writer: BatchWriter, summary: ImportSummary, chunk: Sequence[Pa
                  now: datetime, opening: ImportOpening, last: bool) -> None:
     """Store one chunk; the first also opens the import, the last also finishes it."""
     summary.rows_read += len(chunk)
-    parsed = [p for p in chunk if p.reason is None]
-    for p in chunk:
-        if p.reason is not None:
+    parsed = []
+    for p in chunk:  # one pass: this runs once per row of every file
+        if p.reason is None:
+            parsed.append(p)
+        else:
             summary.rejections.append(Rejection(summary.source, p.line, p.reason))
-        summary.ignored_fields |= p.ignored_fields
+        if p.ignored_fields:
+            summary.ignored_fields |= p.ignored_fields
     summary.rejected = len(summary.rejections)
     if not (parsed or last or summary.import_id is None):
         return
@@ -185,15 +188,17 @@ def _store_chunk(writer: BatchWriter, summary: ImportSummary, chunk: Sequence[Pa
 def _count_outcomes(summary: ImportSummary, parsed: Sequence[Parsed],
                     appended: Appended) -> None:
     summary.events_added += appended.events_added
-    for p, outcome in zip(parsed, appended.outcomes, strict=True):
-        if outcome is Outcome.ADDED:
-            summary.accepted += 1
-        elif outcome is Outcome.DUPLICATE:
-            summary.duplicates += 1
-        else:
-            summary.rejections.append(Rejection(
-                summary.source, p.line, "already imported with different content; "
-                "send a correction as a new record, never an edit of an old one"))
+    outcomes = appended.outcomes
+    assert len(outcomes) == len(parsed), "the store must give one outcome per record"
+    added, duplicates = outcomes.count(Outcome.ADDED), outcomes.count(Outcome.DUPLICATE)
+    summary.accepted += added
+    summary.duplicates += duplicates
+    if added + duplicates < len(outcomes):  # conflicts are rare: only then look for them
+        summary.rejections += [
+            Rejection(summary.source, p.line, "already imported with different content; "
+                      "send a correction as a new record, never an edit of an old one")
+            for p, outcome in zip(parsed, outcomes, strict=True)
+            if outcome is Outcome.CONFLICT]
     summary.rejected = len(summary.rejections)
 
 
