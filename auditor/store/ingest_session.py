@@ -2,10 +2,12 @@
 
 A year of a store is thousands of daily files of a few thousand rows each. Committed
 one by one, every commit rewrites the index pages the file touched into the WAL and
-waits for an fsync: about a third of the ingest's time. A session keeps one write
-transaction open across files and commits when it holds GROUP_RECORDS records or has
-been open GROUP_SECONDS (so other writers wait at most that long for the lock), and
-when the session ends.
+waits for an fsync. A session keeps one write transaction open across small files
+(each stored in one batch, opened and finished in it) and commits when it holds
+GROUP_RECORDS records or has been open GROUP_SECONDS (so other writers wait at most
+that long for the lock), and when the session ends. A batch that is only part of a
+larger file is committed at once, as outside a session: AUDITOR_IMPORT_CHUNK keeps
+meaning the records per transaction of a large file.
 
 Each import is still all or nothing: a crash rolls back the whole open group (imports,
 their events and their trail entries together), and importing the files again adds
@@ -32,13 +34,11 @@ AppendIn = Callable[[Any, Batch, Finish | None], Appended]
 class GroupedWriter:
     """Appends batches through one connection, committing every group of records."""
 
-    def __init__(self, connect: Connect, append_in: AppendIn, *,
-                 group_records: int = GROUP_RECORDS, group_seconds: float = GROUP_SECONDS
-                 ) -> None:
+    def __init__(self, connect: Connect, append_in: AppendIn) -> None:
         self._connect = connect
         self._append_in = append_in
-        self._group_records = group_records
-        self._group_seconds = group_seconds
+        self._group_records = GROUP_RECORDS
+        self._group_seconds = GROUP_SECONDS
         self._conn: Any = None
         self._transaction: Any = None
         self._records = 0
@@ -53,7 +53,8 @@ class GroupedWriter:
             self._records, self._began = 0, time.monotonic()
         appended = self._append_in(self._conn, batch, finish)
         self._records += len(batch.records)
-        if (self._records >= self._group_records
+        whole_file = batch.opening is not None and finish is not None
+        if (not whole_file or self._records >= self._group_records
                 or time.monotonic() - self._began >= self._group_seconds):
             self.commit()
         return appended
