@@ -45,6 +45,26 @@ def require_aware(value: datetime, what: str = "time") -> datetime:
     return value.astimezone(UTC)
 
 
+_last_iso: tuple[datetime | None, str] = (None, "")
+
+
+def iso_text(value: datetime) -> str:
+    """Return value.isoformat(), remembering the last answer.
+
+    An imported event's time is written into its payload and hashed into its
+    fingerprint, and a receipt's lines share the receipt's time: the same object is
+    formatted several times in a row. A datetime never changes, and the one remembered
+    is kept alive by the memo, so the identity test cannot be fooled by a reused id.
+    """
+    global _last_iso
+    last = _last_iso
+    if last[0] is value:
+        return last[1]
+    text = value.isoformat()
+    _last_iso = (value, text)
+    return text
+
+
 def canonical_json(value: Any) -> str:
     """Serialise value the same way every time (sorted keys, compact, UTF-8).
 
@@ -85,7 +105,7 @@ class Event:
         # Serialised once: the fingerprint hashes it and the store writes it as is.
         payload_json = orjson.dumps(self.payload, option=orjson.OPT_SORT_KEYS).decode()
         object.__setattr__(self, "payload_json", payload_json)
-        content = "\x1f".join((kind, occurred_at.isoformat(), self.package_label or "",
+        content = "\x1f".join((kind, iso_text(occurred_at), self.package_label or "",
                                self.reference or "", payload_json))
         object.__setattr__(self, "fingerprint", hashlib.sha256(content.encode()).hexdigest())
 

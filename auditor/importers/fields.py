@@ -9,6 +9,7 @@ from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 from auditor.domain.errors import RowRejected
+from auditor.domain.events import iso_text
 
 # METRC writes 0001-01-01 for "not set".
 _UNSET_YEAR = 1
@@ -262,4 +263,6 @@ def start_of_day(value: date, zone: ZoneInfo) -> datetime:
 
 def iso(value: datetime | date | None) -> str | None:
     """Return the ISO 8601 text of a time or date for an event payload."""
+    if type(value) is datetime:
+        return iso_text(value)
     return None if value is None else value.isoformat()

@@ -115,7 +115,8 @@ class SqlEventStore:
         with self._write() as conn, conn.begin():
             self._finish(conn, summary, finished_at)
 
-    def _finish(self, conn: Any, summary: ImportSummary, finished_at: datetime) -> None:
+    def _finish(self, conn: Any, summary: ImportSummary, finished_at: datetime,
+                sha256: str | None = None) -> None:
         values = {
             "status": "completed", "finished_at": finished_at, "rows_read": summary.rows_read,
             "accepted": summary.accepted, "duplicates": summary.duplicates,
@@ -124,7 +125,7 @@ class SqlEventStore:
             "ignored_fields": sorted(summary.ignored_fields),
         }
         conn.execute(update(imports).where(imports.c.id == summary.import_id).values(values))
-        record(conn, _import_change(conn, summary, values))
+        record(conn, _import_change(conn, summary, values, sha256))
 
     def append(self, batch: Batch, finish: Finish | None = None) -> Appended:
         """Store the new events of a batch in one transaction and say what became of each record.
@@ -166,7 +167,9 @@ class SqlEventStore:
                               batch.recorded_at, new)
         appended = Appended(outcomes, len(new), import_id)
         if finish:
-            self._finish(conn, finish(appended), datetime.now(UTC))
+            # A file of one batch carries its hash here: no need to read it back.
+            self._finish(conn, finish(appended), datetime.now(UTC),
+                         batch.opening.sha256 if batch.opening else None)
         return appended
 
     def fail_stalled_imports(self, stale_before: datetime, at: datetime) -> list[int]:
@@ -249,9 +252,11 @@ class SqlEventStore:
             return conn.scalar(query)
 
 
-def _import_change(conn: Any, summary: ImportSummary, values: dict[str, Any]) -> Change:
+def _import_change(conn: Any, summary: ImportSummary, values: dict[str, Any],
+                   sha256: str | None) -> Change:
     """Return the one trail entry of an import: the file's hash and what became of its rows."""
-    sha256 = conn.scalar(select(imports.c.sha256).where(imports.c.id == summary.import_id))
+    if sha256 is None:
+        sha256 = conn.scalar(select(imports.c.sha256).where(imports.c.id == summary.import_id))
     counts = {k: values[k] for k in ("status", "rows_read", "accepted", "duplicates",
                                      "rejected", "events_added")}
     return Change("import", "import", str(summary.import_id), summary.license,
