@@ -47,6 +47,7 @@ class Template(StrEnum):
     RECONCILE = "reconcile"
     STATE_AT_TIME = "state_at_time"
     AGGREGATE = "aggregate"
+    FULL_COUNT_INTERVAL = "full_count_interval"
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,16 @@ class AggregateParams(Strict):
     message = fields.String(required=True)
 
 
+class FullCountIntervalParams(Strict):
+    """After each full count (`rules.coverage`) the next comes within `deadline`; `hint`,
+    a count id pattern, only picks the count a finding explains first."""
+
+    deadline = fields.String(required=True)
+    hint = fields.String(load_default=None, allow_none=True)
+    message = fields.String(required=True)
+    late_message = fields.String(load_default=None)  # a full count came, after the deadline
+
+
 class CitationSchema(Strict):
     """A regulation and where to read it."""
 

@@ -41,6 +41,7 @@ from auditor.rules.language import (
 from auditor.rules.params import Compare
 from auditor.store.aggregate_sql import aggregate, aggregate_within
 from auditor.store.compiled_sql import Compiled
+from auditor.store.coverage_sql import full_count_interval
 from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
 from auditor.store.package_states import StateFields, evidence_states, latest_of
 from auditor.store.schema import events
@@ -230,7 +231,8 @@ def failed_columns(rule: Rule, fields: Fields) -> list[Any]:
 
 COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
              Template.REQUIRES_WITHIN: requires_within, Template.RECONCILE: reconcile,
-             Template.STATE_AT_TIME: state_at_time, Template.AGGREGATE: aggregate}
+             Template.STATE_AT_TIME: state_at_time, Template.AGGREGATE: aggregate,
+             Template.FULL_COUNT_INTERVAL: full_count_interval}
 
 
 def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, start: datetime,
