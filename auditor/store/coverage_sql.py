@@ -51,9 +51,13 @@ def full_count_interval(rule: Rule, license_id: int, license: License, dialect: 
             .scalar_subquery().label("derived_follow_up_0"))
     triggers = e.join(full, full.c.first_id == e.c.id)
     closest = _closest(counts, params.hint, ef.time(), deadline)
-    inner = (select(e, came, closest.label("derived_closest")).select_from(triggers)
+    remedy = (select(after.c.first_id).where(after.c.started > ef.time(), after.c.started <= end)
+              .order_by(after.c.started, after.c.first_id).limit(1).scalar_subquery()
+              .label("derived_corrected_by_event"))
+    inner = (select(e, came, remedy, closest.label("derived_closest")).select_from(triggers)
              .where(deadline <= end, not_(followed)).subquery("unfollowed"))
-    found = select(inner, *_explained(counts, missed, inner.c.derived_closest))
+    found = select(inner, *_explained(counts, missed, inner.c.derived_closest),
+                   *_remedied_by(inner.c.derived_corrected_by_event))
     pending = select(e).select_from(triggers).where(deadline > end, not_(followed))
     return Compiled(found, pending)
 
@@ -82,6 +86,17 @@ def _explained(counts: Any, missed: Any, count_id: Any) -> list[Any]:
             .scalar_subquery().label("derived_tags")]
 
 
+def _remedied_by(event_id: Any) -> list[Any]:
+    """Return the next full count's first line (type, reference, time) as the finding's
+    corrective event (`store.correction_sql.CORRECTION`)."""
+    line = events.alias("remedy")
+    first = select(line.c.id).where(line.c.id == event_id)
+    return [first.with_only_columns(column).scalar_subquery().label(f"derived_{name}")
+            for name, column in (("corrected_by_type", line.c.type),
+                                 ("corrected_by_reference", line.c.reference),
+                                 ("corrected_at", line.c.occurred_at))]
+
+
 def _per_count(license_id: int, license: License, dialect: str, end: Any) -> tuple[Any, Any]:
     """Return a CTE of every count begun by `end` (count_id, first_id: its first line,
     started, ended, on_hand_at_start, not_counted) and one of the packages each did not
@@ -89,19 +104,21 @@ def _per_count(license_id: int, license: License, dialect: str, end: Any) -> tup
     line = events.alias("line")
     lf = Fields(line, dialect, license)
     order = (lf.time(), line.c.id)
-    lines = (select(line.c.id, line.c.reference.label("count_id"), lf.time().label("t"),
+    lines = (select(line.c.id, line.c.reference.label("count_id"),
+                    line.c.package_label.label("tag"), lf.time().label("t"),
                     func.row_number().over(partition_by=line.c.reference, order_by=order)
                     .label("rank"),
                     func.min(lf.time()).over(partition_by=line.c.reference).label("started"),
                     func.max(lf.time()).over(partition_by=line.c.reference).label("ended"))
              .where(line.c.license_id == license_id, line.c.type == "count_line",
-                    line.c.reference.is_not(None)).subquery("count_lines"))
+                    line.c.reference.is_not(None))
+             .cte("count_lines").prefix_with("MATERIALIZED"))
     begun = (select(lines.c.count_id, lines.c.id.label("first_id"), lines.c.started,
                     lines.c.ended).where(lines.c.rank == 1, lines.c.started <= end)
              .cte("counts").prefix_with("MATERIALIZED"))
     held = _holdings(license_id, license, dialect)
     pairs = (select(begun.c.count_id, held.c.tag,
-                    case((or_(_counted(license_id, begun, held.c.tag),
+                    case((or_(_counted(lines, begun, held.c.tag),
                               _sold(license_id, license, dialect, begun, held.c.tag)), 0),
                          else_=1).label("missed"))
              .select_from(begun.join(held, and_(
@@ -122,11 +139,9 @@ def _per_count(license_id: int, license: License, dialect: str, end: Any) -> tup
     return counts, missed
 
 
-def _counted(license_id: int, begun: Any, tag: Any) -> ColumnElement[bool]:
-    """Return whether the count has a line of the tag (the events index finds it)."""
-    line = events.alias("counted")
-    return exists().where(line.c.license_id == license_id, line.c.type == "count_line",
-                          line.c.reference == begun.c.count_id, line.c.package_label == tag)
+def _counted(lines: Any, begun: Any, tag: Any) -> ColumnElement[bool]:
+    """Return whether the count has a line of the tag."""
+    return exists().where(lines.c.count_id == begun.c.count_id, lines.c.tag == tag)
 
 
 def _sold(license_id: int, license: License, dialect: str, begun: Any,
@@ -144,36 +159,34 @@ def _holdings(license_id: int, license: License, dialect: str) -> Any:
     quantity of the tag stays above EMPTY; held_to is NULL for a span still open.
 
     The quantity just before an instant s is the balance after the tag's last event
-    before s, so the tag is on hand at s when a span has held_from < s <= held_to.
+    before s, so the tag is on hand at s when a span has held_from < s <= held_to. One
+    pass over the tag's events gives each one's balance before and after it; the events
+    where the package comes on hand or goes off it (few) bound the spans.
     """
     move = events.alias("move")
     mf = Fields(move, dialect, license)
-    order = (mf.time(), move.c.id)
     delta = case(*((and_(move.c.type == term.type, *_only(mf, term)),
                     term.sign * func.coalesce(mf[term.field], 0.0))
                    for term in ON_HAND["metrc"]), else_=0.0)
-    ledger = (select(move.c.package_label.label("tag"), move.c.id, mf.time().label("t"),
-                     func.sum(delta).over(partition_by=move.c.package_label, order_by=order,
-                                          rows=(None, 0)).label("balance"),
-                     func.lead(mf.time()).over(partition_by=move.c.package_label,
-                                               order_by=order).label("next_t"))
-              .where(move.c.license_id == license_id, move.c.package_label.is_not(None),
-                     move.c.type.in_(sorted({term.type for term in ON_HAND["metrc"]})))
-              .subquery("ledger"))
-    on = case((ledger.c.balance > EMPTY, 1), else_=0)
-    by_time = (ledger.c.t, ledger.c.id)
-    flagged = select(ledger, on.label("held"), func.lag(on).over(
-        partition_by=ledger.c.tag, order_by=by_time).label("was_held")).subquery("flagged")
-    turned = case((or_(flagged.c.was_held.is_(None), flagged.c.was_held != flagged.c.held),
-                   1), else_=0)
-    islands = select(flagged, func.sum(turned).over(
-        partition_by=flagged.c.tag, order_by=(flagged.c.t, flagged.c.id),
-        rows=(None, 0)).label("island")).subquery("islands")
-    still_open = func.count() > func.count(islands.c.next_t)
-    return (select(islands.c.tag, func.min(islands.c.t).label("held_from"),
-                   case((still_open, None), else_=func.max(islands.c.next_t))
-                   .label("held_to"))
-            .where(islands.c.held == 1).group_by(islands.c.tag, islands.c.island)
+    moves = (select(move.c.package_label.label("tag"), move.c.id, mf.time().label("t"),
+                    delta.label("delta"))
+             .where(move.c.license_id == license_id, move.c.package_label.is_not(None),
+                    move.c.type.in_(sorted({term.type for term in ON_HAND["metrc"]})))
+             .subquery("moves"))
+    ledger = select(moves, func.sum(moves.c.delta).over(
+        partition_by=moves.c.tag, order_by=(moves.c.t, moves.c.id), rows=(None, 0))
+        .label("after")).subquery("ledger")
+    held = ledger.c.after > EMPTY
+    was_held = ledger.c.after - ledger.c.delta > EMPTY  # the balance before the event
+    turns = (select(ledger.c.tag, ledger.c.t, ledger.c.id, case((held, 1), else_=0)
+                    .label("held")).where(or_(and_(held, not_(was_held)),
+                                              and_(was_held, not_(held))))
+             .subquery("turns"))
+    spans = select(turns, func.lead(turns.c.t).over(
+        partition_by=turns.c.tag, order_by=(turns.c.t, turns.c.id)).label("next_turn")) \
+        .subquery("spans")
+    return (select(spans.c.tag, spans.c.t.label("held_from"),
+                   spans.c.next_turn.label("held_to")).where(spans.c.held == 1)
             .cte("holdings").prefix_with("MATERIALIZED"))
 
 
