@@ -8,8 +8,8 @@ and conditions live in sql_fields, so every template reads data the same way.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 

@@ -26,7 +26,9 @@ def test_a_run_resource_carries_its_finding_rate_and_the_change_since_the_run_be
     read = client.get(f"/audits/{second}", headers=auth(officer))
     assert read.status_code == 200
     activity = read.json["activity"]
-    stored = open_store(sql_settings).runs.get(second)["activity"]  # as `audit --json` gives it
+    store = open_store(sql_settings)
+    stored = store.runs.get(second)["activity"]  # as `auditor audit --json` gives it
+    store.engine.dispose()
     assert activity == stored
     assert activity["events"] == 2
     by_rule = read.json["counts"]["by_rule"]

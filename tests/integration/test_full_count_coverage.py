@@ -14,8 +14,8 @@ from auditor.bootstrap import open_store
 from auditor.config import Settings
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.evaluator import LicenseEvaluator
-from auditor.domain.rules import Pack
 from auditor.domain.findings import explain
+from auditor.domain.rules import Pack
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import local_bounds

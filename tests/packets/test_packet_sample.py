@@ -293,8 +293,9 @@ def test_findings_of_one_triggering_record_are_one_incident_with_its_late_correc
     assert sorted(r[4].split(", ") for r in rows if r[5] > 1) == sorted(
         sorted(rules) for rules in shared)
     late = [f for f in run["findings"] if f["fields"].get("timeliness") == "late"]
+    remedied = [f for f in run["findings"] if f in late or f["fields"].get("corrected_by_type")]
     corrected = [r[6] for r in rows if r[6]]
-    assert late and len(corrected) == len({f["evidence"][0] for f in late})
+    assert late and len(corrected) == len({f["evidence"][0] for f in remedied})
     for finding in late:
         when = datetime.fromisoformat(finding["fields"]["reported_at"]).astimezone(ZONE)
         assert any(f"{finding['rule_id']}: corrected late, at "
