@@ -218,6 +218,7 @@ class Correction:
 
     event: EventRef
     match: tuple[FollowUpMatch, ...] = ()
+    time: str = "occurred_at"  # the corrective event's time field (when METRC recorded it)
 
 
 def correction_of(template: str, params: Any, declared: Correction | None) -> Correction | None:
@@ -229,7 +230,7 @@ def correction_of(template: str, params: Any, declared: Correction | None) -> Co
         return Correction(params.prior, tuple(FollowUpMatch(m.event, m.prior)
                                               for m in params.match))
     if template == "requires_within":
-        return Correction(params.follow_up, params.match)
+        return Correction(params.follow_up, params.match, params.follow_up_time)
     return None
 
 
