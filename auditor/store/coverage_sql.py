@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, not_, or_, select
 
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
@@ -67,7 +67,7 @@ def _closest(counts: Any, hint: str | None, since: Any, until: Any) -> Any:
     packages on hand, named by the hint if any is, missing the fewest, the earliest."""
     c = counts.alias("candidate")
     named: ColumnElement[Any] = case((holds(c.c.count_id.regexp_match(hint)), 0), else_=1) \
-        if hint else case((false(), 0), else_=1)
+        if hint else literal(1)
     return (select(c.c.count_id).where(c.c.started > since, c.c.started <= until)
             .order_by(case((c.c.on_hand_at_start > 0, 0), else_=1), named,
                       c.c.not_counted, c.c.started, c.c.count_id)
