@@ -30,7 +30,7 @@ from auditor.store import rules_sql
 from auditor.store.analytical import analytical_copy
 from auditor.store.audit_runs import SqlAuditRuns
 from auditor.store.bulk import bulk_for
-from auditor.store.engine import WRITE
+from auditor.store.engine import WRITE, single_statements
 from auditor.store.organizations_sql import organization_id
 from auditor.store.schema import events, imports, licenses, organizations
 from auditor.store.trail_sql import record
@@ -44,6 +44,7 @@ class SqlEventStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reads = single_statements(engine)  # one-statement reads: no BEGIN/ROLLBACK trips
         self._license_ids: dict[str, int] = {}
         self.runs = SqlAuditRuns(engine)
         self._bulk = bulk_for(engine.dialect.name)
@@ -71,7 +72,7 @@ class SqlEventStore:
 
     def get_license(self, number: str) -> License:
         """Return the license with that number; UnknownLicense if none."""
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = conn.execute(_licenses().where(licenses.c.number == number)).first()
         if row is None:
             raise UnknownLicense(number)
