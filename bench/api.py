@@ -23,10 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,6 +36,7 @@ from tests.load import (  # noqa: E402
     free_port,
     prepare,
     run_load,
+    scratch_schema,
     start_server,
     stored_lines,
 )
@@ -126,19 +124,10 @@ def main() -> None:
             env["AUDITOR_DATABASE_URL"] = url
             medians(measure(Settings(database_url=url), env, args))
             continue
-        schema = f"bench_api_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(args.postgres_url.replace("postgresql://",
-                                                           "postgresql+psycopg://", 1))
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        env.update(AUDITOR_DATABASE_URL=args.postgres_url, AUDITOR_DATABASE_SCHEMA=schema)
-        try:
+        with scratch_schema(args.postgres_url, "bench_api") as schema:
+            env.update(AUDITOR_DATABASE_URL=args.postgres_url, AUDITOR_DATABASE_SCHEMA=schema)
             medians(measure(Settings(database_url=args.postgres_url, database_schema=schema),
                             env, args))
-        finally:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -34,14 +34,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api import create_app  # noqa: E402
 from auditor.config import Settings  # noqa: E402
-from tests.load import IMPORT, READ, pos_export, prepare  # noqa: E402
+from tests.load import IMPORT, READ, pos_export, prepare, scratch_schema  # noqa: E402
 
 
 def write_calls() -> int:
@@ -163,18 +162,9 @@ def main() -> None:
             url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-costs-')) / 'a.db'}"
             measure(Settings(database_url=url), args.requests, not args.no_freeze)
             continue
-        schema = f"bench_costs_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(args.postgres_url.replace("postgresql://",
-                                                           "postgresql+psycopg://", 1))
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        try:
+        with scratch_schema(args.postgres_url, "bench_costs") as schema:
             measure(Settings(database_url=args.postgres_url, database_schema=schema,
                              job_runner="local"), args.requests, not args.no_freeze)
-        finally:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            admin.dispose()
 
 
 if __name__ == "__main__":

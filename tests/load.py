@@ -15,6 +15,7 @@ and thread, so it takes as little CPU from the server as a Python client can.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import statistics
@@ -23,6 +24,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -119,6 +121,21 @@ def prepare(settings: Settings, port: int) -> Target:
     store.engine.dispose()
     return Target(f"http://127.0.0.1:{port}", LIC.number, officer, associate, run.run_id,
                   len(run.findings))
+
+
+@contextlib.contextmanager
+def scratch_schema(url: str, prefix: str) -> Iterator[str]:
+    """Yield the name of a new PostgreSQL schema at url, dropped with its tables after."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
 
 
 def free_port() -> int:
