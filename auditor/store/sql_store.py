@@ -30,13 +30,10 @@ from auditor.store import rules_sql
 from auditor.store.analytical import analytical_copy
 from auditor.store.audit_runs import SqlAuditRuns
 from auditor.store.bulk import bulk_for
-from auditor.store.engine import WRITE, single_statements
+from auditor.store.engine import WRITE, lock_in_schema, single_statements
 from auditor.store.organizations_sql import organization_id
 from auditor.store.schema import events, imports, licenses, organizations
 from auditor.store.trail_sql import record
-
-ADVISORY_LOCK_SPACE = 0x41554449  # "AUDI": keeps our advisory locks apart from others'
-
 
 
 class SqlEventStore:
@@ -187,7 +184,7 @@ class SqlEventStore:
         SQLite's BEGIN IMMEDIATE already holds the database's single write lock.
         """
         if self.engine.dialect.name == "postgresql":
-            conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
+            lock_in_schema(conn, "license", license_id)
 
     def refresh_statistics(self) -> None:
         """Give the planner statistics of the events table once, if it has none."""

@@ -1,5 +1,6 @@
 """How `auditor serve` holds load: processes share connections, timings are off unless asked,
-and a findings page costs the database as few statements as it needs."""
+a findings page costs the database as few statements as it needs, and stores in other
+schemas of the database do not hold up this one's writers."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from api import create_app
 from auditor.config import Settings
+from auditor.store.engine import lock_in_schema, make_engine
 from tests.api.conftest import auth
-from tests.load import free_port, prepare, start_server
+from tests.load import free_port, prepare, scratch_schema, start_server
 
 
 def test_timings_are_off_unless_a_folder_is_named(tmp_path: Path) -> None:
@@ -105,3 +108,31 @@ def test_two_processes_share_the_connections_and_a_taken_port_is_refused(
         server.wait(timeout=30)
     with socket.create_server(("127.0.0.1", port)):
         pass  # the port is free again: no child kept it
+
+
+@pytest.mark.postgres
+def test_stores_in_two_schemas_do_not_wait_on_each_others_locks(
+        postgres_schema: tuple[str, str]) -> None:
+    """Advisory locks are the database's: the key must hold the schema, or stores queue."""
+    url, schema = postgres_schema
+    with scratch_schema(url, "t_other") as other:
+        here, there, here_too = (make_engine(url, schema=s) for s in (schema, other, schema))
+        try:
+            with here.connect() as holder, holder.begin():
+                lock_in_schema(holder, "license", 1)
+                lock_in_schema(holder, "trail")
+                with there.connect() as conn, conn.begin():  # another schema: no wait
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                    lock_in_schema(conn, "license", 1)
+                    lock_in_schema(conn, "trail")
+                for name, key in (("license", 1), ("trail", 0)):  # this schema: excluded
+                    with here_too.connect() as conn, conn.begin():
+                        conn.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+                        with pytest.raises(OperationalError, match="lock timeout"):
+                            lock_in_schema(conn, name, key)
+                with here_too.connect() as conn, conn.begin():  # another license: no wait
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                    lock_in_schema(conn, "license", 2)
+        finally:
+            for engine in (here, there, here_too):
+                engine.dispose()
