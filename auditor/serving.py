@@ -51,8 +51,10 @@ def serve_processes(make_app: Callable[[], Any], host: str, port: int, processes
     # A plain bind first, so a port in use by anything (another auditor serve too) is an
     # error here, rather than a silent share of its connections through SO_REUSEPORT.
     socket.create_server((host, port)).close()
-    listeners = [socket.create_server((host, port), backlog=backlog, reuse_port=True)
-                 for _ in range(processes)]
+    listeners = [socket.create_server((host, port), backlog=backlog, reuse_port=True)]
+    port = listeners[0].getsockname()[1]  # port 0 asked for a free one: the rest join it
+    listeners += [socket.create_server((host, port), backlog=backlog, reuse_port=True)
+                  for _ in range(processes - 1)]
     children = []
     for own in listeners:
         pid = os.fork()
