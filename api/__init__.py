@@ -11,6 +11,7 @@ from api.auth import init_auth
 from api.console import init_console
 from api.errors import AuditorApi
 from api.resources import BLUEPRINTS
+from api.timing import init_timing
 from auditor.bootstrap import metrc_source, open_jobs, open_store
 from auditor.config import Settings
 from auditor.services.auth_failures import FailedAuthentications
@@ -59,4 +60,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         api.register_blueprint(blueprint)
     init_auth(app)
     init_console(app, settings, store.engine)
+    init_timing(app, store.engine, settings.request_timings)
     return app

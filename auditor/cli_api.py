@@ -10,7 +10,7 @@ import click
 from auditor.bootstrap import open_store
 from auditor.config import ServerSettings, Settings
 from auditor.services.access import Role, create_token
-from auditor.serving import serve_processes
+from auditor.serving import ready, serve_processes
 from auditor.store.api_sql import SqlTokens
 from auditor.store.organizations_sql import SqlOrganizations
 
@@ -40,7 +40,7 @@ def serve(host: str, port: int, threads: int | None, processes: int | None) -> N
         _share_console_key()
         serve_processes(create_app, host, port, processes, options)
         return
-    waitress.serve(create_app(), host=host, port=port, **options)
+    waitress.serve(ready(create_app), host=host, port=port, **options)
 
 
 def _share_console_key() -> None:

@@ -34,6 +34,7 @@ class Settings:
     console_secret_key: str | None = None
     console_cookie_secure: bool = True
     signin_failures_per_account: int = 10  # failed sign-ins to one account a minute
+    request_timings: str | None = None  # a folder: each API request's phases (api/timing.py)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,7 +57,8 @@ class Settings:
                    console_secret_key=env.get("AUDITOR_CONSOLE_SECRET_KEY") or None,
                    console_cookie_secure=env.get("AUDITOR_CONSOLE_COOKIE_SECURE", "1") != "0",
                    signin_failures_per_account=positive(
-                       env, "AUDITOR_SIGNIN_FAILURES_PER_ACCOUNT", 10))
+                       env, "AUDITOR_SIGNIN_FAILURES_PER_ACCOUNT", 10),
+                   request_timings=env.get("AUDITOR_REQUEST_TIMINGS") or None)
 
 
 def job_runner(env: Mapping[str, str]) -> str:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/api.py [--clients 50] [--seconds 30] [--think 1.0]
         [--processes 2] [--threads 8] [--runs 3] [--backends sqlite,postgres]
-        [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/test] [--timings]
 
 Per backend: a fresh database with 2,000 POS sale lines METRC never heard of, audited
 once (2,000 findings); then `auditor serve --processes P --threads T` in a child process
@@ -11,6 +11,8 @@ read a random page of 50 findings, one in four posts a 5-line POS import with a 
 Idempotency-Key, each terminal pausing `--think` seconds on average between requests
 (0: a closed loop). After each run every acknowledged import is counted in the database:
 it must be there exactly once. Prints each run's figures and the medians over the runs.
+With --timings the server also writes each request's phases (api/timing.py) and each
+run prints where the slowest 1 % of each kind spent their time (bench/api_timings.py).
 """
 
 from __future__ import annotations
@@ -20,14 +22,13 @@ import os
 import statistics
 import sys
 import tempfile
-import uuid
+import time
 from pathlib import Path
-
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from auditor.config import Settings  # noqa: E402
+from bench.api_timings import report  # noqa: E402
 from tests.load import (  # noqa: E402
     IMPORT,
     READ,
@@ -35,6 +36,7 @@ from tests.load import (  # noqa: E402
     free_port,
     prepare,
     run_load,
+    scratch_schema,
     start_server,
     stored_lines,
 )
@@ -63,7 +65,7 @@ def measure(settings: Settings, env: dict[str, str], args: argparse.Namespace) -
     server = start_server(env, port, args.processes, args.threads)
     try:
         for number in range(1, args.runs + 1):
-            cpu = group_cpu_seconds(server.pid)
+            cpu, began = group_cpu_seconds(server.pid), time.monotonic()
             result = run_load(target, args.clients, args.seconds, args.think, lines=5)
             served = sum(len(v) for v in result.latencies.values())
             server_cpu = group_cpu_seconds(server.pid) - cpu
@@ -76,6 +78,9 @@ def measure(settings: Settings, env: dict[str, str], args: argparse.Namespace) -
             print(f"  server processes: {server_cpu:.1f} CPU s, {1000 * server_cpu / served:.1f} "
                   f"CPU ms per request (PostgreSQL's own CPU not counted); load average "
                   f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+            if args.timings:
+                print("\n".join(report(result.samples, Path(env["AUDITOR_REQUEST_TIMINGS"]),
+                                        began)))
             results.append(result)
     finally:
         os.killpg(server.pid, 15)
@@ -104,30 +109,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--timings", action="store_true",
+                        help="have the server time each request's phases; print the tail's")
     args = parser.parse_args()
     for backend in args.backends.split(","):
         print(f"{backend}: {args.clients} terminals, think {args.think} s, {args.runs} runs of "
               f"{args.seconds:.0f} s; auditor serve --processes {args.processes} "
               f"--threads {args.threads}", flush=True)
         env = dict(os.environ)
+        if args.timings:
+            env["AUDITOR_REQUEST_TIMINGS"] = tempfile.mkdtemp(prefix="bench-api-timings-")
         if backend == "sqlite":
             url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-api-')) / 'a.db'}"
             env["AUDITOR_DATABASE_URL"] = url
             medians(measure(Settings(database_url=url), env, args))
             continue
-        schema = f"bench_api_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(args.postgres_url.replace("postgresql://",
-                                                           "postgresql+psycopg://", 1))
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        env.update(AUDITOR_DATABASE_URL=args.postgres_url, AUDITOR_DATABASE_SCHEMA=schema)
-        try:
+        with scratch_schema(args.postgres_url, "bench_api") as schema:
+            env.update(AUDITOR_DATABASE_URL=args.postgres_url, AUDITOR_DATABASE_SCHEMA=schema)
             medians(measure(Settings(database_url=args.postgres_url, database_schema=schema),
                             env, args))
-        finally:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-            admin.dispose()
 
 
 if __name__ == "__main__":

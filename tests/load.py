@@ -15,6 +15,7 @@ and thread, so it takes as little CPU from the server as a Python client can.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import statistics
@@ -23,6 +24,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -42,6 +44,7 @@ from auditor.store.schema import events
 READ, IMPORT = "read findings page", "post import"
 LIC = License("C10-0000123-LIC", "CA", "America/Los_Angeles")
 SEED_LINES = 2000
+LOOP_TICK = 0.01  # how often the client's loop lateness is sampled, s
 HEADER = ("receipt_id,line_id,sold_at,package_label,sku,product_name,category,quantity,"
           "unit,unit_price,total_price,customer_type,customer_id,employee,voided\n")
 
@@ -75,6 +78,10 @@ class LoadResult:
     acknowledged: list[str] = field(default_factory=list)  # receipt ids answered 201
     retried: int = 0
     client_cpu: float = 0.0
+    # (X-Load-Id, kind, sent, answered) per answered request: bench/api.py --timings
+    # lines these up with the server's own timings of the same requests.
+    samples: list[tuple[str, str, float, float]] = field(default_factory=list)
+    loop_lags: list[float] = field(default_factory=list)  # the client loop's lateness, s
 
     def percentile(self, kind: str, q: int) -> float:
         """Return the q-th percentile latency of a kind of request, in ms."""
@@ -89,6 +96,10 @@ class LoadResult:
         out = [f"  all: {total / self.seconds:.0f} requests/s, errors {len(self.errors)}, "
                f"imports retried {self.retried}, client CPU {self.client_cpu:.1f} s "
                f"({100 * self.client_cpu / self.seconds:.0f} % of one core)"]
+        if len(self.loop_lags) > 1:
+            lags = statistics.quantiles(self.loop_lags, n=100)
+            out.append(f"  client event loop late by p50 {1000 * lags[49]:.1f} ms, p99 "
+                       f"{1000 * lags[98]:.1f} ms, max {1000 * max(self.loop_lags):.1f} ms")
         for kind, times in self.latencies.items():
             p50, p99 = self.percentile(kind, 50), self.percentile(kind, 99)
             out.append(f"  {kind:20} {len(times) / self.seconds:7.1f} req/s  p50 {p50:6.1f} ms"
@@ -110,6 +121,21 @@ def prepare(settings: Settings, port: int) -> Target:
     store.engine.dispose()
     return Target(f"http://127.0.0.1:{port}", LIC.number, officer, associate, run.run_id,
                   len(run.findings))
+
+
+@contextlib.contextmanager
+def scratch_schema(url: str, prefix: str) -> Iterator[str]:
+    """Yield the name of a new PostgreSQL schema at url, dropped with its tables after."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
 
 
 def free_port() -> int:
@@ -162,15 +188,19 @@ async def _terminal(http: httpx.AsyncClient, target: Target, until: float, think
 
 async def _read(http: httpx.AsyncClient, target: Target, offset: int,
                 result: LoadResult) -> None:
+    load_id = uuid.uuid4().hex
     began = time.monotonic()
     try:
         answer = await http.get(f"{target.base}/audits/{target.run_id}/findings",
                                 params={"limit": 50, "offset": offset},
-                                headers={"Authorization": f"Bearer {target.officer}"})
+                                headers={"Authorization": f"Bearer {target.officer}",
+                                         "X-Load-Id": load_id})
     except httpx.HTTPError as error:
         result.errors.append(f"{READ}: {type(error).__name__}")
         return
-    result.latencies[READ].append(time.monotonic() - began)
+    answered = time.monotonic()
+    result.latencies[READ].append(answered - began)
+    result.samples.append((load_id, READ, began, answered))
     if answer.status_code >= 400:
         result.errors.append(f"{READ}: {answer.status_code}")
 
@@ -183,16 +213,20 @@ async def _import(http: httpx.AsyncClient, target: Target, until: float, lines: 
     headers = {"Authorization": f"Bearer {target.associate}", "Idempotency-Key": key}
     first = True
     while time.monotonic() < until + 30:  # keep retrying a little past the end
+        load_id = uuid.uuid4().hex
         began = time.monotonic()
         try:
             answer = await http.post(f"{target.base}/licenses/{target.license}/imports",
-                                     params={"format": "pos-sales"}, headers=headers,
+                                     params={"format": "pos-sales"},
+                                     headers={**headers, "X-Load-Id": load_id},
                                      files={"file": ("pos.csv", body, "text/csv")})
         except httpx.HTTPError as error:
             result.errors.append(f"{IMPORT}: {type(error).__name__}")
         else:
             if first:
-                result.latencies[IMPORT].append(time.monotonic() - began)
+                answered = time.monotonic()
+                result.latencies[IMPORT].append(answered - began)
+                result.samples.append((load_id, IMPORT, began, answered))
             if answer.status_code == 201:
                 result.acknowledged.append(receipt)
                 return
@@ -204,6 +238,14 @@ async def _import(http: httpx.AsyncClient, target: Target, until: float, lines: 
         await asyncio.sleep(0.2)
 
 
+async def _watch_loop(until: float, result: LoadResult) -> None:
+    """Record how late the client's own loop wakes: a terminal's request waits as long."""
+    while time.monotonic() < until:
+        asked = time.monotonic()
+        await asyncio.sleep(LOOP_TICK)
+        result.loop_lags.append(max(0.0, time.monotonic() - asked - LOOP_TICK))
+
+
 async def _run(target: Target, clients: int, seconds: float, think: float,
                lines: int) -> LoadResult:
     result = LoadResult(seconds)
@@ -212,7 +254,8 @@ async def _run(target: Target, clients: int, seconds: float, think: float,
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as http:
         until = time.monotonic() + seconds
         rngs = [random.Random(i) for i in range(clients)]
-        await asyncio.gather(*(_terminal(http, target, until, think, lines, result, rng)
+        await asyncio.gather(_watch_loop(until, result),
+                             *(_terminal(http, target, until, think, lines, result, rng)
                                for rng in rngs))
     return result
 

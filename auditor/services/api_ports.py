@@ -125,7 +125,11 @@ class ApiStore(Protocol):
         """Return the license number of an audit run, or None if there is no such run."""
 
     def findings(self, query: FindingQuery) -> list[dict[str, Any]]:
-        """Return a page of a run's findings (with license and identity), by occurrence."""
+        """Return a page of a run's findings (with license and identity), by occurrence.
+
+        Each row carries its recorded state under "state" (None: never changed), read
+        with the page rather than by a second query.
+        """
 
     def finding(self, finding_id: int) -> dict[str, Any] | None:
         """Return one stored finding with its run's license, or None."""

@@ -36,10 +36,17 @@ def effective(state: FindingState | None, now: datetime) -> dict[str, Any]:
 
 def with_status(store: ApiStore, license_number: str,
                 rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return findings with their current status merged in."""
-    states = store.finding_states(license_number, [r["identity"] for r in rows])
+    """Return findings with their current status merged in.
+
+    Rows read as a page carry their recorded state already (under "state"); the states
+    of any others are read in one query.
+    """
+    unread = [r["identity"] for r in rows if "state" not in r]
+    states = store.finding_states(license_number, unread) if unread else {}
     now = datetime.now(UTC)
-    return [{**row, **effective(states.get(row["identity"]), now)} for row in rows]
+    return [{**{k: v for k, v in row.items() if k != "state"},
+             **effective(row["state"] if "state" in row else states.get(row["identity"]), now)}
+            for row in rows]
 
 
 def list_findings(store: ApiStore, query: FindingQuery,

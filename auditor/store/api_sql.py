@@ -12,7 +12,7 @@ from auditor.domain.errors import NotFound
 from auditor.domain.license import DEFAULT_ORGANIZATION
 from auditor.domain.trail import Change
 from auditor.services.api_ports import EventQuery, FindingQuery, FindingState, TokenRecord
-from auditor.store.engine import WRITE
+from auditor.store.engine import WRITE, single_statements
 from auditor.store.idempotency_sql import SqlIdempotencyKeys
 from auditor.store.organizations_sql import organization_id
 from auditor.store.schema import (
@@ -33,6 +33,7 @@ class SqlTokens:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reads = single_statements(engine)
 
     def add(self, secret_sha256: str, role: str, licenses: tuple[str, ...], label: str,
             created_at: datetime, organization: str = DEFAULT_ORGANIZATION) -> TokenRecord:
@@ -51,7 +52,7 @@ class SqlTokens:
 
     def by_secret(self, secret_sha256: str) -> TokenRecord | None:
         """Return the token with that secret hash, or None."""
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = conn.execute(_tokens().where(
                 api_tokens.c.secret_sha256 == secret_sha256)).first()
         return _token(row) if row else None
@@ -88,6 +89,18 @@ FINDING_COLUMNS = (findings.c.id, findings.c.run_id, findings.c.identity, findin
                    findings.c.evidence, licenses.c.number.label("license"))
 
 
+STATE_COLUMNS = tuple(finding_states.c[name].label(f"state_{name}") for name in (
+    "status", "revision", "note", "actor", "changed_at", "waiver_justification",
+    "waiver_expires_at"))
+
+
+def _with_state(row: dict[str, Any]) -> dict[str, Any]:
+    """Return a finding row with its joined state columns folded into `state` (None: none)."""
+    values = [row.pop(column.name) for column in STATE_COLUMNS]
+    row["state"] = FindingState(*values) if values[0] is not None else None
+    return row
+
+
 def _status_change(license_number: str, identity: str, old_status: str,
                    state: FindingState) -> Change:
     """Return the trail entry of a finding's status change (a waiver with its terms)."""
@@ -110,6 +123,7 @@ class SqlApiStore:
         self.engine = engine
         self.tokens = SqlTokens(engine)
         self.keys = SqlIdempotencyKeys(engine)
+        self._reads = single_statements(engine)  # each read below is one statement
         # A run never changes license, so its license is read once per process: every
         # findings page asks, and the answer saves a round trip each time.
         self._run_licenses: dict[str, str] = {}
@@ -127,7 +141,7 @@ class SqlApiStore:
         """Return the license number of an audit run, or None."""
         if run_id in self._run_licenses:
             return self._run_licenses[run_id]
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             number = conn.scalar(select(licenses.c.number)
                                  .join(audit_runs, audit_runs.c.license_id == licenses.c.id)
                                  .where(audit_runs.c.id == run_id))
@@ -143,8 +157,18 @@ class SqlApiStore:
                 .join(licenses, licenses.c.id == audit_runs.c.license_id))
 
     def findings(self, query: FindingQuery) -> list[dict[str, Any]]:
-        """Return a page of a run's findings, by occurrence then id."""
-        stmt = self._findings().where(findings.c.run_id == query.run_id)
+        """Return a page of a run's findings, by occurrence then id, each with its state.
+
+        The recorded states come in the same statement (joined by license and identity),
+        so a page is one query, not a query for the findings and one for their states.
+        """
+        stmt = (select(*FINDING_COLUMNS, *STATE_COLUMNS)
+                .join(audit_runs, audit_runs.c.id == findings.c.run_id)
+                .join(licenses, licenses.c.id == audit_runs.c.license_id)
+                .outerjoin(finding_states,
+                           (finding_states.c.license_id == audit_runs.c.license_id)
+                           & (finding_states.c.identity == findings.c.identity))
+                .where(findings.c.run_id == query.run_id))
         for column, value in ((findings.c.rule_id, query.rule_id),
                               (findings.c.severity, query.severity),
                               (findings.c.package_label, query.package_label)):
@@ -156,12 +180,12 @@ class SqlApiStore:
             stmt = stmt.where(findings.c.occurred_at < query.end)
         stmt = (stmt.order_by(findings.c.occurred_at, findings.c.id)
                 .limit(query.limit).offset(query.offset))
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(stmt)]
+        with self._reads.connect() as conn:
+            return [_with_state(dict(r._mapping)) for r in conn.execute(stmt)]
 
     def finding(self, finding_id: int) -> dict[str, Any] | None:
         """Return one stored finding with its run's license, or None."""
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = conn.execute(self._findings().where(findings.c.id == finding_id)).first()
         return dict(row._mapping) if row else None
 
@@ -174,7 +198,7 @@ class SqlApiStore:
                                             licenses.c.id == finding_states.c.license_id)
                 .where(licenses.c.number == license_number,
                        finding_states.c.identity.in_(set(identities))))
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             return {r.identity: FindingState(r.status, r.revision, r.note, r.actor,
                                              r.changed_at, r.waiver_justification,
                                              r.waiver_expires_at)
@@ -222,7 +246,7 @@ class SqlApiStore:
                 .where(licenses.c.number == license_number,
                        finding_changes.c.identity == identity)
                 .order_by(finding_changes.c.id))
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     def events(self, query: EventQuery) -> list[dict[str, Any]]:
@@ -241,6 +265,6 @@ class SqlApiStore:
             stmt = stmt.where(events.c.occurred_at >= query.start)
         if query.end is not None:
             stmt = stmt.where(events.c.occurred_at < query.end)
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             rows = conn.execute(stmt.order_by(events.c.id).limit(query.limit))
             return [dict(r._mapping) for r in rows]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from auditor.domain.rules import Deadline
@@ -25,6 +25,7 @@ SQLITE_PRAGMAS = {
 }
 UNIX_EPOCH_JULIAN_DAY = 2440587.5  # SQLite compares times as Julian days
 WRITE = {"auditor_write": True}  # execution option: take SQLite's write lock at BEGIN
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def sqlite_local_date(stored: str | None, zone: str) -> str | None:
@@ -86,6 +87,40 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     # events table was small keeps seq-scanning it as it grows. Plan every time.
     return create_engine(url, connect_args={"options": options, "prepare_threshold": None},
                          pool_pre_ping=True)
+
+
+def single_statements(engine: Engine, *, write: bool = False) -> Engine:
+    """Return the engine for work that is one statement per connection use (a read, an insert).
+
+    On PostgreSQL such work runs in autocommit: a statement is atomic on its own, and a
+    transaction around it costs two more round trips to the server (BEGIN, then COMMIT
+    or ROLLBACK), each of which the serving thread must also win the GIL back after.
+    A findings page made 12 round trips (3 statements, each with a ping, BEGIN and
+    ROLLBACK); in autocommit, with its statuses joined into the page's query, it makes 4.
+    SQLite has no round trips; it keeps its transactions (writers take the write lock
+    at BEGIN).
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(**AUTOCOMMIT)
+    return engine.execution_options(**WRITE) if write else engine
+
+
+# Advisory locks belong to the whole database; the key hashes in the store's schema.
+_SCHEMA_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended("
+                    "coalesce(current_schema(), '') || :name, 0))")
+
+
+def lock_in_schema(conn: Any, name: str, key: int = 0) -> None:
+    """Wait for a PostgreSQL advisory lock held until the transaction ends, of this store only.
+
+    PostgreSQL's advisory locks are the database's, not a schema's: with fixed keys, the
+    stores of two schemas in one database (each test session and benchmark on a shared
+    server, or two stores side by side) queued on each other's locks, and an import here
+    waited 2 s on the license lock of another schema's import. The key is a hash of the
+    schema's name, the lock's name and its key (license id), so each store serialises
+    only its own writers. coalesce: a NULL key would take no lock at all.
+    """
+    conn.execute(_SCHEMA_LOCK, {"name": f":{name}:{key}"})
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

@@ -30,14 +30,11 @@ from auditor.store import rules_sql
 from auditor.store.analytical import analytical_copy
 from auditor.store.audit_runs import SqlAuditRuns
 from auditor.store.bulk import bulk_for
-from auditor.store.engine import WRITE
+from auditor.store.engine import WRITE, lock_in_schema, single_statements
 from auditor.store.ingest_session import GroupedWriter
 from auditor.store.organizations_sql import organization_id
 from auditor.store.schema import events, imports, licenses, organizations
 from auditor.store.trail_sql import record
-
-ADVISORY_LOCK_SPACE = 0x41554449  # "AUDI": keeps our advisory locks apart from others'
-
 
 
 class SqlEventStore:
@@ -45,6 +42,7 @@ class SqlEventStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reads = single_statements(engine)  # one-statement reads: no BEGIN/ROLLBACK trips
         self._license_ids: dict[str, int] = {}
         self.runs = SqlAuditRuns(engine)
         self._bulk = bulk_for(engine.dialect.name)
@@ -72,7 +70,7 @@ class SqlEventStore:
 
     def get_license(self, number: str) -> License:
         """Return the license with that number; UnknownLicense if none."""
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = conn.execute(_licenses().where(licenses.c.number == number)).first()
         if row is None:
             raise UnknownLicense(number)
@@ -205,7 +203,7 @@ class SqlEventStore:
         SQLite's BEGIN IMMEDIATE already holds the database's single write lock.
         """
         if self.engine.dialect.name == "postgresql":
-            conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_SPACE, license_id)))
+            lock_in_schema(conn, "license", license_id)
 
     def refresh_statistics(self) -> None:
         """Give the planner statistics of the events table once, if it has none."""

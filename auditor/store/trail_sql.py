@@ -18,14 +18,13 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, LargeBinary, cast, func, select
+from sqlalchemy import Engine, LargeBinary, cast, select
 
 from auditor.domain.trail import GENESIS, STORED, Change, Entry, Head, current_actor, decode, seal
-from auditor.store.engine import WRITE
+from auditor.store.engine import WRITE, lock_in_schema
 from auditor.store.schema import audit_runs, licenses
 from auditor.store.schema import audit_trail as trail
 
-TRAIL_LOCK = 0x54524149  # "TRAI": apart from the per-license locks of the event store
 KEY_OPTION = "auditor_trail_key"
 APPEND_ONLY = "the audit trail is append-only"
 NOT_NEXT = "an audit trail entry must follow the head of the chain"
@@ -62,7 +61,7 @@ def with_trail_key(engine: Engine, key: bytes | None) -> Engine:
 def record(conn: Any, change: Change, at: datetime | None = None) -> Entry:
     """Append the entry recording change in conn's transaction, after the current head."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(TRAIL_LOCK)))
+        lock_in_schema(conn, "trail")
     newest = conn.execute(select(trail.c.seq, trail.c.hash)
                           .order_by(trail.c.seq.desc()).limit(1)).first()
     entry = seal(Head(newest.seq, newest.hash) if newest else None, change, current_actor(),
