@@ -89,8 +89,9 @@ def stock_events() -> bytes:
             {"type": "manifest_package", "occurred_at": "2026-01-02T08:00:00-08:00",
              "package_label": tag, "reference": "M-090", "payload": {
                  "manifest_number": "M-090", "label": tag, "item_name": "Pre-roll 1g",
-                 "category": "Pre-Roll", "shipment_state": "Accepted", "shipped_quantity": held[tag],
-                 "shipped_unit": "Each", "received_quantity": held[tag],
+                 "category": "Pre-Roll", "shipment_state": "Accepted",
+                 "shipped_quantity": held[tag], "shipped_unit": "Each",
+                 "received_quantity": held[tag],
                  "received_unit": "Each"}},
             {"type": "receiving_scan", "occurred_at": "2026-01-02T08:05:00-08:00",
              "package_label": tag, "reference": "M-090", "payload": {
