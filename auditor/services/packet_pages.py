@@ -13,8 +13,10 @@ from typing import Any
 
 from auditor.services.tables import Table
 
-# A column's weight is about the characters of its usual value; the page is about 190
-# characters wide at the table font, so weights above that are scaled down together.
+# A column's weight is about the characters of its usual value. A table line holds about
+# LINE characters at the table font; past that, the columns of words (names, notes) give
+# up room first, so that tags, ids and times stay on one line.
+LINE = 150
 KIND_WEIGHTS = {"datetime": 22, "date": 11, "int": 7, "number": 8}
 MAX_TEXT_WEIGHT = 90
 SAMPLE_ROWS = 300
@@ -79,18 +81,28 @@ def column_widths(table: Table) -> list[float]:
     """Return each column's share of the table width, in percent, from kind and content.
 
     A text column is as wide as nine in ten of its values (the first rows sampled), so a
-    long note wraps rather than widening every row; a heading's longest word always fits.
+    long note wraps rather than widening every row; a heading's longest word is given room.
     """
     sample = table.rows[:SAMPLE_ROWS]
-    weights = []
+    weights: list[float] = []
+    least: list[int] = []
+    words: list[bool] = []
     for index, column in enumerate(table.columns):
-        heading = max((len(word) for word in column.name.split()), default=0) + 1
-        if column.kind in KIND_WEIGHTS:
-            weights.append(max(KIND_WEIGHTS[column.kind], heading))
-            continue
-        lengths = sorted(len(str(row[index])) for row in sample if row[index] not in (None, ""))
-        usual = lengths[len(lengths) * 9 // 10] if lengths else 0
-        weights.append(min(MAX_TEXT_WEIGHT, max(heading, usual + 1)))
+        heading = max((len(word) for word in column.name.split()), default=0) + 2  # bold, padded
+        values = [str(row[index]) for row in sample if row[index] not in (None, "")]
+        lengths = sorted(map(len, values))
+        usual = lengths[len(lengths) * 9 // 10] + 3 if lengths else 0  # + the padding
+        weight = max(KIND_WEIGHTS[column.kind], heading) if column.kind in KIND_WEIGHTS \
+            else min(MAX_TEXT_WEIGHT, max(heading, usual))
+        weights.append(weight)
+        least.append(heading)
+        words.append(column.kind == "text" and sum(" " in v for v in values) * 2 > len(values))
+    excess = sum(weights) - LINE
+    flexible = sum(w - m for w, m, wraps in zip(weights, least, words, strict=True) if wraps)
+    if excess > 0 and flexible > 0:
+        keep = max(0.0, 1 - excess / flexible)  # the share of their spare room kept
+        weights = [m + (w - m) * keep if wraps else w
+                   for w, m, wraps in zip(weights, least, words, strict=True)]
     total = sum(weights) or 1
     return [round(100 * weight / total, 2) for weight in weights]
 
