@@ -155,14 +155,37 @@ class RunSummarySchema(Schema):
     readiness_score = fields.Integer()
 
 
+class PreviousRunSchema(Schema):
+    """The run a finding rate is compared with: the license's run before."""
+
+    run_id = Text()
+    readiness_score = fields.Integer()
+    findings_per_1000_events = fields.Float(allow_none=True)
+
+
+class ActivitySchema(Schema):
+    """A run's finding rate: findings per 1,000 events of the period, in all and per rule,
+    and its change since the previous run (None: no previous run, or no events)."""
+
+    events = fields.Integer()
+    findings_per_1000_events = fields.Float(allow_none=True)
+    per_rule_per_1000_events = fields.Dict(keys=Text(), values=fields.Float(allow_none=True))
+    previous = fields.Nested(PreviousRunSchema, allow_none=True)
+    change = fields.Float(allow_none=True)
+
+
 class RunSchema(Schema):
-    """An audit run's report as produced (findings are read page by page)."""
+    """An audit run's report as produced (findings are read page by page).
+
+    `activity` is absent from runs stored before the finding rate was recorded.
+    """
 
     run_id = Text()
     license = Text()
     period = fields.Dict(keys=Text(), values=Text())
     pack = fields.Dict()
     readiness_score = fields.Integer()
+    activity = fields.Nested(ActivitySchema)
     counts = fields.Dict()
     undetermined = fields.List(fields.Dict())  # events a rule could not judge
 

@@ -19,6 +19,7 @@ from auditor.services.jobs import Jobs, requeue_stalled, run_job
 from auditor.services.local_jobs import LocalQueue
 from auditor.services.packets import PacketSources
 from auditor.services.report_ports import StatusWaivers
+from auditor.services.uploads import STAGED_FOR
 from auditor.store.api_sql import SqlApiStore
 from auditor.store.engine import make_engine
 from auditor.store.jobs_sql import SqlJobs
@@ -30,6 +31,7 @@ from auditor.store.rule_versions_sql import SqlRuleVersions
 from auditor.store.sql_store import SqlEventStore
 from auditor.store.sync_sql import SqlSyncState
 from auditor.store.trail_sql import SqlTrail, with_trail_key
+from auditor.store.uploads_sql import SqlStagedUploads
 
 
 def open_store(settings: Settings, *, migrate: bool = False) -> SqlEventStore:
@@ -67,7 +69,7 @@ def job_workspace(settings: Settings, store: SqlEventStore,
     return Workspace(store, settings.rules_dir or default_rules_dir(),
                      SqlRuleVersions(store.engine), packets, SqlPacketFiles(store.engine),
                      PacketDocuments(), activity, SqlSyncState(store.engine), metrc,
-                     settings.import_chunk)
+                     settings.import_chunk, SqlStagedUploads(store.engine))
 
 
 def job_runner(settings: Settings, store: SqlEventStore,
@@ -94,7 +96,9 @@ def open_jobs(settings: Settings, store: SqlEventStore,
 
 def reap_stalled(settings: Settings, store: SqlEventStore, records: SqlJobs,
                  queue: JobQueue) -> None:
-    """Hand out again the jobs of stopped runners; fail the imports stopped processes left."""
+    """Hand out again the jobs of stopped runners; fail the imports stopped processes left;
+    forget uploads whose import job gave up long ago."""
     requeue_stalled(records, queue)
     now = datetime.now(UTC)
     store.fail_stalled_imports(now - timedelta(seconds=settings.import_lease_seconds), now)
+    SqlStagedUploads(store.engine).drop_older(now - STAGED_FOR)

@@ -231,15 +231,41 @@ QUERIES: dict[str, str] = {
                     FROM buckets WHERE bucket IS NOT NULL)
         SELECT id FROM running WHERE total > cap + 1e-9 AND total - grams <= cap + 1e-9
           AND {period()}""",
-    "reconciliation-overdue": f"""
-        WITH lines AS (SELECT id, ref, t FROM ev WHERE type = 'count_line'
-                       AND regexp_matches(ref, '^FULL-')),
-             firsts AS (SELECT ref, arg_min(id, (t, id)) AS id, min(t) AS t FROM lines
-                        GROUP BY ref)
-        SELECT f.id FROM firsts f WHERE {period('f')}
-          AND f.t + INTERVAL 30 DAY <= $closes
-          AND NOT EXISTS (SELECT 1 FROM lines l WHERE l.t > f.t
-              AND l.t <= f.t + INTERVAL 30 DAY AND l.t <= $closes)""",
+    # A count is full by what it covers: every package with METRC on-hand just before its
+    # first line (an ASOF look-up of each package's balance) counted, or sold during it.
+    "reconciliation-overdue": """
+        WITH counts AS (SELECT ref, arg_min(id, (t, id)) AS id, min(t) AS started,
+                            max(t) AS ended FROM ev WHERE type = 'count_line'
+                            AND ref IS NOT NULL GROUP BY ref HAVING min(t) <= $closes),
+             moves AS (SELECT pkg, t, CASE
+                 WHEN type = 'manifest_package' AND shipment_state = 'Accepted'
+                     THEN coalesce(received_quantity, 0)
+                 WHEN type = 'adjustment' THEN coalesce(quantity, 0)
+                 ELSE -coalesce(quantity, 0) END AS delta
+                 FROM ev WHERE type IN ('manifest_package', 'adjustment', 'metrc_sale_line')
+                   AND pkg IS NOT NULL),
+             balances AS (SELECT pkg, t, sum(delta) OVER (PARTITION BY pkg ORDER BY t
+                              RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS balance
+                          FROM moves),
+             pairs AS (SELECT c.ref, c.started, c.ended, p.pkg
+                       FROM counts c CROSS JOIN (SELECT DISTINCT pkg FROM moves) p),
+             held AS (SELECT pairs.* FROM pairs ASOF JOIN balances b
+                          ON pairs.pkg = b.pkg AND pairs.started > b.t
+                      WHERE b.balance > 1e-6),
+             lines AS (SELECT DISTINCT ref, pkg FROM ev WHERE type = 'count_line'),
+             sales AS (SELECT pkg, t FROM ev WHERE type = 'metrc_sale_line'),
+             missed AS (SELECT h.ref FROM held h
+                        WHERE NOT EXISTS (SELECT 1 FROM lines l
+                                          WHERE l.ref = h.ref AND l.pkg = h.pkg)
+                          AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.pkg = h.pkg
+                                          AND s.t BETWEEN h.started AND h.ended)),
+             full_counts AS (SELECT c.* FROM counts c
+                             WHERE c.ref IN (SELECT ref FROM held)
+                               AND c.ref NOT IN (SELECT ref FROM missed))
+        SELECT f.id FROM full_counts f WHERE f.started >= $opens AND f.started < $closes
+          AND f.started + INTERVAL 30 DAY <= $closes
+          AND NOT EXISTS (SELECT 1 FROM full_counts n WHERE n.started > f.started
+              AND n.started <= f.started + INTERVAL 30 DAY AND n.started <= $closes)""",
     "sale-outside-sales-floor": _state_rule(
         "'manifest_package', 'package_snapshot', 'location_change'", ["location"],
         "list_contains($floor, latest.s.s_location.v)"),

@@ -19,13 +19,14 @@ from api.auth import browser_without_token
 
 # Each page module registers its routes on bp when imported.
 from api.console import audits, oversight, records, rules, signin, today  # noqa: F401
-from api.console.core import bp, csrf_token, local_time
+from api.console.core import amount, bp, csrf_token, local_time
 from auditor.config import Settings
 from auditor.domain.errors import NotFound
 from auditor.services.auth_failures import FailedAuthentications
 from auditor.services.today import Recent
 from auditor.services.users import SignInLimits
 from auditor.store.sync_sql import SqlSyncState
+from auditor.store.uploads_sql import SqlStagedUploads
 from auditor.store.users_sql import SqlUsers
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,12 @@ def init_console(app: Flask, settings: Settings, engine: Any) -> None:
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS))
     app.extensions["auditor"].update({
         "users": SqlUsers(engine), "sync_state": SqlSyncState(engine), "recent": Recent(),
+        "staged_uploads": SqlStagedUploads(engine),
         "signin_limits": SignInLimits(
             FailedAuthentications(settings.auth_failures_per_minute),
             FailedAuthentications(settings.signin_failures_per_account))})
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["amount"] = amount
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.register_blueprint(bp)
 

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as Redirect
 from api.auth import license_pack, services
 from api.console.core import bp, me, requires, visible_license
 from auditor.domain.errors import InvalidInput
+from auditor.domain.rules import Severity
 from auditor.services.access import Permission, Role
 from auditor.services.job_ports import Job
 from auditor.services.long_work import render_packet_job, start_audit, stored_packet
@@ -66,8 +67,10 @@ def run(run_id: str) -> str:
     lic = visible_license(_run_license(run_id))
     report = services()["store"].runs.get(run_id)
     versions = services()["packets"].records.versions(run_id)
+    counts = report["counts"]["by_severity"] if report else {}
+    by_severity = [(s.value, counts[s.value]) for s in Severity if s.value in counts]
     return render_template("console/run.html", license=lic, run_id=run_id, report=report,
-                           versions=versions)
+                           versions=versions, by_severity=by_severity)
 
 
 @bp.route("/audits/<run_id>/packet.<fmt>")
@@ -95,7 +98,7 @@ def packet(run_id: str, fmt: str) -> Response | Redirect:
         "X-Packet-SHA256": stored.packet_sha256})
 
 
-def _visible_job(job_id: str) -> Job:
+def visible_job(job_id: str) -> Job:
     """Return a job the user may see (a regulator: only its own); 404 for any other."""
     job = services()["jobs"].get(job_id)
     if job is None or not me().sees(job.license_number) or (
@@ -124,7 +127,7 @@ def job(job_id: str) -> Response | Redirect:
     The page polls itself (htmx) while the job is queued or running; without script it
     reloads itself. An audit's page then becomes its run; a packet downloads.
     """
-    found = _visible_job(job_id)
+    found = visible_job(job_id)
     lic = visible_license(found.license_number)
     done = _job_done_url(found)
     polled = bool(request.headers.get("HX-Request"))

@@ -50,6 +50,13 @@ def local_time(moment: datetime | str | None, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
+def amount(value: float | int | None) -> str:
+    """Return a quantity as a person reads it: 2 items, not 2.0; fractions to 3 places."""
+    if value is None:
+        return ""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
 def me() -> Principal:
     """Return the signed-in user of this request."""
     return g.principal

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from auditor.continuous.aggregates import Aggregate
 from auditor.continuous.deadlines import RequiresWithin
 from auditor.continuous.engine import RulesEngine
+from auditor.continuous.full_counts import FullCountInterval
 from auditor.continuous.ledger import ledger_program, reads_on_hand
 from auditor.continuous.programs import FieldCheck, Program, RequiresPrior, Unsupported
 from auditor.continuous.reconcile import Reconcile
@@ -27,7 +28,8 @@ PROGRAMS: dict[Template, Build] = {Template.FIELD_CHECK: FieldCheck,
                                    Template.REQUIRES_WITHIN: RequiresWithin,
                                    Template.STATE_AT_TIME: StateAtTime,
                                    Template.RECONCILE: Reconcile,
-                                   Template.AGGREGATE: Aggregate}
+                                   Template.AGGREGATE: Aggregate,
+                                   Template.FULL_COUNT_INTERVAL: FullCountInterval}
 
 
 def needs_history(rule: Rule) -> bool:

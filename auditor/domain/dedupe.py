@@ -27,6 +27,17 @@ def classify(records: Sequence[Sequence[Event]],
     outcomes: list[Outcome] = []
     new: list[Event] = []
     for events in records:
+        if len(events) == 1:  # most records are one event: the same decision, without lists
+            event = events[0]
+            stored_fp = seen.get(event.natural_key)
+            if stored_fp is None:
+                seen[event.natural_key] = event.fingerprint
+                new.append(event)
+                outcomes.append(Outcome.ADDED)
+            else:
+                outcomes.append(Outcome.DUPLICATE if stored_fp == event.fingerprint
+                                else Outcome.CONFLICT)
+            continue
         known = [seen.get(e.natural_key) for e in events]
         if any(fp is not None and fp != e.fingerprint for fp, e in zip(known, events, strict=True)):
             outcomes.append(Outcome.CONFLICT)

@@ -34,6 +34,7 @@ class EventType(StrEnum):
 
 
 _TYPE_NAMES = {kind: kind.value for kind in EventType}  # enum .value is slow in hot loops
+_KEY_PREFIXES = {kind: f"{kind.value}:" for kind in EventType}
 
 def require_aware(value: datetime, what: str = "time") -> datetime:
     """Return value in UTC, refusing a datetime that carries no zone."""
@@ -42,6 +43,26 @@ def require_aware(value: datetime, what: str = "time") -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise NaiveDateTime(f"{what} {value.isoformat()} has no time zone")
     return value.astimezone(UTC)
+
+
+_last_iso: tuple[datetime | None, str] = (None, "")
+
+
+def iso_text(value: datetime) -> str:
+    """Return value.isoformat(), remembering the last answer.
+
+    An imported event's time is written into its payload and hashed into its
+    fingerprint, and a receipt's lines share the receipt's time: the same object is
+    formatted several times in a row. A datetime never changes, and the one remembered
+    is kept alive by the memo, so the identity test cannot be fooled by a reused id.
+    """
+    global _last_iso
+    last = _last_iso
+    if last[0] is value:
+        return last[1]
+    text = value.isoformat()
+    _last_iso = (value, text)
+    return text
 
 
 def canonical_json(value: Any) -> str:
@@ -72,15 +93,20 @@ class Event:
     fingerprint: str = field(init=False)
 
     def __post_init__(self) -> None:
+        # Runs for every event imported, so it reads each field once into a local.
         kind = _TYPE_NAMES[self.type]
-        object.__setattr__(self, "occurred_at", require_aware(self.occurred_at, "occurred_at"))
-        if not self.natural_key.startswith(kind + ":"):
-            object.__setattr__(self, "natural_key", f"{kind}:{self.natural_key}")
+        occurred_at = self.occurred_at
+        if occurred_at.tzinfo is not UTC:
+            occurred_at = require_aware(occurred_at, "occurred_at")
+            object.__setattr__(self, "occurred_at", occurred_at)
+        prefix = _KEY_PREFIXES[self.type]
+        if not self.natural_key.startswith(prefix):
+            object.__setattr__(self, "natural_key", prefix + self.natural_key)
         # Serialised once: the fingerprint hashes it and the store writes it as is.
-        payload_json = canonical_json(self.payload)
+        payload_json = orjson.dumps(self.payload, option=orjson.OPT_SORT_KEYS).decode()
         object.__setattr__(self, "payload_json", payload_json)
-        content = "\x1f".join([kind, self.occurred_at.isoformat(), self.package_label or "",
-                               self.reference or "", payload_json])
+        content = "\x1f".join((kind, iso_text(occurred_at), self.package_label or "",
+                               self.reference or "", payload_json))
         object.__setattr__(self, "fingerprint", hashlib.sha256(content.encode()).hexdigest())
 
 

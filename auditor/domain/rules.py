@@ -47,6 +47,7 @@ class Template(StrEnum):
     RECONCILE = "reconcile"
     STATE_AT_TIME = "state_at_time"
     AGGREGATE = "aggregate"
+    FULL_COUNT_INTERVAL = "full_count_interval"
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class Rule:
     # Why the pack's state cites nothing for this rule (its citation table says so);
     # None when it does, or for the core pack alone.
     uncited: str | None = None
+    # What remedies a finding (`rules.params.Correction`): declared, or the template's own.
+    corrected_by: Any = None
 
     def applies_to(self, state: str) -> bool:
         """Return whether the rule is in force for a state's licenses."""
@@ -142,7 +145,8 @@ def _content(pack: Pack) -> dict[str, Any]:
 
 def _rule_content(rule: Rule, plain: Any) -> dict[str, Any]:
     """Return a rule's content as hashed: its fields, with the parameters as written."""
-    content = {k: plain(getattr(rule, k)) for k in rule.__dataclass_fields__ if k != "spec"}
+    content = {k: plain(getattr(rule, k)) for k in rule.__dataclass_fields__ if k != "spec"
+               and not (k == "corrected_by" and rule.corrected_by is None)}
     content["params"] = plain(rule.spec)
     return content
 

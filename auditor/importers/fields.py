@@ -9,6 +9,7 @@ from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 from auditor.domain.errors import RowRejected
+from auditor.domain.events import iso_text
 
 # METRC writes 0001-01-01 for "not set".
 _UNSET_YEAR = 1
@@ -85,6 +86,13 @@ def number(row: Mapping[str, Any], name: str, *, required: bool = True) -> float
     value = row.get(name)
     if type(value) is float and math.isfinite(value):
         return value
+    if type(value) is str and value:  # CSV's usual case; anything odd takes the checks below
+        try:
+            parsed = float(value)
+        except ValueError:
+            parsed = math.nan
+        if math.isfinite(parsed):
+            return parsed
     if value is None or value == "":
         _refuse_if_required(name, required)
         return None
@@ -155,6 +163,14 @@ def _parse_iso(name: str, value: Any) -> datetime:
 
 def _timestamp(row: Mapping[str, Any], name: str, required: bool) -> datetime | None:
     value = row.get(name)
+    if type(value) is str:  # the usual case, parsed once; anything odd takes the checks below
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.year != _UNSET_YEAR:
+                return parsed
     if value is None or value == "":
         _refuse_if_required(name, required)
         return None
@@ -247,4 +263,6 @@ def start_of_day(value: date, zone: ZoneInfo) -> datetime:
 
 def iso(value: datetime | date | None) -> str | None:
     """Return the ISO 8601 text of a time or date for an event payload."""
+    if type(value) is datetime:
+        return iso_text(value)
     return None if value is None else value.isoformat()

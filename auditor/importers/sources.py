@@ -22,6 +22,9 @@ from auditor.importers.json_stream import DECODER, json_stream
 Data = bytes | Path
 MAX_CSV_FIELD = 100_000
 MAX_LINE_CHARS = 32 << 20
+# Files up to this size are read once and their records held (~10 times the size in
+# memory); larger files are read twice, checked and then streamed, so memory stays flat.
+HELD_BYTES = 8 << 20
 
 
 @contextmanager
@@ -70,6 +73,11 @@ def first_byte(data: Data) -> bytes:
     return b""
 
 
+def _size(data: Data) -> int:
+    """Return the size in bytes of the file or the bytes."""
+    return len(data) if isinstance(data, bytes) else data.stat().st_size
+
+
 def _text_lines(text: IO[str]) -> Iterator[str]:
     """Yield physical lines, refusing one too long to be a CSV or NDJSON record."""
     while line := text.readline(MAX_LINE_CHARS):
@@ -81,9 +89,11 @@ def _text_lines(text: IO[str]) -> Iterator[str]:
 def json_records(data: Data) -> Iterator[tuple[int, Any]]:
     """Return (line, record) pairs from a bare array, a METRC `Data` envelope or one object.
 
-    The whole file is checked before this returns; the records are then read again,
-    one at a time.
+    The whole file is checked before this returns. A file of up to HELD_BYTES is read
+    once and its records held; a larger one is read again, one record at a time.
     """
+    if _size(data) <= HELD_BYTES:
+        return iter(list(_json_pass(data)))
     for _ in _json_pass(data):
         pass
     return _json_pass(data)
@@ -116,19 +126,28 @@ def _ndjson_lines(data: Data) -> Iterator[tuple[int, Any]]:
                 yield number, RowRejected(f"invalid JSON: {exc}")
 
 
+def _numbered_rows(text: IO[str]) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line the record starts on, its fields); a broken quote rejects the file."""
+    reader = csv.reader(_text_lines(text), strict=True)
+    start = 1
+    try:
+        for row in reader:
+            yield start, row
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise FileRejected(f"malformed CSV in the record starting here: {exc}", start) from None
+
+
 def _check_csv_structure(data: Data) -> None:
     """Read the whole file once so a broken quote rejects it before anything is written."""
     content = False
     with open_text(data) as text:
-        reader = csv.reader(_text_lines(text), strict=True)
-        start = 1
-        try:
-            for row in reader:
-                content = content or any(field.strip() for field in row)
-                start = reader.line_num + 1
-        except csv.Error as exc:
-            raise FileRejected(f"malformed CSV in the record starting here: {exc}",
-                               start) from None
+        for _, row in _numbered_rows(text):
+            content = content or any(field.strip() for field in row)
+    _refuse_if_empty(content)
+
+
+def _refuse_if_empty(content: bool) -> None:
     if not content:
         raise FileRejected("the file is empty; a header row is required")
 
@@ -140,31 +159,43 @@ def csv_records(data: Data, columns: tuple[str, ...], *,
     With extra_allowed (a vendor export read through a profile), the header must hold
     the columns and may hold others, which are ignored.
 
-    The file's structure is checked before this returns; the rows are then read again,
-    one at a time, and a row with the wrong number of fields gives a RowRejected in
-    place of its dict.
+    The file's structure is checked before this returns: a file of up to HELD_BYTES is
+    read once and its rows held, a larger one is read again, one row at a time. A row
+    with the wrong number of fields gives a RowRejected in place of its dict.
     """
     csv.field_size_limit(MAX_CSV_FIELD)
+    if _size(data) <= HELD_BYTES:
+        with open_text(data) as text:
+            rows = list(_numbered_rows(text))
+        _refuse_if_empty(any(any(field.strip() for field in row) for _, row in rows))
+        header = [name.strip() for name in rows[0][1]]
+        _check_header(header, columns, extra_allowed)
+        return _row_dicts(iter(rows[1:]), header)
     _check_csv_structure(data)
     with open_text(data) as text:
-        header = [name.strip() for name in next(csv.reader(_text_lines(text), strict=True))]
+        header = [name.strip() for name in next(_numbered_rows(text))[1]]
     _check_header(header, columns, extra_allowed)
     return _csv_rows(data, header)
 
 
 def _csv_rows(data: Data, header: list[str]) -> Iterator[tuple[int, Any]]:
     with open_text(data) as text:
-        reader = csv.reader(_text_lines(text), strict=True)
-        next(reader)
-        start = reader.line_num + 1
-        for row in reader:
-            line, start = start, reader.line_num + 1
+        rows = _numbered_rows(text)
+        next(rows)
+        yield from _row_dicts(rows, header)
+
+
+def _row_dicts(rows: Iterator[tuple[int, list[str]]],
+               header: list[str]) -> Iterator[tuple[int, Any]]:
+    """Yield (line, row dict) for each record after the header; blank lines are skipped."""
+    width = len(header)
+    for line, row in rows:
+        if len(row) != width:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
-            if len(row) != len(header):
-                yield line, RowRejected(f"expected {len(header)} fields, found {len(row)}")
-                continue
-            yield line, dict(zip(header, row, strict=True))
+            yield line, RowRejected(f"expected {width} fields, found {len(row)}")
+            continue
+        yield line, dict(zip(header, row, strict=True))
 
 
 def _check_header(header: list[str], columns: tuple[str, ...], extra_allowed: bool) -> None:

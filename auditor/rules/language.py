@@ -25,6 +25,7 @@ from auditor.domain.events import EVENT_FIELDS, EventType
 from auditor.domain.findings import Violation
 from auditor.domain.license import License
 from auditor.domain.rules import duration_text
+from auditor.rules.coverage import COVERAGE, coverage_sentence
 
 if TYPE_CHECKING:
     from auditor.domain.rules import Rule
@@ -262,8 +263,9 @@ Derive = Callable[[str], Any]  # a derived field's value for the triggering even
 # Facts a template works out for a found event that its message may name, beside DERIVED:
 # aggregate: the running `total` after the event and the `limit` (`limit_name`) it
 # passed; state_at_time: which labelled `require` conditions `failed`; reconcile: the
-# counterpart's compared fields, `right_X` (what METRC recorded).
-FACTS = frozenset({"total", "limit", "limit_name", "failed"})
+# counterpart's compared fields, `right_X` (what METRC recorded); full_count_interval:
+# the `coverage` of the count closest to full in a missed interval (`rules.coverage`).
+FACTS = frozenset({"total", "limit", "limit_name", "failed", COVERAGE})
 COUNTERPART_PREFIX = "right_"
 
 
@@ -311,6 +313,8 @@ def finding_fact(rule: Rule, name: str, column: Callable[[str], Any]) -> Any:
     if name == "total":
         total = column("total")
         return None if total is None else round(float(total), 3)
+    if name == COVERAGE:
+        return coverage_sentence(column)
     if name == "failed":
         return listed([c.label or c.field or "a condition"
                        for i, c in enumerate(params.require) if column(f"failed_{i}")])

@@ -28,7 +28,7 @@ from auditor.domain.rules import (
     parse_deadline,
     parse_duration,
 )
-from auditor.rules.params import build
+from auditor.rules.params import Correction, EventRef, FollowUpMatch, build, correction_of
 from auditor.rules.schema import (
     CitationSchema,
     CitationTableSchema,
@@ -148,6 +148,9 @@ def parse_rule(text: str, parameters: Mapping[str, Any], source: str) -> Rule:
     resolved = _resolve(data["params"], parameters, f"{where}: params")
     params = _validate(spec.schema(), resolved, f"{where}: params")
     problems = check_fields(params)
+    if data["corrected_by"]:
+        problems += check_fields({"follow_up": data["corrected_by"], "follow_up_time":
+                                  "occurred_at", "match": data["corrected_by"]["match"]})
     problems += _check_shifts(params)
     for name, parse in TIME_PARAMS.items():
         if params.get(name) is not None:
@@ -157,16 +160,25 @@ def parse_rule(text: str, parameters: Mapping[str, Any], source: str) -> Rule:
                 problems.append(f"{name}: {exc}")
     if problems:
         raise RuleInvalid(f"{where}: params." + "; params.".join(problems))
+    typed = build(spec.params, params)
     return Rule(
         id=data["id"], title=data["title"], version=data["version"],
         severity=Severity(data["severity"]), template=template,
-        params=build(spec.params, params), spec=params,
+        params=typed, spec=params, corrected_by=_correction(template, typed, data["corrected_by"]),
         citations=tuple(Citation(**c) for c in data["citations"]),
         description=data["description"].strip(), remediation=data["remediation"].strip(),
         jurisdictions=tuple(data["jurisdictions"]), effective_from=data["effective_from"],
         effective_to=data["effective_to"],
         cases=tuple(RuleCase(c["name"], tuple(c["events"]), tuple(c["expect"]))
                     for c in data["cases"]))
+
+
+def _correction(template: Template, params: Any, declared: Any) -> Correction | None:
+    """Return what remedies a rule's findings: as the file declares it, or by default."""
+    built = None if declared is None else Correction(
+        build(EventRef, {k: v for k, v in declared.items() if k != "match"}),
+        tuple(FollowUpMatch(**m) for m in declared["match"]))
+    return correction_of(template.value, params, built)
 
 
 def _pack_file(folder: Path) -> dict[str, Any]:

@@ -211,6 +211,29 @@ class AggregateParams:
     license_level: bool = False
 
 
+@dataclass(frozen=True)
+class Correction:
+    """What remedies a finding: the first `event` after its trigger whose `match` fields
+    equal the trigger's, up to the audit's end."""
+
+    event: EventRef
+    match: tuple[FollowUpMatch, ...] = ()
+    time: str = "occurred_at"  # the corrective event's time field (when METRC recorded it)
+
+
+def correction_of(template: str, params: Any, declared: Correction | None) -> Correction | None:
+    """Return a rule's corrective event: as declared, else a prior or follow-up that came
+    after the trigger (a scan later, a location change after the move, a late report)."""
+    if declared is not None:
+        return declared
+    if template == "requires_prior" and not params.ever:
+        return Correction(params.prior, tuple(FollowUpMatch(m.event, m.prior)
+                                              for m in params.match))
+    if template == "requires_within":
+        return Correction(params.follow_up, params.match, params.follow_up_time)
+    return None
+
+
 Params = (FieldCheckParams | RequiresPriorParams | RequiresWithinParams | ReconcileParams
           | StateAtTimeParams | AggregateParams)
 PARSERS: dict[type, Any] = {timedelta: parse_duration, Deadline: parse_deadline}

@@ -266,6 +266,15 @@ class AggregateParams(Strict):
     message = fields.String(required=True)
 
 
+class FullCountIntervalParams(Strict):
+    """After each full count the next by `deadline`; `hint`: see `rules.coverage`."""
+
+    deadline = fields.String(required=True)
+    hint = fields.String(load_default=None, allow_none=True)
+    message = fields.String(required=True)
+    late_message = fields.String(load_default=None)  # a full count came, after the deadline
+
+
 class CitationSchema(Strict):
     """A regulation and where to read it."""
 
@@ -297,7 +306,13 @@ class RuleSchema(Strict):
     remediation = fields.String(required=True)
     template = fields.String(required=True, validate=validate.OneOf([t.value for t in Template]))
     params = fields.Dict(required=True)
+    corrected_by = fields.Nested(lambda: CorrectionSchema(), load_default=None)  # see params
     cases = fields.List(fields.Nested(CaseSchema), load_default=list)
+
+
+class CorrectionSchema(EventRefSchema):
+    """What remedies a finding: the first such event after it, `match` fields equal."""
+    match = fields.List(fields.Nested(FollowUpMatchSchema), load_default=list)
 
 
 class UncitedSchema(Strict):

@@ -16,7 +16,7 @@ from marshmallow import Schema
 
 from auditor.domain.errors import InvalidInput
 from auditor.domain.rules import Template
-from auditor.rules import params, schema
+from auditor.rules import coverage, params, schema
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ TEMPLATES: dict[Template, TemplateSpec] = {spec.template: spec for spec in (
     TemplateSpec(Template.STATE_AT_TIME, schema.StateAtTimeParams,
                  params.StateAtTimeParams, 5),
     TemplateSpec(Template.AGGREGATE, schema.AggregateParams, params.AggregateParams, 6),
+    TemplateSpec(Template.FULL_COUNT_INTERVAL, schema.FullCountIntervalParams,
+                 coverage.FullCountIntervalParams, 7),
 )}
 
 

@@ -3,8 +3,10 @@
 A count (the lines sharing a count id) is full when it counts every package METRC had on
 hand for the license at the count's start, at every location: each such package has a
 line of the count between its first and last line, or was sold in METRC meanwhile (a
-package sold out during the count needs no line). The packet lists each count of the
-period with what it covered and the packages it missed.
+package sold out during the count needs no line). The definition and its numbers are
+`rules.coverage`'s, which the reconciliation-overdue rule applies in SQL too; METRC's
+on-hand is `rules.language.ON_HAND`. The packet lists each count of the period with what
+it covered and the packages it missed.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from auditor.domain.events import EventType as T
+from auditor.rules.coverage import EMPTY, LISTED
+from auditor.rules.language import on_hand_delta
 from auditor.services.report_ports import LoggedEvent
 from auditor.services.tables import Column, Table
-
-ON_HAND_TOLERANCE = 1e-6  # less than this is an empty package
-LISTED = 20  # tags of packages not counted listed by name; the rest counted
 
 
 @dataclass
@@ -59,7 +60,7 @@ def counts_covered(history: Iterable[LoggedEvent], opens: datetime) -> list[Coun
     for event in events:
         while pending and pending[0].started <= event.occurred_at:
             first = pending.pop(0)  # METRC's packages just before the count's first line
-            first.on_hand = {tag for tag, q in on_hand.items() if q > ON_HAND_TOLERANCE}
+            first.on_hand = {tag for tag, q in on_hand.items() if q > EMPTY}
             running.append(first)
         _move(on_hand, event)
         if event.type is T.METRC_SALE_LINE and running:
@@ -67,19 +68,16 @@ def counts_covered(history: Iterable[LoggedEvent], opens: datetime) -> list[Coun
             for count in running:
                 count.sold.add(event.package_label or "")
     for count in pending:
-        count.on_hand = {tag for tag, q in on_hand.items() if q > ON_HAND_TOLERANCE}
+        count.on_hand = {tag for tag, q in on_hand.items() if q > EMPTY}
     return starts
 
 
 def _move(on_hand: dict[str, float], event: LoggedEvent) -> None:
     """Apply an event to METRC's on-hand: accepted, plus adjustments, less METRC sales."""
-    p, tag = event.payload, event.package_label or ""
-    if event.type is T.MANIFEST_PACKAGE and p.get("shipment_state") == "Accepted":
-        on_hand[tag] = on_hand.get(tag, 0.0) + (p.get("received_quantity") or 0.0)
-    elif event.type is T.ADJUSTMENT:
-        on_hand[tag] = on_hand.get(tag, 0.0) + (p.get("quantity") or 0.0)
-    elif event.type is T.METRC_SALE_LINE:
-        on_hand[tag] = on_hand.get(tag, 0.0) - (p.get("quantity") or 0.0)
+    delta = on_hand_delta("metrc", event.type.value, event.payload)
+    if delta is not None:
+        tag = event.package_label or ""
+        on_hand[tag] = on_hand.get(tag, 0.0) + delta
 
 
 COLUMNS = [Column("count"), Column("started at", "datetime"), Column("ended at", "datetime"),

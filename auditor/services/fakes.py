@@ -106,6 +106,14 @@ class InMemoryEventStore:
             self.finish_import(finish(appended), batch.recorded_at)
         return appended
 
+    @contextmanager
+    def ingest_session(self) -> Iterator[Any]:
+        """Yield this store: every append here is already visible and final."""
+        yield self
+
+    def commit(self) -> None:
+        """Nothing to commit in memory."""
+
     def finish_import(self, summary: ImportSummary, finished_at: datetime) -> None:
         """Record an import's final counts."""
         assert summary.import_id is not None

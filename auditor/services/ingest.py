@@ -21,6 +21,7 @@ from auditor.importers.registry import get_format
 from auditor.services.ports import (
     Appended,
     Batch,
+    BatchWriter,
     EventStore,
     ImportOpening,
     ImportSummary,
@@ -101,36 +102,40 @@ def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
                  ) -> list[ImportSummary | FileRejected]:
     """Import files in order; a file that cannot be read gives its FileRejected, not a raise.
 
-    on_file(n) is called when the n-th file is done.
+    The files share the store's ingest session: their batches are committed in groups
+    (see auditor/store/ingest_session.py), and all of them by the time this returns.
+    on_file(n) is called when the n-th file is done (its group may not be committed yet).
     """
     results: list[ImportSummary | FileRejected] = []
     licenses: dict[str, License] = {}
-    for number, job in enumerate(jobs, start=1):
-        if job.license_number not in licenses:
-            licenses[job.license_number] = store.get_license(job.license_number)
-        try:
-            results.append(_ingest_one(store, licenses[job.license_number], job, chunk_size,
-                                       progress))
-        except FileRejected as rejected:
-            results.append(rejected)
-        if on_file:
-            on_file(number)
+    with store.ingest_session() as writer:
+        for number, job in enumerate(jobs, start=1):
+            if job.license_number not in licenses:
+                licenses[job.license_number] = store.get_license(job.license_number)
+            try:
+                results.append(_ingest_one(store, writer, licenses[job.license_number], job,
+                                           chunk_size, progress))
+            except FileRejected as rejected:
+                results.append(rejected)
+            if on_file:
+                on_file(number)
     return results
 
 
-def _ingest_one(store: EventStore, license: License, job: IngestJob, chunk_size: int,
-                progress: Progress | None) -> ImportSummary:
+def _ingest_one(store: EventStore, writer: BatchWriter, license: License, job: IngestJob,
+                chunk_size: int, progress: Progress | None) -> ImportSummary:
     fmt = get_format(job.format, job.profile)
     now = datetime.now(UTC)
     records: Iterable[tuple[int, Any]] = fmt.read(job.content())
     ctx = ParseContext(license=license, imported_at=now)
     if fmt.name == "metrc-adjust-reasons":
         records = list(records)
+        writer.commit()  # the store's read below must see lists imported earlier this session
         ctx = _reason_list_context(store, ctx, records, job.effective_at)
     summary = ImportSummary(source=job.source, format=fmt.name, license=license.number)
     opening = ImportOpening(fmt.name, job.source, job.sha256(), now)
     for chunk, last in _chunks(parse_records(fmt, records, ctx), chunk_size):
-        _store_chunk(store, summary, chunk, now, opening, last)
+        _store_chunk(writer, summary, chunk, now, opening, last)
         if progress:
             progress(summary)
     return summary
@@ -150,15 +155,18 @@ def _reason_list_context(store: EventStore, ctx: ParseContext, records: list[tup
                         effective_at=effective_at or ctx.imported_at, reference=digest)
 
 
-def _store_chunk(store: EventStore, summary: ImportSummary, chunk: Sequence[Parsed],
+def _store_chunk(writer: BatchWriter, summary: ImportSummary, chunk: Sequence[Parsed],
                  now: datetime, opening: ImportOpening, last: bool) -> None:
     """Store one chunk; the first also opens the import, the last also finishes it."""
     summary.rows_read += len(chunk)
-    parsed = [p for p in chunk if p.reason is None]
-    for p in chunk:
-        if p.reason is not None:
+    parsed = []
+    for p in chunk:  # one pass: this runs once per row of every file
+        if p.reason is None:
+            parsed.append(p)
+        else:
             summary.rejections.append(Rejection(summary.source, p.line, p.reason))
-        summary.ignored_fields |= p.ignored_fields
+        if p.ignored_fields:
+            summary.ignored_fields |= p.ignored_fields
     summary.rejected = len(summary.rejections)
     if not (parsed or last or summary.import_id is None):
         return
@@ -169,7 +177,7 @@ def _store_chunk(store: EventStore, summary: ImportSummary, chunk: Sequence[Pars
         return summary
 
     first = summary.import_id is None
-    appended = store.append(Batch(summary.license, summary.import_id, summary.format,
+    appended = writer.append(Batch(summary.license, summary.import_id, summary.format,
                                   [p.events for p in parsed], now,
                                   opening=opening if first else None),
                             finish=count if last else None)
@@ -180,15 +188,17 @@ def _store_chunk(store: EventStore, summary: ImportSummary, chunk: Sequence[Pars
 def _count_outcomes(summary: ImportSummary, parsed: Sequence[Parsed],
                     appended: Appended) -> None:
     summary.events_added += appended.events_added
-    for p, outcome in zip(parsed, appended.outcomes, strict=True):
-        if outcome is Outcome.ADDED:
-            summary.accepted += 1
-        elif outcome is Outcome.DUPLICATE:
-            summary.duplicates += 1
-        else:
-            summary.rejections.append(Rejection(
-                summary.source, p.line, "already imported with different content; "
-                "send a correction as a new record, never an edit of an old one"))
+    outcomes = appended.outcomes
+    assert len(outcomes) == len(parsed), "the store must give one outcome per record"
+    added, duplicates = outcomes.count(Outcome.ADDED), outcomes.count(Outcome.DUPLICATE)
+    summary.accepted += added
+    summary.duplicates += duplicates
+    if added + duplicates < len(outcomes):  # conflicts are rare: only then look for them
+        summary.rejections += [
+            Rejection(summary.source, p.line, "already imported with different content; "
+                      "send a correction as a new record, never an edit of an old one")
+            for p, outcome in zip(parsed, outcomes, strict=True)
+            if outcome is Outcome.CONFLICT]
     summary.rejected = len(summary.rejections)
 
 

@@ -1,4 +1,5 @@
-"""The kinds of long work and the functions that do them: audit, backtest, packet, report, sync.
+"""The kinds of long work and the functions that do them: audit, backtest, packet, report,
+sync, and the import of a file uploaded in the console.
 
 Each function takes the job's context (its parameters, a way to report progress) and a
 Workspace (the ports it needs), and returns the job's outcome: a JSON result, naming
@@ -27,6 +28,8 @@ from auditor.services.reports import build_report, report_tables
 from auditor.services.rule_versions import backtest, parse_draft, published_pack
 from auditor.services.sync import EndpointRun, sync_license
 from auditor.services.sync_ports import MetrcSource, SyncState
+from auditor.services.upload_ports import StagedUploads
+from auditor.services.uploads import import_staged
 
 MEDIA = {"pdf": "application/pdf", "json": "application/json",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -46,6 +49,7 @@ class Workspace:
     sync_state: SyncState
     metrc: Callable[[License], MetrcSource]
     import_chunk: int = 2000
+    staged: StagedUploads | None = None  # uploads waiting for their import job
 
     def pack(self, license: License) -> Pack:
         """Return a license's pack in force: its organization's versions over its state's."""
@@ -128,8 +132,14 @@ def sync(ctx: JobContext, ws: Workspace) -> JobOutcome:
     return JobOutcome(result.as_json())
 
 
+def import_upload(ctx: JobContext, ws: Workspace) -> JobOutcome:
+    """Import a file uploaded in the console, reporting rows read and accepted as it goes."""
+    assert ws.staged is not None, "the composition root wires staged uploads for this kind"
+    return JobOutcome(import_staged(ctx, ws.store, ws.staged, ws.import_chunk))
+
+
 KINDS: dict[str, JobFunction] = {"audit": audit, "backtest": backtest_draft, "packet": packet,
-                                 "report": report, "sync": sync}
+                                 "report": report, "sync": sync, "import": import_upload}
 
 
 def _day(text: str) -> date:

@@ -4,36 +4,22 @@ On-hand is the rule language's one definition (`rules.language.ON_HAND`), the sa
 rules read: METRC's is accepted quantity, plus adjustments, less METRC sales; the POS's
 is the same with POS sales (voided lines aside). The location is the last physical
 move's destination, or the METRC location until a move is seen.
+
+Reports read these states as aggregates from the activity log (`packages_at`); this
+replay is their reference, used by the in-memory log and the console's variances.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from auditor.domain.events import EventType as T
 from auditor.rules.language import on_hand_delta
-from auditor.services.report_ports import LoggedEvent
+from auditor.services.report_ports import LoggedEvent, PackageState
 
 LEDGER_TYPES = (T.MANIFEST_PACKAGE, T.PACKAGE_SNAPSHOT, T.ADJUSTMENT, T.METRC_SALE_LINE,
                 T.POS_SALE_LINE, T.MOVE, T.LOCATION_CHANGE)
-
-
-@dataclass
-class PackageState:
-    """One package as the ledger knows it at a moment."""
-
-    label: str
-    item: str | None = None
-    category: str | None = None
-    unit: str | None = None
-    metrc: float = 0.0
-    pos: float = 0.0
-    location: str | None = None
-    received_at: datetime | None = None
-    expires: str | None = None  # the earliest of expiration, sell-by and use-by dates
 
 
 class Ledger:

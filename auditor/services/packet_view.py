@@ -82,8 +82,8 @@ INCIDENT_COLUMNS = [Column("incident", "int"), Column("occurred at", "datetime")
 def incidents(content: dict[str, Any]) -> list[list[Any]]:
     """Return the run's incidents: findings that share a triggering record are one.
 
-    Each rule's finding stays in the findings; an incident lists them together and, when
-    a finding's follow-up came late, what corrected it and when.
+    Each rule's finding stays in the findings; an incident lists them together and what
+    remedied them, by which event and when.
     """
     by_trigger: dict[Any, list[dict[str, Any]]] = {}
     for finding in content["run"]["findings"]:
@@ -101,12 +101,25 @@ def incidents(content: dict[str, Any]) -> list[list[Any]]:
 
 
 def _correction(found: list[dict[str, Any]], zone: str) -> str | None:
-    """Return what corrected an incident late (by which rule's follow-up, and when)."""
-    late = [f for f in found if f["fields"].get("timeliness") == "late"]
-    return "; ".join(f"{f['rule_id']}: corrected late, at "
-                     f"{local_text(f['fields']['reported_at'], zone)}"
-                     f" ({f['fields']['past_deadline']} past the deadline)"
-                     for f in late) or None
+    """Return what remedied an incident's findings: by which event (type, reference) and
+    when, in local time; a late follow-up also says how far past its deadline."""
+    said = []
+    for finding in found:
+        fields = finding["fields"]
+        late = fields.get("timeliness") == "late"
+        if not fields.get("corrected_by_type") and not late:
+            continue
+        when = fields["reported_at"] if late else fields["corrected_at"]
+        text = f"{finding['rule_id']}: corrected {'late, ' if late else ''}at " \
+               f"{local_text(when, zone)}"
+        if late:
+            text += f" ({fields['past_deadline']} past the deadline)"
+        if fields.get("corrected_by_type"):
+            what = fields.get("corrected_by_reference") or \
+                f"event {fields['corrected_by_event']}"
+            text += f", by {fields['corrected_by_type'].replace('_', ' ')} {what}"
+        said.append(text)
+    return "; ".join(said) or None
 
 
 CITATION_COLUMNS = [Column("rule"), Column("jurisdiction"), Column("citation", width=70),

@@ -87,6 +87,16 @@ class Appended:
 Finish = Callable[[Appended], ImportSummary]
 
 
+class BatchWriter(Protocol):
+    """Where an ingest appends its batches: the store itself, or a session of grouped commits."""
+
+    def append(self, batch: Batch, finish: Finish | None = None) -> Appended:
+        """Store a batch as EventStore.append does, perhaps in a transaction shared with others."""
+
+    def commit(self) -> None:
+        """Make everything appended so far visible to other connections."""
+
+
 class AuditRuns(Protocol):
     """Storage of audit runs: written once, read back unchanged."""
 
@@ -143,6 +153,13 @@ class EventStore(Protocol):
 
     def finish_import(self, summary: ImportSummary, finished_at: datetime) -> None:
         """Record an import's final counts and rejections."""
+
+    def ingest_session(self) -> AbstractContextManager[BatchWriter]:
+        """Return (as a context) a writer whose appends may share transactions.
+
+        Everything appended is committed when the context ends without an error, and
+        rolled back to the last commit when it ends with one.
+        """
 
     def event_counts(self, license_number: str, start: datetime | None = None,
                      end: datetime | None = None) -> dict[str, int]:

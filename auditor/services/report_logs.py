@@ -4,23 +4,32 @@ Each log is a plain table: METRC adjustments, manifests received, METRC location
 changes against physical moves, POS-to-METRC sales reconciliation (a daily summary and
 the lines that do not agree), cycle counts against METRC's on-hand, and the counts by
 what they covered (`count_coverage`).
+
+History comes from the activity log's aggregates (on-hand at each count line and at the
+period's opening, each package's last METRC location change before it); the logs read
+only the period's events besides.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from auditor.domain.events import EventType as T
 from auditor.domain.rules import Deadline, duration_text
 from auditor.services.count_coverage import full_count_log
-from auditor.services.report_ports import ActivityLog, LoggedEvent
+from auditor.services.report_ports import (
+    SALE_QUANTITY_TOLERANCE,
+    ActivityLog,
+    AgreeingSales,
+    LoggedEvent,
+    PackageState,
+    SaleMatch,
+    SaleSide,
+)
 from auditor.services.tables import Column, Table
-
-QUANTITY_TOLERANCE = 1e-6
 
 
 def local(value: datetime | str | None, zone: ZoneInfo) -> str | None:
@@ -39,18 +48,34 @@ def supporting_logs(log: ActivityLog, license_number: str, zone: ZoneInfo,
     def period(*types: T) -> list[LoggedEvent]:
         return log.events(license_number, types, opens, closes)
 
-    def history(*types: T) -> list[LoggedEvent]:
-        return log.events(license_number, types, None, closes)
-
-    inventory = history(T.MANIFEST_PACKAGE, T.ADJUSTMENT, T.METRC_SALE_LINE, T.COUNT_LINE)
-    sales = sales_reconciliation(period(T.POS_SALE_LINE, T.METRC_SALE_LINE), zone,
-                                 sale_window)
+    counted = log.counted(license_number, opens, closes)
+    coverage = [*opening_balances(log.packages_at(license_number, opens), opens),
+                *log.events(license_number, (T.MANIFEST_PACKAGE, T.ADJUSTMENT,
+                                             T.METRC_SALE_LINE, T.COUNT_LINE), opens, closes,
+                            COVERAGE_FIELDS)]
+    sales = reconcile_sales(log, license_number, zone, opens, closes, sale_window)
     return [adjustments(period(T.ADJUSTMENT), zone),
             manifests(period(T.MANIFEST, T.RECEIVING_SCAN), zone),
-            location_changes(history(T.LOCATION_CHANGE, T.MOVE), opens, zone),
+            location_changes([*log.latest_before(license_number, T.LOCATION_CHANGE, opens),
+                              *period(T.LOCATION_CHANGE, T.MOVE)], opens, zone),
             *sales,
-            counts_on_hand(inventory, opens, zone),
-            full_count_log(inventory, opens, zone)]
+            counts_on_hand(counted, zone),
+            full_count_log(coverage, opens, zone)]
+
+
+# What the coverage log reads of its events: METRC's quantities and the count's id.
+COVERAGE_FIELDS = ("quantity", "received_quantity", "shipment_state", "count_id")
+
+
+def opening_balances(packages: dict[str, PackageState], opens: datetime) -> list[LoggedEvent]:
+    """Return METRC's on-hand at the opening as one adjustment per package just before it.
+
+    The coverage log replays METRC's on-hand from its events; starting it from these
+    balances, rather than from every event since the first, gives the same quantities.
+    """
+    before = opens - timedelta(microseconds=1)
+    return [LoggedEvent(0, T.ADJUSTMENT, before, label, None, {"quantity": state.metrc})
+            for label, state in sorted(packages.items()) if abs(state.metrc) > 0]
 
 
 def adjustments(found: Iterable[LoggedEvent], zone: ZoneInfo) -> Table:
@@ -121,40 +146,51 @@ def location_changes(found: Iterable[LoggedEvent], opens: datetime, zone: ZoneIn
     return Table("locations", "METRC location changes against physical moves", columns, rows)
 
 
-def sales_reconciliation(found: Iterable[LoggedEvent], zone: ZoneInfo,
-                         window: Deadline | None = None) -> list[Table]:
+def surely_in_time(window: Deadline | None) -> timedelta | None:
+    """Return how soon after a sale METRC's record is in time whatever the sale's hour
+    (None: time is not judged). With a local clock deadline ("P1D at 08:00") that is its
+    earliest due time after a sale, less an hour for a daylight-saving change."""
+    if window is None:
+        return None
+    if window.at is None:
+        return window.after
+    clock = timedelta(hours=window.at.hour, minutes=window.at.minute)
+    return max(window.after - timedelta(days=1) + clock - timedelta(hours=1), timedelta(0))
+
+
+def reconcile_sales(log: ActivityLog, license_number: str, zone: ZoneInfo, opens: datetime,
+                    closes: datetime, window: Deadline | None = None) -> list[Table]:
+    """Return the period's POS-to-METRC sales reconciliation (see sales_reconciliation)."""
+    agreeing, others = log.sale_matches(license_number, str(zone), opens, closes,
+                                        surely_in_time(window))
+    return sales_reconciliation(agreeing, others, zone, window)
+
+
+def sales_reconciliation(agreeing: Iterable[AgreeingSales], others: Iterable[SaleMatch],
+                         zone: ZoneInfo, window: Deadline | None = None) -> list[Table]:
     """Return the daily POS-to-METRC sales summary and the lines that do not agree.
 
-    With the state's reporting `window`, a line METRC recorded after it is late (already
-    reported, so not to be reported again) and listed with its delay; one never recorded
-    is missing.
+    `agreeing` counts per day the pairs already known to agree; each of `others` is
+    judged here. With the state's reporting `window`, a line METRC recorded after it is
+    late (already reported, so not to be reported again) and listed with its delay; one
+    never recorded is missing.
     """
-    pos: dict[tuple[str, str], list[Any]] = {}
-    metrc: dict[tuple[str, str], list[Any]] = {}
-    for event in found:
-        p = event.payload
-        if event.type is T.POS_SALE_LINE and not p.get("voided"):
-            key, side = (p.get("receipt_id") or "", event.package_label or ""), pos
-        elif event.type is T.METRC_SALE_LINE:
-            key, side = (p.get("external_receipt_number") or "", event.package_label or ""), metrc
-        else:
-            continue
-        entry = side.setdefault(key, [event.occurred_at, 0.0, p.get("unit"), 0, None])
-        entry[1] += p.get("quantity") or 0.0
-        entry[3] += 1
-        recorded = p.get("recorded_at")
-        if recorded and (entry[4] is None or recorded > entry[4]):
-            entry[4] = recorded  # when METRC had the whole line: its last report
     days: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0])
+    for sales in agreeing:
+        day = days[sales.day.isoformat()]
+        day[0] += sales.pos_lines
+        day[1] += sales.metrc_lines
+        day[2] += sales.pairs
     exceptions = []
-    for key in sorted(set(pos) | set(metrc), key=lambda k: ((pos.get(k) or metrc[k])[0], k)):
-        mine, theirs = pos.get(key), metrc.get(key)
-        when = (mine or theirs or [None])[0]
+    ordered = sorted(others, key=lambda m: (_first(m).first_at, m.receipt, m.package_label))
+    for match in ordered:
+        mine, theirs = match.pos, match.metrc
+        when = _first(match).first_at
         day = days[when.astimezone(zone).date().isoformat()]
-        day[0] += mine[3] if mine else 0
-        day[1] += theirs[3] if theirs else 0
+        day[0] += mine.lines if mine else 0
+        day[1] += theirs.lines if theirs else 0
         timely = timeliness(mine, theirs, window, zone)
-        if mine and theirs and abs(mine[1] - theirs[1]) <= QUANTITY_TOLERANCE:
+        if mine and theirs and abs(mine.quantity - theirs.quantity) <= SALE_QUANTITY_TOLERANCE:
             if not timely.startswith("late"):
                 day[2] += 1
                 continue
@@ -164,8 +200,9 @@ def sales_reconciliation(found: Iterable[LoggedEvent], zone: ZoneInfo,
                       else "POS only: not in METRC" if mine else "METRC only: no POS line")
         day[{"late": 3, "quantity mismatch": 4,
              "POS only: not in METRC": 5}.get(status, 6)] += 1
-        exceptions.append([local(when, zone), key[0], key[1], mine[1] if mine else None,
-                           theirs[1] if theirs else None, (mine or theirs or [0, 0, ""])[2],
+        exceptions.append([local(when, zone), match.receipt, match.package_label,
+                           mine.quantity if mine else None,
+                           theirs.quantity if theirs else None, _first(match).unit,
                            status, timely])
     summary = Table("sales_daily", "POS-to-METRC sales reconciliation by day", [
         Column("date", "date"), Column("POS lines", "int"), Column("METRC lines", "int"),
@@ -180,50 +217,49 @@ def sales_reconciliation(found: Iterable[LoggedEvent], zone: ZoneInfo,
     return [summary, detail]
 
 
-def timeliness(pos: list[Any] | None, metrc: list[Any] | None, window: Deadline | None,
+
+
+def _first(match: SaleMatch) -> SaleSide:
+    """Return the side a pair is dated and described by: the POS's, else METRC's."""
+    side = match.pos or match.metrc
+    assert side is not None, "a sale match has at least one side"
+    return side
+
+
+def timeliness(pos: SaleSide | None, metrc: SaleSide | None, window: Deadline | None,
                zone: ZoneInfo) -> str:
     """Return whether METRC had a POS sale line in time, late (with the delay) or never."""
     if pos is None:
         return ""
     if metrc is None:
         return "missing: never reported to METRC"
-    if window is None or metrc[4] is None:
+    if window is None or metrc.recorded_at is None:
         return "reported (time not known)"
-    reported = datetime.fromisoformat(metrc[4])
-    due = window.due(pos[0], zone)
+    reported = datetime.fromisoformat(metrc.recorded_at)
+    due = window.due(pos.first_at, zone)
     if reported <= due:
         return "in time"
-    return (f"late: reported {duration_text(reported - pos[0])} after the sale, "
+    return (f"late: reported {duration_text(reported - pos.first_at)} after the sale, "
             f"{duration_text(reported - due)} past the {window.describe()} window")
 
 
-def counts_on_hand(found: Iterable[LoggedEvent], opens: datetime, zone: ZoneInfo) -> Table:
+def counts_on_hand(counted: Iterable[tuple[LoggedEvent, PackageState]],
+                   zone: ZoneInfo) -> Table:
     """Return each count line in the period against METRC's on-hand at that moment.
 
     On-hand is what METRC knows: accepted quantity, plus adjustments, less METRC sales.
     """
-    on_hand: dict[str | None, float] = defaultdict(float)
-    items: dict[str | None, tuple[Any, Any]] = {}
     columns = [Column("counted at", "datetime"), Column("count"), Column("location"),
                Column("package"), Column("item"), Column("category"),
                Column("counted", "number"), Column("METRC on hand", "number"),
                Column("variance", "number"), Column("unit"), Column("counted by")]
     rows = []
-    for event in found:
-        p, label = event.payload, event.package_label
-        if event.type is T.MANIFEST_PACKAGE:
-            if p.get("shipment_state") == "Accepted":
-                on_hand[label] += p.get("received_quantity") or 0.0
-            items[label] = (p.get("item_name"), p.get("category"))
-        elif event.type is T.ADJUSTMENT:
-            on_hand[label] += p.get("quantity") or 0.0
-        elif event.type is T.METRC_SALE_LINE:
-            on_hand[label] -= p.get("quantity") or 0.0
-        elif event.occurred_at >= opens:
-            counted, known = p.get("counted_quantity"), round(on_hand[label], 6)
-            item, category = items.get(label, (None, None))
-            variance = round(counted - known, 6) if isinstance(counted, int | float) else None
-            rows.append([local(event.occurred_at, zone), p.get("count_id"), p.get("location"),
-                         label, item, category, counted, known, variance, p.get("unit"),
-                         p.get("employee")])
+    for event, state in counted:
+        p = event.payload
+        counted_quantity, known = p.get("counted_quantity"), round(state.metrc, 6)
+        variance = (round(counted_quantity - known, 6)
+                    if isinstance(counted_quantity, int | float) else None)
+        rows.append([local(event.occurred_at, zone), p.get("count_id"), p.get("location"),
+                     event.package_label, state.item, state.category, counted_quantity, known,
+                     variance, p.get("unit"), p.get("employee")])
     return Table("counts", "Cycle counts against METRC on hand", columns, rows)

@@ -1,10 +1,15 @@
-"""Read ports for packets and reports: the activity log, waivers, and packet records."""
+"""Read ports for packets and reports: the activity log, waivers, and packet records.
+
+The activity log answers history-dependent questions (a package's on-hand at a moment,
+the state of each counted package) as aggregates, so reports and supporting logs read
+the period's events and those, never every event since the license's first.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from auditor.domain.events import EventType
@@ -22,15 +27,130 @@ class LoggedEvent:
     payload: dict[str, Any]
 
 
+@dataclass
+class PackageState:
+    """One package as its events describe it at a moment.
+
+    metrc and pos are the on-hands of `rules.language.ON_HAND`; location is the last
+    physical move's destination, or METRC's location until a move is seen; item,
+    category and unit are the first known (an accepted manifest's received unit wins);
+    received_at is the last METRC acceptance; expires is the earliest of expiration,
+    sell-by and use-by dates of the latest package snapshot that has one.
+    """
+
+    label: str
+    item: str | None = None
+    category: str | None = None
+    unit: str | None = None
+    metrc: float = 0.0
+    pos: float = 0.0
+    location: str | None = None
+    received_at: datetime | None = None
+    expires: str | None = None
+
+
+@dataclass(frozen=True)
+class WeekSales:
+    """A package's POS sales (voided lines aside) in one local week, Monday first."""
+
+    package_label: str
+    week: date
+    quantity: float
+    dollars: float
+    lines: int
+
+
+@dataclass(frozen=True)
+class SaleSide:
+    """One side's lines of a receipt and package: first time, total, unit, lines, and
+    (METRC) the latest time METRC recorded one of them."""
+
+    first_at: datetime
+    quantity: float
+    unit: str | None
+    lines: int
+    recorded_at: str | None = None
+
+
+@dataclass(frozen=True)
+class SaleMatch:
+    """The POS and METRC lines of one (receipt, package); either side may be missing."""
+
+    receipt: str
+    package_label: str
+    pos: SaleSide | None
+    metrc: SaleSide | None
+
+
+SALE_QUANTITY_TOLERANCE = 1e-6  # POS and METRC quantities closer than this agree
+
+
+def agrees(match: SaleMatch, surely_in_time: timedelta | None) -> bool:
+    """Return whether a pair agrees (see ActivityLog.sale_matches)."""
+    pos, metrc = match.pos, match.metrc
+    if pos is None or metrc is None or abs(pos.quantity - metrc.quantity) > \
+            SALE_QUANTITY_TOLERANCE:
+        return False
+    return (surely_in_time is None or metrc.recorded_at is None
+            or datetime.fromisoformat(metrc.recorded_at) <= pos.first_at + surely_in_time)
+
+
+@dataclass(frozen=True)
+class AgreeingSales:
+    """One local day's (receipt, package) pairs that agree, as counts: POS lines, METRC
+    lines, and pairs."""
+
+    day: date
+    pos_lines: int
+    metrc_lines: int
+    pairs: int
+
+
 class ActivityLog(Protocol):
     """The events behind a packet's supporting logs and the associate's reports."""
 
     def events(self, license_number: str, types: Collection[EventType],
-               start: datetime | None, end: datetime) -> list[LoggedEvent]:
+               start: datetime | None, end: datetime,
+               fields: Collection[str] | None = None) -> list[LoggedEvent]:
         """Return a license's events of those types in [start, end), oldest first.
 
-        start None means from the first event (on-hand needs the package's history).
+        start None means from the first event (use the aggregates below for history);
+        `fields` keeps only those payload fields (read in SQL: a year of lines is cheaper
+        to read when the payloads stay in the database).
         """
+
+    def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:
+        """Return {label: state} of every package with an event before `at`, with METRC's
+        on-hand (pos is left 0: `counted` gives both sides where a report needs them)."""
+
+    def counted(self, license_number: str, start: datetime,
+                end: datetime) -> list[tuple[LoggedEvent, PackageState]]:
+        """Return each count line in [start, end) with its package's state: on-hands from
+        the events at or before the line (as the rules read them), the rest as of `end`."""
+
+    def sales_by_week(self, license_number: str, weeks: Sequence[tuple[date, datetime]],
+                      end: datetime) -> list[WeekSales]:
+        """Return POS sales per package and week, from the first week's start to `end`.
+
+        `weeks` pairs each week's Monday with the instant its sales start, oldest first.
+        """
+
+    def sale_matches(self, license_number: str, zone: str, start: datetime, end: datetime,
+                     surely_in_time: timedelta | None) -> tuple[list[AgreeingSales],
+                                                                list[SaleMatch]]:
+        """Return the POS lines (voided aside) and METRC sale lines of [start, end) paired
+        by receipt and package: the pairs that agree, counted per day of the `zone`'s
+        calendar, and every other pair in full.
+
+        A pair agrees when both sides have the same quantity and, unless `surely_in_time`
+        is None, METRC recorded it within that long after the POS sale (or when is not
+        known). The caller judges the other pairs, late ones among them, exactly. When
+        time is not judged (None), the METRC sides carry no recorded_at.
+        """
+
+    def latest_before(self, license_number: str, type: EventType,
+                      before: datetime) -> list[LoggedEvent]:
+        """Return each package's last event of `type` before `before`."""
 
 
 class WaiverSource(Protocol):

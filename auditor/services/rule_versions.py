@@ -96,10 +96,24 @@ def version_text(root: Path, versions: RuleVersions, rule_id: str, version: int)
     stored = versions.get(rule_id, version)
     if stored is not None:
         return stored.yaml
-    seed = seed_text(root, rule_id)
-    if seed is not None and parse_draft(seed, dict(load_pack(root).parameters)).version == version:
-        return seed
+    seed = _seed_rule(root, _seed_signature(root), rule_id)
+    if seed is not None and seed[1] == version:
+        return seed[0]
     raise NotFound(f"no version {version} of rule {rule_id!r}")
+
+
+@functools.lru_cache(maxsize=256)
+def _seed_rule(root: Path, _seed: tuple[tuple[str, int, int], ...],
+               rule_id: str) -> tuple[str, int] | None:
+    """Return a shipped rule's YAML and version, parsed once per seed content (as `_merged`).
+
+    Reading the version takes the pack's parameters, so without this every rule page
+    parsed the whole pack (about a second of YAML) to learn one number.
+    """
+    text = seed_text(root, rule_id)
+    if text is None:
+        return None
+    return text, parse_draft(text, dict(load_pack(root).parameters)).version
 
 
 def diff(root: Path, versions: RuleVersions, rule_id: str, old: int, new: int) -> str:

@@ -61,19 +61,25 @@ class Settled:
     pending: int = 0
 
 
+# Templates of obligations with a deadline, and the event types that meet them.
+DEADLINES = (Template.REQUIRES_WITHIN, Template.FULL_COUNT_INTERVAL)
+
+
 def counterparts(rule: Rule) -> tuple[str, ...]:
     """Return the event types whose later arrival could refute a finding of the rule."""
     if rule.template is Template.REQUIRES_PRIOR:
         return tuple(rule.params.prior.type)
     if rule.template is Template.REQUIRES_WITHIN:
         return tuple(rule.params.follow_up.type)
+    if rule.template is Template.FULL_COUNT_INTERVAL:
+        return ("count_line",)  # the next full count's lines
     return ()
 
 
 def reach(rule: Rule) -> timedelta:
     """Return how far back in time a new event can change the rule's verdict on a trigger
     of another key (a follow-up meeting an earlier deadline, a prior within a window)."""
-    if rule.template is Template.REQUIRES_WITHIN:
+    if rule.template in DEADLINES:
         return rule.params.deadline.after + REACH_MARGIN
     if rule.template is Template.REQUIRES_PRIOR and rule.params.within is not None:
         return rule.params.within + REACH_MARGIN
@@ -82,8 +88,8 @@ def reach(rule: Rule) -> timedelta:
 
 def due(rule: Rule, occurred_at: datetime) -> datetime:
     """Return when the source of the rule's counterparts must have reported to decide a
-    trigger that occurred at this time."""
-    if rule.template is Template.REQUIRES_WITHIN:
+    trigger that occurred at this time (a finding dated by its deadline: at that time)."""
+    if rule.template in DEADLINES and not getattr(rule.params, "date_by_deadline", False):
         return occurred_at + rule.params.deadline.after
     return occurred_at
 
@@ -101,7 +107,7 @@ def judged_at(rule: Rule, clock: Clock) -> datetime | None:
     """Return the cutoff a deadline rule is judged at: the clock, or the follow-up's
     source if it is behind (None: that source never reported, nothing is decidable)."""
     now = clock.now()
-    if rule.template is not Template.REQUIRES_WITHIN or now is None:
+    if rule.template not in DEADLINES or now is None:
         return now
     reported = clock.of(counterparts(rule))
     return None if reported is None else min(now, reported)
@@ -113,7 +119,7 @@ def unaffected(rule: Rule, reads: frozenset[str] | None, arrived: Marks,
     of their types, and (a deadline rule) the cutoff it is judged at did not move."""
     if reads is None or any(t in reads or t in counterparts(rule) for t in arrived):
         return False
-    if rule.template is not Template.REQUIRES_WITHIN:
+    if rule.template not in DEADLINES:
         return True
     return judged_at(rule, before) == judged_at(rule, before.advanced(arrived))
 

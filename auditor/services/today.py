@@ -4,12 +4,14 @@ Each list names the events behind it (their ids), so the page links to the evide
 
 manifests     deliveries of the last days not fully scanned in, or not yet accepted
 moves         moves to a location METRC did not show first (the transfer-before-move rule)
+picks         packages about to be moved: the replenishment's vault packages, first-
+              expiring first, each saying whether METRC must be changed before the move
 variances     count lines off METRC's on-hand with no adjustment since, and the reason
               codes METRC allows for that adjustment
 replenish     what to bring from the vault (the replenishment report)
 sell soon     packages on hand, nearest expiry first (the sell-soon report)
 
-The last two replay the whole history, so the page loads them on their own, and every
+The last three replay the whole history, so the page loads them on their own, and every
 list is kept (`Recent`) until something new is stored.
 """
 
@@ -25,7 +27,8 @@ from typing import Any, TypeVar, cast
 from auditor.domain.events import EventType as T
 from auditor.domain.findings import Finding, explain
 from auditor.domain.license import License
-from auditor.domain.rules import Pack
+from auditor.domain.rules import Pack, Rule
+from auditor.rules.language import state_given
 from auditor.services.audit import local_bounds, rules_in_force
 from auditor.services.ledger import LEDGER_TYPES, Ledger
 from auditor.services.ports import EventStore
@@ -81,6 +84,20 @@ class Today:
     reasons: list[str]
 
 
+@dataclass(frozen=True)
+class Pick:
+    """A vault package to bring to the sales floor, and where METRC has it now."""
+
+    label: str
+    product: str
+    expires: str | None
+    quantity: Any  # how many to bring, when the replenishment says
+    metrc_location: str | None
+    metrc_event: int | None  # the event that put it there in METRC: the evidence
+    metrc_since: datetime | None
+    ready: bool  # METRC already shows it on the sales floor, recently enough to cover a move
+
+
 @dataclass
 class Stock:
     """What to bring out and what to sell first, for one license and one day."""
@@ -89,6 +106,7 @@ class Stock:
     day: date
     replenish: Table
     sell_soon: Table
+    picks: list[Pick] = field(default_factory=list)
 
 
 def _window(license: License, now: datetime) -> tuple[date, date, datetime, datetime]:
@@ -108,11 +126,15 @@ def today(store: EventStore, log: ActivityLog, pack: Pack, license: License,
                  allowed_reasons(log, license, closes))
 
 
-def stock(log: ActivityLog, license: License, now: datetime) -> Stock:
-    """Return the replenishment and sell-soon lists (the reports) as of now."""
+def stock(log: ActivityLog, license: License, now: datetime, pack: Pack) -> Stock:
+    """Return the replenishment and sell-soon lists (the reports) and the picks, as of now."""
     start, day, opens, closes = _window(license, now)
     period = Period(license, start, day, opens, closes)
-    return Stock(license, day, replenishment(log, period)[0], sell_soon(log, period)[0])
+    replenish, soon = replenishment(log, period)[0], sell_soon(log, period)[0]
+    rule = next((r for r in rules_in_force(pack, license, start, day) if r.id == MOVE_RULE),
+                None)
+    return Stock(license, day, replenish, soon,
+                 picks(log, license, replenish, soon, closes, _lookback(rule)))
 
 
 class Recent:
@@ -211,7 +233,79 @@ def allowed_reasons(log: ActivityLog, license: License, closes: datetime) -> lis
     return sorted(set(list(lists.values())[-1])) if lists else []
 
 
+def picks(log: ActivityLog, license: License, replenish: Table, soon: Table,
+          closes: datetime, lookback: timedelta | None) -> list[Pick]:
+    """Return the replenishment's vault packages, first-expiring first, with METRC's location.
+
+    The tables are read by column name, so the reports may add columns. A package is
+    ready to move when METRC's newest location for it is a sales floor location, set no
+    longer ago than the transfer-before-move rule looks back (an older change would not
+    cover a move made now); otherwise the associate changes it in METRC first.
+    """
+    wanted = _wanted(replenish)
+    tag, expiry = _column(soon, "package"), _column(soon, "expires")
+    expires = {row[tag]: row[expiry] for row in soon.rows} \
+        if tag is not None and expiry is not None else {}
+    where = _metrc_locations(log, license, set(wanted), closes)
+    found = []
+    for label, (product, quantity) in wanted.items():
+        location, event_id, since = where.get(label, (None, None, None))
+        recent = since is not None and (lookback is None or since >= closes - lookback)
+        found.append(Pick(label, product, expires.get(label), quantity, location, event_id,
+                          since, recent and location in license.sales_floor_locations))
+    return sorted(found, key=lambda p: (p.expires or "9999-12-31", p.label))
+
+
+def _column(table: Table, *words: str) -> int | None:
+    """Return the index of the first column whose name holds every word, or None."""
+    return next((i for i, c in enumerate(table.columns)
+                 if all(w in c.name.lower() for w in words)), None)
+
+
+def _wanted(replenish: Table) -> dict[str, tuple[str, Any]]:
+    """Return each vault package the replenishment names: its product and how many to move."""
+    packages, product = _column(replenish, "from vault package"), _column(replenish, "product")
+    quantity = _column(replenish, "move from this package")
+    wanted: dict[str, tuple[str, Any]] = {}
+    if packages is None:
+        return wanted
+    for row in replenish.rows:
+        for label in str(row[packages] or "").split(","):
+            if label.strip():
+                wanted[label.strip()] = (str(row[product] or "") if product is not None
+                                         else "", row[quantity] if quantity is not None
+                                         else None)
+    return wanted
+
+
+def _metrc_locations(log: ActivityLog, license: License, labels: set[str],
+                     closes: datetime) -> dict[str, tuple[str, int, datetime]]:
+    """Return METRC's newest location of each package: where, by which event, since when.
+
+    What sets it is the rule language's own evidence of a package's state (a location
+    change, a package snapshot, an accepted delivery), as transfer-before-move reads it.
+    """
+    where: dict[str, tuple[str, int, datetime]] = {}
+    if not labels:
+        return where
+    for e in log.events(license.number, (T.MANIFEST_PACKAGE, T.PACKAGE_SNAPSHOT,
+                                         T.LOCATION_CHANGE), None, closes):
+        if e.package_label not in labels:
+            continue
+        given = state_given(e.type.value, e.payload, ("location",), license)
+        if given and given.get("location"):
+            where[e.package_label] = (str(given["location"]), e.id, e.occurred_at)
+    return where
+
+
+def _lookback(rule: Rule | None) -> timedelta | None:
+    """Return how far back the move rule looks for a METRC change (None: no such rule)."""
+    within = getattr(rule.params, "within", None) if rule is not None else None
+    return within if isinstance(within, timedelta) else None
+
+
 def as_rows(table: Table, limit: int = 20) -> dict[str, Any]:
-    """Return a report table's title, column names and first rows for a template."""
+    """Return a report table's title, column names and kinds, and first rows for a template."""
     return {"title": table.title, "columns": [c.name for c in table.columns],
+            "kinds": [c.kind for c in table.columns],
             "rows": table.rows[:limit], "more": max(len(table.rows) - limit, 0)}

@@ -35,10 +35,17 @@ class SqliteBulk:
                recorded_at: datetime, events: Sequence[Event]) -> None:
         """Insert events in the current transaction."""
         recorded = sqlite_timestamp(recorded_at)
-        cursor.executemany(self.INSERT, [
-            (license_id, e.type.value, sqlite_timestamp(e.occurred_at), e.natural_key,
-             e.fingerprint, e.package_label, e.reference, source, import_id, recorded,
-             e.payload_json) for e in events])
+        # A receipt's lines, and a POS receipt's, share one time: format each time once.
+        stamps: dict[datetime, str] = {}
+        rows = []
+        for e in events:
+            stamp = stamps.get(e.occurred_at)
+            if stamp is None:
+                stamp = stamps[e.occurred_at] = sqlite_timestamp(e.occurred_at)
+            rows.append((license_id, e.type.value, stamp, e.natural_key, e.fingerprint,
+                         e.package_label, e.reference, source, import_id, recorded,
+                         e.payload_json))
+        cursor.executemany(self.INSERT, rows)
 
 
 class PostgresBulk:

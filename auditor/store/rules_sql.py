@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,8 @@ from auditor.rules.language import (
 from auditor.rules.params import Compare
 from auditor.store.aggregate_sql import aggregate, aggregate_within
 from auditor.store.compiled_sql import Compiled
+from auditor.store.correction_sql import corrected_fields, correction_columns
+from auditor.store.coverage_sql import full_count_interval
 from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
 from auditor.store.package_states import StateFields, evidence_states, latest_of
 from auditor.store.schema import events
@@ -230,7 +233,8 @@ def failed_columns(rule: Rule, fields: Fields) -> list[Any]:
 
 COMPILERS = {Template.FIELD_CHECK: field_check, Template.REQUIRES_PRIOR: requires_prior,
              Template.REQUIRES_WITHIN: requires_within, Template.RECONCILE: reconcile,
-             Template.STATE_AT_TIME: state_at_time, Template.AGGREGATE: aggregate}
+             Template.STATE_AT_TIME: state_at_time, Template.AGGREGATE: aggregate,
+             Template.FULL_COUNT_INTERVAL: full_count_interval}
 
 
 def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, start: datetime,
@@ -241,7 +245,7 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
     found = _in_period(compiled.found, start, end).subquery("found")
     with engine.connect() as conn:
         rows: Sequence[Any] = conn.execute(
-            _with_derived(found, rule, dialect, license)
+            _with_derived(found, rule, dialect, license, end)
             .order_by(found.c.occurred_at, found.c.id)).all()
         pending = 0 if compiled.pending is None else conn.scalar(select(func.count())
             .select_from(_in_period(compiled.pending, start, end).subquery()))
@@ -255,18 +259,21 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
               for row in unjudged))
 
 
-def _with_derived(found: Any, rule: Rule, dialect: str, license: License) -> Select[Any]:
-    """Select the found events with the derived fields their message names (on_hand...),
-    worked out for the findings alone."""
+def _with_derived(found: Any, rule: Rule, dialect: str, license: License,
+                  cutoff: datetime) -> Select[Any]:
+    """Select the found events with the derived fields their message names (on_hand...)
+    and their corrective event up to cutoff, worked out for the findings alone."""
     names = sorted(message_fields(rule.params.message) & DERIVED.keys() - {"local_date"})
     fields = Fields(found, dialect, license)
-    return select(found, *(fields[name].label(f"derived_{name}") for name in names))
+    return select(found, *(fields[name].label(f"derived_{name}") for name in names),
+                  *correction_columns(found, rule, dialect, license, cutoff))
 
 
 def _violation(rule: Rule, row: Any, zone: Any) -> Violation:
-    """Return the violation a found row stands for, explained."""
-    return shape_violation(rule, row.id, row.type, row.occurred_at, row.package_label,
-                           row.reference, _payload(row.payload), zone, _derived(rule, row))
+    """Return the violation a found row stands for, explained, with what remedied it."""
+    found = shape_violation(rule, row.id, row.type, row.occurred_at, row.package_label,
+                            row.reference, _payload(row.payload), zone, _derived(rule, row))
+    return replace(found, fields={**found.fields, **corrected_fields(row)})
 
 
 def _derived(rule: Rule, row: Any) -> Callable[[str], Any]:
@@ -312,7 +319,7 @@ def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
                         else COMPILERS[rule.template](rule, license_id, license, dialect,
                                                       cutoff))
             found = compiled.found.where(part(compiled.found.selected_columns)).subquery("found")
-            for row in conn.execute(_with_derived(found, rule, dialect, license)):
+            for row in conn.execute(_with_derived(found, rule, dialect, license, cutoff)):
                 rows[row.id] = row
             waiting = compiled.pending
             if waiting is not None:

@@ -31,6 +31,7 @@ from auditor.store.analytical import analytical_copy
 from auditor.store.audit_runs import SqlAuditRuns
 from auditor.store.bulk import bulk_for
 from auditor.store.engine import WRITE
+from auditor.store.ingest_session import GroupedWriter
 from auditor.store.organizations_sql import organization_id
 from auditor.store.schema import events, imports, licenses, organizations
 from auditor.store.trail_sql import record
@@ -114,7 +115,8 @@ class SqlEventStore:
         with self._write() as conn, conn.begin():
             self._finish(conn, summary, finished_at)
 
-    def _finish(self, conn: Any, summary: ImportSummary, finished_at: datetime) -> None:
+    def _finish(self, conn: Any, summary: ImportSummary, finished_at: datetime,
+                sha256: str | None = None) -> None:
         values = {
             "status": "completed", "finished_at": finished_at, "rows_read": summary.rows_read,
             "accepted": summary.accepted, "duplicates": summary.duplicates,
@@ -123,35 +125,52 @@ class SqlEventStore:
             "ignored_fields": sorted(summary.ignored_fields),
         }
         conn.execute(update(imports).where(imports.c.id == summary.import_id).values(values))
-        record(conn, _import_change(conn, summary, values))
+        record(conn, _import_change(conn, summary, values, sha256))
 
     def append(self, batch: Batch, finish: Finish | None = None) -> Appended:
         """Store the new events of a batch in one transaction and say what became of each record.
 
         The import is opened (batch.opening) and finished (finish) in the same transaction.
         """
-        license_id = self._license_id(batch.license_number)
         with self._write() as conn, conn.begin():
-            self._lock_license(conn, license_id)
-            import_id = batch.import_id
-            if import_id is None:
-                assert batch.opening is not None, "a batch needs an import id or an opening"
-                import_id = self._open(conn, license_id, batch.opening)
-            else:  # each chunk stored is the import's sign of life (fail_stalled_imports)
-                conn.execute(update(imports).where(imports.c.id == import_id)
-                             .values(heartbeat_at=datetime.now(UTC)))
-            cursor = conn.connection.dbapi_connection.cursor()
-            keys = list({event.natural_key for record in batch.records for event in record})
-            outcomes, new = (classify(batch.records,
-                                      self._bulk.fingerprints(cursor, license_id, keys))
-                             if batch.records else ([], []))
-            if new:
-                self._bulk.insert(cursor, license_id, import_id, batch.source,
-                                  batch.recorded_at, new)
-            appended = Appended(outcomes, len(new), import_id)
-            if finish:
-                self._finish(conn, finish(appended), datetime.now(UTC))
-            return appended
+            return self._append_in(conn, batch, finish)
+
+    @contextmanager
+    def ingest_session(self) -> Iterator[GroupedWriter]:
+        """Yield a writer whose appends share transactions of many records (bulk ingest)."""
+        writer = GroupedWriter(self._write, self._append_in)
+        try:
+            yield writer
+        except BaseException:
+            writer.close(commit=False)
+            raise
+        writer.close(commit=True)
+
+    def _append_in(self, conn: Any, batch: Batch, finish: Finish | None) -> Appended:
+        """Append a batch inside the caller's write transaction."""
+        license_id = self._license_id(batch.license_number)
+        self._lock_license(conn, license_id)
+        import_id = batch.import_id
+        if import_id is None:
+            assert batch.opening is not None, "a batch needs an import id or an opening"
+            import_id = self._open(conn, license_id, batch.opening)
+        else:  # each chunk stored is the import's sign of life (fail_stalled_imports)
+            conn.execute(update(imports).where(imports.c.id == import_id)
+                         .values(heartbeat_at=datetime.now(UTC)))
+        cursor = conn.connection.dbapi_connection.cursor()
+        keys = list({event.natural_key for record in batch.records for event in record})
+        outcomes, new = (classify(batch.records,
+                                  self._bulk.fingerprints(cursor, license_id, keys))
+                         if batch.records else ([], []))
+        if new:
+            self._bulk.insert(cursor, license_id, import_id, batch.source,
+                              batch.recorded_at, new)
+        appended = Appended(outcomes, len(new), import_id)
+        if finish:
+            # A file of one batch carries its hash here: no need to read it back.
+            self._finish(conn, finish(appended), datetime.now(UTC),
+                         batch.opening.sha256 if batch.opening else None)
+        return appended
 
     def fail_stalled_imports(self, stale_before: datetime, at: datetime) -> list[int]:
         """Mark imports running without a sign of life since stale_before failed; return ids.
@@ -233,9 +252,11 @@ class SqlEventStore:
             return conn.scalar(query)
 
 
-def _import_change(conn: Any, summary: ImportSummary, values: dict[str, Any]) -> Change:
+def _import_change(conn: Any, summary: ImportSummary, values: dict[str, Any],
+                   sha256: str | None) -> Change:
     """Return the one trail entry of an import: the file's hash and what became of its rows."""
-    sha256 = conn.scalar(select(imports.c.sha256).where(imports.c.id == summary.import_id))
+    if sha256 is None:
+        sha256 = conn.scalar(select(imports.c.sha256).where(imports.c.id == summary.import_id))
     counts = {k: values[k] for k in ("status", "rows_read", "accepted", "duplicates",
                                      "rejected", "events_added")}
     return Change("import", "import", str(summary.import_id), summary.license,

@@ -1,8 +1,9 @@
 """The console in a real Chromium (Debian's, driven by Playwright), against a live server.
 
-Skips with the reason where no Chromium is installed; fails instead when CI is set,
-since CI installs it (scripts/bootstrap). With AUDITOR_SCREENSHOTS=DIR the tests save
-screenshots of the main pages there (the README's come from `make screenshots`).
+Skips with the reason where no Chromium is installed; fails instead when CI or
+AUDITOR_REQUIRE_BROWSER is set (.ci/run sets it), since CI installs it (scripts/bootstrap).
+With AUDITOR_SCREENSHOTS=DIR the tests save screenshots of the main pages there (the
+README's come from `make screenshots`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from werkzeug.serving import make_server
 
 from auditor.config import Settings
 from auditor.rules.loader import default_rules_dir
+from auditor.services import uploads
 from tests.conftest import LICENSE
-from tests.console.conftest import DAY, PASSWORD, TAG2, email, seed
+from tests.console.conftest import DAY, PASSWORD, TAG2, TAG4, TAG5, email, seed
 
 CHROMIUM = os.environ.get("AUDITOR_CHROMIUM", "/usr/bin/chromium")
 LATER = "2026-01-07"
@@ -33,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
+    if os.environ.get("CI") or os.environ.get("AUDITOR_REQUIRE_BROWSER"):
         pytest.fail(f"browser tests cannot run in CI: {reason}")
     pytest.skip(reason)
 
@@ -125,6 +127,12 @@ def test_the_today_page_refreshes_itself_when_new_events_arrive(
     page.get_by_role("heading", name="Deliveries to finish (1)").wait_for()
     assert page.get_by_role("heading", name="Moves without a METRC location change (1)")
     page.get_by_role("heading", name="Replenish the sales floor from the vault").wait_for()
+    # The packages about to be moved: first-expiring first, METRC's change first where needed.
+    picks = page.get_by_role("region", name="Packages to bring to the sales floor (2)")
+    rows = picks.get_by_role("row")
+    assert TAG5 in rows.nth(1).inner_text() and "METRC already shows it" in rows.nth(1).inner_text()
+    assert TAG4 in rows.nth(2).inner_text()
+    assert "Change the location in METRC first" in rows.nth(2).inner_text()
     shot(page, "today")
     secret = live[1].config["TEST_SECRETS"]["associate"]
     move = {"type": "move", "occurred_at": f"{DAY}T12:00:00-08:00", "package_label": TAG2,
@@ -192,3 +200,76 @@ def test_download_the_packet_of_a_run(page: Any, tmp_path: Path) -> None:
     page.goto(run_page)
     assert page.get_by_text("draft").is_visible()
     shot(page, "run")
+
+
+def test_an_upload_shows_its_progress_then_each_rejected_row(
+        page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real import, two rows at a time, held after its first progress report until
+    # the page has shown it: the test sees progress whatever the machine's speed.
+    shown, go_on = threading.Event(), threading.Event()
+    real = uploads.ingest_files
+
+    def paced(store: Any, files: Any, *, chunk_size: int, progress: Any, **rest: Any) -> Any:
+        def held(summary: Any) -> None:
+            progress(summary)
+            shown.set()
+            go_on.wait(30)
+        return real(store, files, chunk_size=2, progress=held, **rest)
+
+    monkeypatch.setattr(uploads, "ingest_files", paced)
+    sign_in(page, "associate")
+    page.goto(f"{BASE}/imports")
+    page.get_by_role("heading", name="METRC sync by endpoint").wait_for()
+    shot(page, "imports")
+    header = ("receipt_id,line_id,sold_at,package_label,sku,product_name,category,quantity,"
+              "unit,unit_price,total_price,customer_type,customer_id,employee,voided\n")
+    rows = [f"B{n},1,{'not a time' if n == 3 else '2026-01-06T10:00:00-08:00'},"
+            f"1A4FF0100000022000000123,SKU1,Gummies,Edible,1,Each,10.00,10.00,Consumer,C1,"
+            "ann,false\n" for n in range(1, 6)]
+    form = page.get_by_role("form", name="Upload a file")
+    form.get_by_label("Format").select_option("pos-sales")
+    form.get_by_label("File to upload").set_input_files(
+        {"name": "till.csv", "mimeType": "text/csv", "buffer": (header + "".join(rows)).encode()})
+    form.get_by_role("button", name="Upload", exact=True).click()
+    page.get_by_role("heading", name="Import of till.csv").wait_for()
+    page.get_by_text("2 rows read: 2 accepted, 0 already stored, 0 rejected").wait_for()
+    assert shown.is_set() and page.get_by_role("progressbar").is_visible()
+    shot(page, "import-progress")
+    go_on.set()
+    page.get_by_role("heading", name="till.csv: 5 rows read, 4 accepted, 0 already stored, "
+                                     "1 rejected").wait_for()
+    rejected = page.get_by_role("table").first.get_by_role("row").nth(1).inner_text()
+    assert rejected.startswith("till.csv\t4\t") and "sold_at" in rejected
+    shot(page, "import")
+    with page.expect_download() as csv_file:
+        page.get_by_role("link", name="All 1 rejected rows as CSV").click()
+    assert csv_file.value.suggested_filename.startswith("rejected-")
+
+
+PAGES = {"associate": ["", "/today", "/findings", "/audits", "/rules", "/imports"],
+         "compliance_officer": ["/dashboard", "/findings", "/audits", "/rules",
+                                "/rules/transfer-before-move", "/imports"],
+         "admin": ["/trail"]}
+CHECK = """() => {
+  const wide = document.documentElement.scrollWidth > document.documentElement.clientWidth;
+  const unlabeled = [...document.querySelectorAll('input, select, textarea')]
+    .filter(e => e.type !== 'hidden' && !e.labels.length && !e.getAttribute('aria-label'))
+    .map(e => e.name || e.id);
+  const h1 = document.querySelectorAll('h1').length;
+  return {wide, unlabeled, h1};
+}"""
+
+
+@pytest.mark.parametrize("role", list(PAGES))
+def test_every_page_fits_a_tablet_with_labelled_controls_and_one_heading(
+        page: Any, role: str) -> None:
+    sign_in(page, role)
+    for path in PAGES[role]:
+        page.goto("/console/" if not path else f"{BASE}{path}?day={DAY}" if path == "/today"
+                  else f"{BASE}{path}")
+        page.wait_for_load_state("networkidle")
+        found = page.evaluate(CHECK)
+        assert found == {"wide": False, "unlabeled": [], "h1": 1}, (path, found)
+        page.keyboard.press("Tab")  # the first stop is the skip link, and it shows
+        assert page.evaluate("document.activeElement.className") == "skip"
+        assert page.locator("a.skip").is_visible()

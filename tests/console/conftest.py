@@ -3,7 +3,9 @@
 The day (2026-01-05 at the test license, Los Angeles time) holds a delivery with one of
 its two packages scanned and none accepted, a move to the sales floor with no METRC
 location change, a count off METRC's on-hand, METRC's reason list, and a POS sale METRC
-never heard of (so an audit finds something to acknowledge and waive).
+never heard of (so an audit finds something to acknowledge and waive). Pre-rolls
+delivered three days before sell out on the floor, so the today page asks for two
+vault packages to be brought out (`stock_events`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from tests.conftest import LICENSE
 PASSWORD = "correct horse battery"
 DAY = "2026-01-05"
 TAG1, TAG2 = "1A4FF0100000022000000201", "1A4FF0100000022000000202"
+# Pre-rolls: TAG3 on the floor and selling out; TAG4 and TAG5 in the vault, TAG5 expiring
+# first and already at the sales floor in METRC, TAG4 not.
+TAG3, TAG4, TAG5 = (f"1A4FF01000000220000003{n:02d}" for n in (1, 2, 3))
 
 
 def email(role: str) -> str:
@@ -73,6 +78,51 @@ def day_events() -> bytes:
     return "\n".join(json.dumps(r) for r in rows).encode() + b"\n"
 
 
+def stock_events() -> bytes:
+    """Return, as NDJSON, pre-rolls received on 2026-01-02 and selling out on the floor."""
+    rows: list[dict[str, Any]] = []
+    expiry = {TAG3: "2026-02-15", TAG4: "2026-03-01", TAG5: "2026-01-20"}
+    # TAG5 holds one item, so bringing the floor up to a week of sales (2) takes both.
+    held = {TAG3: 4, TAG4: 4, TAG5: 1}
+    for tag in (TAG3, TAG4, TAG5):
+        rows += [
+            {"type": "manifest_package", "occurred_at": "2026-01-02T08:00:00-08:00",
+             "package_label": tag, "reference": "M-090", "payload": {
+                 "manifest_number": "M-090", "label": tag, "item_name": "Pre-roll 1g",
+                 "category": "Pre-Roll", "shipment_state": "Accepted", "shipped_quantity": held[tag],
+                 "shipped_unit": "Each", "received_quantity": held[tag],
+                 "received_unit": "Each"}},
+            {"type": "receiving_scan", "occurred_at": "2026-01-02T08:05:00-08:00",
+             "package_label": tag, "reference": "M-090", "payload": {
+                 "scanned_at": "2026-01-02T08:05:00-08:00", "manifest_number": "M-090",
+                 "label": tag, "quantity": held[tag], "unit": "Each"}},
+            {"type": "package_snapshot", "occurred_at": "2026-01-02T09:00:00-08:00",
+             "package_label": tag, "payload": {"label": tag, "location": "Vault",
+                                               "expiration_date": expiry[tag]}}]
+    rows += [
+        {"type": "location_change", "occurred_at": "2026-01-02T10:00:00-08:00",
+         "package_label": TAG3, "payload": {"label": TAG3, "location": "Sales Floor"}},
+        {"type": "move", "occurred_at": "2026-01-02T10:05:00-08:00", "package_label": TAG3,
+         "payload": {"moved_at": "2026-01-02T10:05:00-08:00", "label": TAG3,
+                     "from_location": "Vault", "to_location": "Sales Floor", "quantity": 4,
+                     "unit": "Each"}},
+        {"type": "location_change", "occurred_at": f"{DAY}T07:00:00-08:00",
+         "package_label": TAG5, "payload": {"label": TAG5, "location": "Sales Floor"}}]
+    for day in (3, 4, 5):
+        at, receipt = f"2026-01-{day:02d}T12:00:00-08:00", f"P{day}"
+        rows += [{"type": "pos_sale_line", "occurred_at": at, "package_label": TAG3,
+                  "reference": receipt, "payload": {"receipt_id": receipt, "label": TAG3,
+                                                    "quantity": 1, "unit": "Each",
+                                                    "voided": False}},
+                 {"type": "metrc_sale_line", "occurred_at": at, "package_label": TAG3,
+                  "reference": receipt, "payload": {"external_receipt_number": receipt,
+                                                    "label": TAG3, "quantity": 1,
+                                                    "unit": "Each", "recorded_at": at}}]
+    for n, row in enumerate(rows):
+        row["natural_key"] = f"console-stock-{n}"
+    return "\n".join(json.dumps(r) for r in rows).encode() + b"\n"
+
+
 def seed(settings: Settings) -> Flask:
     """Return an app whose store holds the day, with a user per role (and others')."""
     app, secrets = make_app(settings)
@@ -86,6 +136,7 @@ def seed(settings: Settings) -> Flask:
     client = app.test_client()
     token = {"Authorization": f"Bearer {secrets['associate']}"}
     for fmt, name, body in (("events", "day.ndjson", day_events()),
+                            ("events", "stock.ndjson", stock_events()),
                             ("pos-sales", "pos.csv", pos_csv("R1", day=5))):
         answer = client.post(f"/licenses/{LICENSE.number}/imports?format={fmt}",
                              headers=token, data={"file": (io.BytesIO(body), name)},

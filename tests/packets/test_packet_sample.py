@@ -295,9 +295,52 @@ def test_findings_of_one_triggering_record_are_one_incident_with_its_late_correc
     assert sorted(r[4].split(", ") for r in rows if r[5] > 1) == sorted(
         sorted(rules) for rules in shared)
     late = [f for f in run["findings"] if f["fields"].get("timeliness") == "late"]
+    remedied = [f for f in run["findings"] if f in late or f["fields"].get("corrected_by_type")]
     corrected = [r[6] for r in rows if r[6]]
-    assert late and len(corrected) == len({f["evidence"][0] for f in late})
+    assert late and len(corrected) == len({f["evidence"][0] for f in remedied})
     for finding in late:
         when = datetime.fromisoformat(finding["fields"]["reported_at"]).astimezone(ZONE)
         assert any(f"{finding['rule_id']}: corrected late, at "
                    f"{when.strftime('%Y-%m-%d %H:%M %Z')}" in c for c in corrected)
+
+
+def _said(finding):
+    """Return what the packet must say of a remedied finding's corrective event."""
+    fields = finding["fields"]
+    when = datetime.fromisoformat(fields["corrected_at"]).astimezone(ZONE)
+    return (f"at {when.strftime('%Y-%m-%d %H:%M %Z')}" if fields.get("timeliness") != "late"
+            else "", f"by {fields['corrected_by_type'].replace('_', ' ')} "
+            f"{fields['corrected_by_reference'] or 'event ' + str(fields['corrected_by_event'])}")
+
+
+def test_remedied_findings_say_by_what_and_when_in_the_pdf_and_the_xlsx(audited):
+    """The sample store fixes its planted count variance and sale quantity mismatch with
+    METRC adjustments and records a move's location change after the move: the packet
+    names each corrective event (type, reference, local time) in the PDF and the XLSX."""
+    sources, pack, run = audited
+    built = current_packet(sources, run["run_id"], pack, "tester")
+    remedied = [f for f in run["findings"] if f["fields"].get("corrected_by_type")]
+    kinds = {(f["rule_id"], f["fields"]["corrected_by_type"]) for f in remedied}
+    assert {("count-variance", "adjustment"), ("sale-quantity-mismatch", "adjustment"),
+            ("transfer-before-move", "location_change")} <= kinds
+    book = openpyxl.load_workbook(io.BytesIO(render_packet(built, "xlsx", PacketDocuments())))
+    incidents = [[c.value for c in row] for row in book["Incidents"].iter_rows(min_row=2)]
+    text = _squash(_pdf_text(built))
+    for finding in remedied:
+        row = next(r for r in incidents if r[3] == finding["subject"]
+                   and finding["rule_id"] in r[4])
+        when, by = _said(finding)
+        assert f"{finding['rule_id']}: corrected" in row[6]
+        assert when in row[6] and by in row[6], (row[6], when, by)
+        assert _squash(by) in text and _squash(when) in text
+        sheet = next(book[n] for n in book.sheetnames if n.startswith(finding["rule_id"][:25]))
+        evidence = [row[7].value for row in sheet.iter_rows(min_row=2)]
+        assert any(finding["fields"]["corrected_by_type"] in (e or "") for e in evidence)
+    # A finding nothing remedied says nothing of a correction.
+    plain = [f for f in run["findings"] if not f["fields"].get("corrected_by_type")
+             and f["fields"].get("timeliness") != "late"]
+    assert plain
+    for finding in plain:
+        rows = [r for r in incidents if r[3] == finding["subject"]
+                and r[4] == finding["rule_id"]]
+        assert all(r[6] is None for r in rows)

@@ -1,7 +1,15 @@
 import pytest
 
 from auditor.domain.errors import FileRejected, RowRejected
+from auditor.importers import sources
 from auditor.importers.sources import csv_records, json_records, ndjson_records
+
+
+@pytest.fixture(autouse=True, params=["held", "streamed"])
+def read_path(request, monkeypatch):
+    """Run every case both ways: a small file read once and held, a large one read twice."""
+    if request.param == "streamed":
+        monkeypatch.setattr(sources, "HELD_BYTES", 0)
 
 
 def test_envelope_records_carry_the_line_they_start_on():
