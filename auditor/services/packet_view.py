@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from auditor.domain.events import canonical_json
+from auditor.services.packet_pages import pdf_log
 from auditor.services.report_ports import PacketVersion
 from auditor.services.tables import Column, Table
 
@@ -22,13 +25,16 @@ def pdf_context(packet: PacketVersion, full_logs: bool = False) -> dict[str, Any
     and per-day totals unless `full_logs`: every row is in the Excel and JSON packets.
     """
     content = packet.content
-    run = content["run"]
+    run, zone = content["run"], content["license"]["timezone"]
     return {"packet": packet, "run": run, "license": content["license"],
             "generated_at": local_text(packet.created_at, content["license"]["timezone"]),
             "summary": summary_rows(content),
             "severity_counts": [(s, run["counts"]["by_severity"].get(s, 0))
                                 for s in SEVERITIES],
-            "groups": finding_groups(content), "trend": content["trend"],
+            "groups": [{"rule": g["rule"], "findings": [pdf_finding(f, zone)
+                                                         for f in g["findings"]]}
+                       for g in finding_groups(content)],
+            "trend": content["trend"],
             "waivers": content["waivers"],
             "logs": [pdf_log(Table.from_json(t), full_logs) for t in content["logs"]],
             "amendment": content.get("amendment"), "cover": cover_items(packet),
@@ -66,35 +72,6 @@ def finding_groups(content: dict[str, Any]) -> list[dict[str, Any]]:
         found = [f for f in content["run"]["findings"] if f["rule_id"] == rule_id]
         groups.append({"rule": rule, "findings": found})
     return groups
-
-
-# For the logs whose rows mostly agree: which rows are exceptions, and which column
-# holds the row's time (its day). Other logs are shown whole: every row is of interest.
-EXCEPTIONS = {
-    "locations": (0, lambda row: row[-1] != "recorded before the move"),
-    "counts": (0, lambda row: row[8] is None or abs(row[8]) > 1e-6),
-    "manifests": (4, lambda row: row[-1] != "yes"),
-}
-DAY_COLUMNS = [Column("date", "date"), Column("rows", "int"), Column("exceptions", "int")]
-
-
-def pdf_log(table: Table, full: bool = False) -> dict[str, Any]:
-    """Return a log as the PDF shows it: whole, or its exceptions and per-day totals."""
-    rule = EXCEPTIONS.get(table.key)
-    if full or rule is None:
-        return {"table": table, "total": len(table.rows), "days": None}
-    when, exceptional = rule
-    days: dict[str, list[int]] = {}
-    kept = []
-    for row in table.rows:
-        counts = days.setdefault(str(row[when] or "")[:10], [0, 0])
-        counts[0] += 1
-        if exceptional(row):
-            counts[1] += 1
-            kept.append(row)
-    per_day = Table(f"{table.key}-days", f"{table.title}: rows per day", DAY_COLUMNS,
-                    [[day, *counts] for day, counts in sorted(days.items())])
-    return {"table": replace(table, rows=kept), "total": len(table.rows), "days": per_day}
 
 
 INCIDENT_COLUMNS = [Column("incident", "int"), Column("occurred at", "datetime"),
@@ -184,6 +161,32 @@ def finding_row(finding: dict[str, Any]) -> list[Any]:
     return [finding["occurred_at"], finding["severity"], finding["rule_version"],
             finding["package_label"], finding["subject"], finding["message"],
             ", ".join(map(str, finding["evidence"])), canonical_json(finding["fields"])]
+
+
+def pdf_finding(finding: dict[str, Any], zone: str) -> dict[str, Any]:
+    """Return a finding as the PDF prints it, its evidence condensed.
+
+    The subject is shown when it differs from the package; of the frozen fields, those
+    whose value the explanation already states (a tag, a reason, a local time) are not
+    repeated. Every field stays in the Excel and JSON packets.
+    """
+    package, message = finding["package_label"], finding["message"]
+    return {"severity": finding["severity"], "occurred_at": finding["occurred_at"],
+            "package": package or "",
+            "subject": finding["subject"] if finding["subject"] != package else None,
+            "message": message, "evidence": ", ".join(map(str, finding["evidence"])),
+            "fields": [(key, value) for key, value in sorted(finding["fields"].items())
+                       if not _stated(value, message, zone)]}
+
+
+def _stated(value: Any, message: str, zone: str) -> bool:
+    """Return whether the message states a text or time value, as a whole word."""
+    if not isinstance(value, str) or len(value) < 4:
+        return False  # numbers and short codes: too easily found by chance
+    if len(value) >= 16 and value[4] == "-" and value[10] == "T":
+        with suppress(ValueError):  # not a time after all: compared as text
+            value = local_text(value, zone)  # the message reads times locally
+    return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", message) is not None
 
 
 def packet_tables(packet: PacketVersion) -> list[Table]:

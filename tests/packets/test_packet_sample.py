@@ -235,6 +235,8 @@ def test_the_pdf_reads_times_locally_and_shows_log_exceptions_with_daily_totals(
     for finding in run["findings"]:  # each header in local time, with the zone's abbreviation
         local = datetime.fromisoformat(finding["occurred_at"]).astimezone(ZONE)
         assert f"[{finding['severity']}] {local.strftime('%Y-%m-%d %H:%M %Z')}" in text
+        assert _squash(f"Evidence events {', '.join(map(str, finding['evidence']))}") in \
+            _squash(text)
     assert "+00:00" not in text and "UTC" not in text  # UTC is for the JSON only
     assert "criticalhighmediumlowinfo" not in text  # the severity header is spaced out
     activity = run["activity"]
