@@ -99,12 +99,15 @@ def _ingest_job(store: EventStore, job: IngestJob, chunk_size: int,
 def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
                  chunk_size: int = DEFAULT_CHUNK, progress: Progress | None = None,
                  on_file: Callable[[int], None] | None = None,
-                 ) -> list[ImportSummary | FileRejected]:
+                 durable_progress: bool = False) -> list[ImportSummary | FileRejected]:
     """Import files in order; a file that cannot be read gives its FileRejected, not a raise.
 
     The files share the store's ingest session: their batches are committed in groups
     (see auditor/store/ingest_session.py), and all of them by the time this returns.
     on_file(n) is called when the n-th file is done (its group may not be committed yet).
+    With `durable_progress` the open group is committed before each progress report: a
+    report that others read (a job's progress row) then counts only stored rows, and its
+    own write does not wait on the group's lock (SQLite has one writer).
     """
     results: list[ImportSummary | FileRejected] = []
     licenses: dict[str, License] = {}
@@ -114,7 +117,7 @@ def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
                 licenses[job.license_number] = store.get_license(job.license_number)
             try:
                 results.append(_ingest_one(store, writer, licenses[job.license_number], job,
-                                           chunk_size, progress))
+                                           chunk_size, progress, durable_progress))
             except FileRejected as rejected:
                 results.append(rejected)
             if on_file:
@@ -123,7 +126,8 @@ def ingest_files(store: EventStore, jobs: Iterable[IngestJob], *,
 
 
 def _ingest_one(store: EventStore, writer: BatchWriter, license: License, job: IngestJob,
-                chunk_size: int, progress: Progress | None) -> ImportSummary:
+                chunk_size: int, progress: Progress | None,
+                durable_progress: bool = False) -> ImportSummary:
     fmt = get_format(job.format, job.profile)
     now = datetime.now(UTC)
     records: Iterable[tuple[int, Any]] = fmt.read(job.content())
@@ -137,6 +141,8 @@ def _ingest_one(store: EventStore, writer: BatchWriter, license: License, job: I
     for chunk, last in _chunks(parse_records(fmt, records, ctx), chunk_size):
         _store_chunk(writer, summary, chunk, now, opening, last)
         if progress:
+            if durable_progress:
+                writer.commit()
             progress(summary)
     return summary
 

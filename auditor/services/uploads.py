@@ -178,7 +178,8 @@ def import_staged(ctx: JobContext, store: EventStore, staged: StagedUploads,
 
             job = IngestJob(ctx.job.license_number, p["format"], p["source"], path=path,
                             profile=profile)
-            (outcome,) = ingest_files(store, [job], chunk_size=chunk_size, progress=shown)
+            (outcome,) = ingest_files(store, [job], chunk_size=chunk_size, progress=shown,
+                                        durable_progress=True)
     finally:
         staged.drop(p["upload_id"])
     if isinstance(outcome, FileRejected):
