@@ -86,7 +86,16 @@ def aggregate_keyed(rule: Rule, license_id: int, license: License, dialect: str,
 def _crossing_events(amounts: Any, params: AggregateParams) -> Compiled:
     """Select the events that take a limit out of bounds, with the total and the lowest
     such limit beside each (the message names both)."""
-    crossings = union_all(*(_crossing(amounts, params, index, limit)
+    # Every limit's running total in one window pass (one sort of the source events):
+    # SUM skips an amount that does not count towards a limit (NULL).
+    groups = [amounts.c[f"g{i}"] for i in range(len(params.group_by))]
+    order = (amounts.c.phase, amounts.c.occurred_at, amounts.c.id)
+    running = select(amounts.c.id, amounts.c.type, *(
+        column for index in range(len(params.limits))
+        for column in (amounts.c[f"d{index}"].label(f"d{index}"),
+                       func.sum(amounts.c[f"d{index}"]).over(partition_by=groups, order_by=order)
+                       .label(f"t{index}")))).cte("running").prefix_with("MATERIALIZED")
+    crossings = union_all(*(_crossing(running, params, index, limit)
                             for index, limit in enumerate(params.limits))).cte("crossings")
     e = events.alias("e")
 
@@ -131,19 +140,15 @@ def _contributions(params: AggregateParams, source: Source, license_id: int,
                        *(narrow(c, cf) if narrow is not None else ()))
 
 
-def _crossing(amounts: Any, params: AggregateParams, index: int, limit: Limit) -> Select[Any]:
+def _crossing(running: Any, params: AggregateParams, index: int, limit: Limit) -> Select[Any]:
     """Select the events whose amount takes limit number `index` out of its bounds."""
-    delta = amounts.c[f"d{index}"]
-    groups = [amounts.c[f"g{i}"] for i in range(len(params.group_by))]
-    running = select(amounts.c.id, amounts.c.type, delta.label("delta"), func.sum(delta).over(
-        partition_by=groups, order_by=(amounts.c.phase, amounts.c.occurred_at, amounts.c.id))
-        .label("total")).where(delta.is_not(None)).subquery(f"running{index}")
-    before = running.c.total - running.c.delta
+    delta, total = running.c[f"d{index}"], running.c[f"t{index}"]
+    before = total - delta
     if limit.minimum is not None:
         bound = limit.minimum - EPSILON
-        out = and_(running.c.total < bound, before >= bound)
+        out = and_(total < bound, before >= bound)
     else:
         bound = (limit.maximum or 0.0) + EPSILON
-        out = and_(running.c.total > bound, before <= bound)
-    return select(running.c.id, literal(index).label("idx"), running.c.total.label("total")) \
-        .where(running.c.type.in_(params.report), out)
+        out = and_(total > bound, before <= bound)
+    return select(running.c.id, literal(index).label("idx"), total.label("total")) \
+        .where(running.c.type.in_(params.report), delta.is_not(None), out)

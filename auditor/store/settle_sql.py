@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Engine, and_, event, false, func, or_, select, true
 
 from auditor.domain.findings import Violation
 from auditor.domain.license import License
@@ -24,7 +24,23 @@ from auditor.store.schema import continuous_findings, events
 from auditor.store.sql_store import refresh_statistics
 
 STANDING = ("open", "remedied")
+# SQLite's page cache per connection of the worker (the store's default is 64 MiB, for
+# bulk index inserts). A settle streams its scans and looks rows up through indexes
+# whose upper levels fit in a few MiB; what a year fills beyond that only grows the
+# worker's memory with the history (pages come back from the OS's file cache).
+WORKER_PAGE_CACHE_KIB = 8 * 1024
 CHUNK = 500  # trigger ids per IN list when checking standing findings against a scope
+
+
+def bound_page_cache(engine: Engine) -> None:
+    """Hold SQLite's page cache of the engine's connections to WORKER_PAGE_CACHE_KIB (no-op
+    elsewhere): set each time a connection is taken from the pool, pooled ones too."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "checkout", _bounded):
+        event.listen(engine, "checkout", _bounded)
+
+
+def _bounded(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    dbapi_connection.execute(f"PRAGMA cache_size=-{WORKER_PAGE_CACHE_KIB}")
 
 
 class SettleQueries:
