@@ -369,7 +369,8 @@ def _scoped(conn: Any, rule: Rule, license_id: int, license: License, dialect: s
     templates are narrowed by `part` on the trigger, whose look-ups are indexed.
     """
     if rule.template is Template.AGGREGATE:
-        groups = conn.execute(aggregate_groups(rule, license_id, license, dialect, part)).all()
+        groups = conn.execute(aggregate_groups(rule, license_id, license, dialect, part)
+                              .limit(KEYED_GROUPS + 1)).all()  # no more held in memory
         if not groups:
             return None
         if len(groups) <= KEYED_GROUPS:
