@@ -150,7 +150,35 @@ def scope_of(rule: Rule, after: int, upto: int, arrived: Marks, before: Clock,
     if now is not None and (arrived or closing is not None):
         starts.append(now)  # the clock moved: deadlines it passed fall due
     since = min(starts) - reach(rule) if starts else None
-    return Scope(after, upto, since, False, triggers)
+    if since is None:
+        return Scope(after, upto, None, False, triggers)
+    by_time, by_keys, forward = admits(rule, arrived)
+    keys_from = min(span.first for span in arrived.values()) if forward and arrived else None
+    return Scope(after, upto, since if by_time else None, False, triggers, by_keys, keys_from)
+
+
+def admits(rule: Rule, arrived: Marks) -> tuple[bool, bool, bool]:
+    """Return which triggers new events can change beyond themselves: those in time
+    (from `since` on), those sharing a key (package tag, reference) with them, and
+    whether those of a key can change only from the earliest new event on.
+
+    A state rule judges a trigger by its package's evidence up to it: only triggers of
+    the new events' tags, from the earliest of them on, can change. An aggregate's
+    running total at a trigger sums its group's events up to it (each amount reading
+    the package's state up to it), but `from_start` sources count whatever their time:
+    grouped by package tag, the new events' tags cover every change (from the earliest
+    new event on unless a `from_start` source arrived); otherwise, without `from_start`
+    sources, the triggers after the new events, which `since` admits. Other templates
+    read across keys and time (a prior within a window, a deadline the clock passed).
+    """
+    if rule.template is Template.STATE_AT_TIME:
+        return False, True, True
+    if rule.template is not Template.AGGREGATE:
+        return True, True, False
+    early = any(source.from_start and source.type in arrived for source in rule.params.sources)
+    if "package_label" in rule.params.group_by:
+        return False, True, not early
+    return True, any(source.from_start for source in rule.params.sources), False
 
 
 def settle(store: WorkerStore, license_id: int, license: License, pack: Pack,

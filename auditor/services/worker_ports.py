@@ -56,8 +56,9 @@ class Scope:
     """The triggers a rule re-judges after the events with ids in (after, upto] arrived.
 
     A trigger is in scope when `whole` is set, when it occurred at or after `since`, or
-    when it shares a package tag or a reference with one of those events (the keys an
-    `ever` prior, a reconcile or a listed tag join on, at any distance in time).
+    (`by_keys`) when it shares a package tag or a reference with one of those events (the
+    keys an `ever` prior, a reconcile or a listed tag join on, at any distance in time).
+    A rule whose verdicts cannot reach across time has no `since` (`settle.admits`).
     """
 
     after: int
@@ -65,6 +66,8 @@ class Scope:
     since: datetime | None
     whole: bool = False
     triggers: frozenset[int] = frozenset()  # events the fast path decided on: judged too
+    by_keys: bool = True  # False: sharing a tag or reference with them admits nothing
+    keys_from: datetime | None = None  # a shared key admits triggers from then on only
 
 
 @dataclass(frozen=True)

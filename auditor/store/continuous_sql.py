@@ -19,7 +19,7 @@ from auditor.domain.events import StreamEvent
 from auditor.services.worker_ports import Checkpoint, Withdrawal, Written
 from auditor.store.alerts_sql import ALERTED, queue_alert
 from auditor.store.schema import continuous_findings, events, licenses, worker_checkpoints
-from auditor.store.settle_sql import SettleQueries
+from auditor.store.settle_sql import SettleQueries, bound_page_cache
 
 
 class ContinuousStore(SettleQueries):
@@ -30,6 +30,7 @@ class ContinuousStore(SettleQueries):
         or high finding in the alert outbox, in the finding's own transaction."""
         self.engine = engine
         self.alerts = alerts
+        bound_page_cache(engine)  # memory bounded by the working set, not the history
 
     def license_ids(self, numbers: Sequence[str]) -> dict[str, int]:
         """Return the ids of the given license numbers."""

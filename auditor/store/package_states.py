@@ -49,9 +49,10 @@ def latest_of(event: Any, types: Sequence[str], license_id: int) -> ColumnElemen
 
 
 def evidence_states(types: Sequence[str], names: Iterable[str], license_id: int,
-                    dialect: str, license: License) -> Any:
+                    dialect: str, license: License, packages: Any = None) -> Any:
     """Return a CTE: per event of `types`, whether any evidence came yet (`known`) and the
-    id of the event giving each state field (`src_X`)."""
+    id of the event giving each state field (`src_X`); only of the `packages` (a select
+    of tags) if given."""
     names = sorted(names)
     s = events.alias("s")
     evidence = is_evidence(Fields(s, dialect, license), types)
@@ -59,14 +60,16 @@ def evidence_states(types: Sequence[str], names: Iterable[str], license_id: int,
                   else_=None).label(f"k_{name}") for name in names]
     rows = (select(s.c.id, s.c.package_label, s.c.occurred_at,
                    case((evidence, 1), else_=None).label("is_evidence"), *marks)
-            .where(s.c.license_id == license_id, s.c.type.in_(types)).subquery("evidence"))
+            .where(s.c.license_id == license_id, s.c.type.in_(types),
+                   *(() if packages is None else (s.c.package_label.in_(packages),)))
+            .subquery("evidence"))
     order = (rows.c.occurred_at, rows.c.id)
     runs = select(rows, func.count(rows.c.is_evidence).over(
         partition_by=rows.c.package_label, order_by=order).label("known"),
         *(func.count(rows.c[f"k_{name}"]).over(
             partition_by=rows.c.package_label, order_by=order).label(f"g_{name}")
           for name in names)).subquery("runs")
-    return select(runs.c.id, runs.c.package_label, runs.c.known,
+    return select(runs.c.id, runs.c.package_label, runs.c.occurred_at, runs.c.known,
                   *(func.max(runs.c[f"k_{name}"]).over(
                       partition_by=(runs.c.package_label, runs.c[f"g_{name}"]))
                     .label(f"src_{name}") for name in names)
@@ -80,11 +83,9 @@ def _giving(types: Sequence[str], name: str) -> list[str]:
 class StateFields:
     """Reads `state.X` of a row of `evidence_states`: field X of the event that gave it."""
 
-    def __init__(self, states: Any, types: Sequence[str], dialect: str, license: License,
-                 row: ColumnElement[Any] | None = None) -> None:
-        """Read the state row being scanned, or (`row`) the one with that id."""
+    def __init__(self, states: Any, types: Sequence[str], dialect: str,
+                 license: License) -> None:
         self.states, self.types, self.dialect, self.license = states, types, dialect, license
-        self.row = row
 
     def __getitem__(self, name: str) -> ColumnElement[Any]:
         source = events.alias(f"src_{name}")
@@ -96,10 +97,15 @@ class StateFields:
                 else fields[field or name]
             whens.append((source.c.type == kind, value))
         value_of = case(*whens, else_=None) if whens else literal(None)
-        source_id: Any = self.states.c[f"src_{name}"]
-        if self.row is not None:
-            source_id = (select(self.states.c[f"src_{name}"])
-                         .where(self.states.c.id == self.row).scalar_subquery())
-            return select(value_of).where(source.c.id == source_id).scalar_subquery()
-        return (select(value_of).where(source.c.id == source_id)
+        return (select(value_of).where(source.c.id == self.states.c[f"src_{name}"])
                 .correlate(self.states).scalar_subquery())
+
+
+class StateColumns:
+    """Reads `state.X` from column v_X of a query that worked the state fields out."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def __getitem__(self, name: str) -> ColumnElement[Any]:
+        return self.table.c[f"v_{name}"]

@@ -20,10 +20,13 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    literal,
     not_,
+    null,
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.sql import Select
 
@@ -40,12 +43,17 @@ from auditor.rules.language import (
     state_fields,
 )
 from auditor.rules.params import Compare
-from auditor.store.aggregate_sql import aggregate, aggregate_within
+from auditor.store.aggregate_sql import aggregate, aggregate_groups, aggregate_keyed
 from auditor.store.compiled_sql import Compiled
 from auditor.store.correction_sql import corrected_fields, correction_columns
 from auditor.store.coverage_sql import full_count_interval
 from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
-from auditor.store.package_states import StateFields, evidence_states, latest_of
+from auditor.store.package_states import (
+    StateColumns,
+    StateFields,
+    evidence_states,
+    is_evidence,
+)
 from auditor.store.schema import events
 from auditor.store.sql_fields import Fields, condition, holds, instant, selects
 
@@ -171,50 +179,76 @@ def reconcile(rule: Rule, license_id: int, license: License, dialect: str,
 
 
 def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
-                  cutoff: datetime) -> Compiled:
+                  cutoff: datetime,
+                  scope: Callable[[Any], ColumnElement[bool]] | None = None) -> Compiled:
     """Select events whose package, as known at that moment, breaks a `require`.
 
     The state is, field by field, the latest evidence of the package at or before the
     event (`package_states`). Conditions on the state alone are judged once per
     evidence event (a CTE), not once per event reading it. Events of packages with no
-    evidence at all are not judged: they are selected as undetermined.
+    evidence at all are not judged: they are selected as undetermined. With `scope`
+    (the worker's re-judge), only the evidence of the packages of the events it admits
+    is read: a package's state depends on its own evidence alone.
     """
     params = rule.params
     types = params.state_from
     on_state = [c for c in params.require if reads_only_state(c)]
     on_both = [c for c in params.require if not reads_only_state(c)]
-    states = evidence_states(types, state_fields(params.require), license_id, dialect, license)
+    packages = None
+    if scope is not None:
+        t = events.alias("t")
+        packages = select(t.c.package_label).where(
+            t.c.license_id == license_id, scope(t.c),
+            t.c.package_label.is_not(None) if params.event.any_type
+            else t.c.type.in_(params.event.type))
+    states = evidence_states(types, state_fields(params.require), license_id, dialect, license,
+                             packages)
     state = StateFields(states, types, dialect, license)
     meets = and_(true(), *(condition(Fields(states, dialect, license, state=state), c)
                            for c in on_state))
-    # Only states some evidence gave: an event whose latest is none is undetermined.
-    verdicts = (select(states.c.id, case((meets, 1), else_=0).label("ok"))
-                .where(states.c.known > 0)
-                .cte("verdicts").prefix_with("MATERIALIZED"))  # else SQLite inlines it
+    # The state fields an event's own conditions (or the `failed` list) read, worked out
+    # once per state row as columns v_X, not once per event reading them.
+    read = sorted(state_fields(params.require if failed_named(rule) else on_both))
+    # A state row's verdict: NULL while no evidence came (an event reading it is
+    # undetermined), else 1 if the conditions on the state alone hold, 0 if not.
+    verdict = case((states.c.known > 0, case((meets, 1), else_=0)), else_=None)
     e = events.alias("e")
-    latest = latest_of(e, types, license_id)  # an index-only look-up per event
-    if dialect != "sqlite":  # hash joins (PostgreSQL, DuckDB): each CTE is read once
-        fields = Fields(e, dialect, license, state=StateFields(states, types, dialect, license))
-        required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
-        chosen = selects(e, fields, params.event, license_id)
-        joined = e.outerjoin(verdicts, verdicts.c.id == latest)
-        if on_both or failed_named(rule):
-            joined = joined.outerjoin(states, states.c.id == verdicts.c.id)
-        found = select(e, *failed_columns(rule, fields)).select_from(joined).where(
-            *chosen, verdicts.c.id.is_not(None), not_(holds(required)))
-        return Compiled(found, undetermined=select(e).select_from(joined)
-                        .where(*chosen, verdicts.c.id.is_(None)))
-    # SQLite: the state row and its verdict are looked up per event (scalar subqueries,
-    # indexed automatically), so the event stays the outer loop whatever the planner
-    # thinks of the CTEs' sizes (a join of them was scanned once per sale).
-    fields = Fields(e, dialect, license, state=StateFields(states, types, dialect, license,
-                                                         row=latest))
-    verdict = select(verdicts.c.ok).where(verdicts.c.id == latest).scalar_subquery()
-    required = and_(verdict == 1, *(condition(fields, c) for c in on_both))
-    chosen = selects(e, fields, params.event, license_id)
-    return Compiled(select(e, *failed_columns(rule, fields)).where(
-        *chosen, verdict.is_not(None), not_(holds(required))),
-                    undetermined=select(e).where(*chosen, verdict.is_(None)))
+    picked = [*selects(e, Fields(e, dialect, license), params.event, license_id),
+              *(() if scope is None else (scope(e.c),))]
+    chosen = select(e.c.package_label, e.c.occurred_at, literal(1).label("kind"),
+                    e.c.id, *(null().label(n) for n in ("ok", *(f"v_{x}" for x in read)))
+                    ).where(*picked)
+    rows = union_all(select(states.c.package_label, states.c.occurred_at,
+                            literal(0).label("kind"), states.c.id, verdict.label("ok"),
+                            *(state[x].label(f"v_{x}") for x in read))
+                     .where(states.c.package_label.is_not(None)), chosen).subquery("merged")
+    # An event reads its package's latest state row at or before it: in the package's
+    # rows in time order (a state row before an event of the same instant), the state
+    # rows number the runs and each event takes its run's state row's columns. One
+    # sort, no look-up per event, the same on every database.
+    runs = select(rows, func.count(case((rows.c.kind == 0, 1))).over(
+        partition_by=rows.c.package_label,
+        order_by=(rows.c.occurred_at, rows.c.kind, rows.c.id)).label("run")).subquery("runs")
+    order = (runs.c.occurred_at, runs.c.kind, runs.c.id)
+    spread = select(runs.c.id, runs.c.kind, *(func.first_value(runs.c[n]).over(
+        partition_by=(runs.c.package_label, runs.c.run), order_by=order).label(n)
+        for n in ("ok", *(f"v_{x}" for x in read)))).subquery("reading")
+    joined = spread.outerjoin(e, e.c.id == spread.c.id)  # LEFT: the events stay outer
+    fields = Fields(e, dialect, license, state=StateColumns(spread))
+    required = and_(spread.c.ok == 1, *(condition(fields, c) for c in on_both))
+    # "Has a verdict", written so that SQLite keeps the LEFT JOIN as written (a test of
+    # NULL would make it an inner join, which the planner may reorder).
+    judged = func.coalesce(spread.c.ok, -1) >= 0
+    found = select(e, *failed_columns(rule, fields)).select_from(joined).where(
+        spread.c.kind == 1, judged, not_(holds(required)))
+    # Undetermined: no evidence of the package at or before the event (then its latest
+    # state row, if any, has `known` 0): an index look-up per event, not the sort above.
+    ev = events.alias("ev")
+    evidence = exists().where(ev.c.license_id == license_id, ev.c.type.in_(types),
+                              ev.c.package_label == e.c.package_label,
+                              ev.c.occurred_at <= e.c.occurred_at,
+                              is_evidence(Fields(ev, dialect, license), types))
+    return Compiled(found, undetermined=select(e).where(*picked, not_(evidence)))
 
 
 def failed_named(rule: Rule) -> bool:
@@ -314,10 +348,9 @@ def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
     pending: set[int] = set()
     with engine.connect() as conn:
         for part in parts:
-            compiled = (aggregate_within(rule, license_id, license, dialect, cutoff, part)
-                        if rule.template is Template.AGGREGATE
-                        else COMPILERS[rule.template](rule, license_id, license, dialect,
-                                                      cutoff))
+            compiled = _scoped(conn, rule, license_id, license, dialect, cutoff, part)
+            if compiled is None:
+                continue
             found = compiled.found.where(part(compiled.found.selected_columns)).subquery("found")
             for row in conn.execute(_with_derived(found, rule, dialect, license, cutoff)):
                 rows[row.id] = row
@@ -328,3 +361,27 @@ def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
     zone = license.zone()
     return [_violation(rule, row, zone)
             for row in sorted(rows.values(), key=lambda r: (r.occurred_at, r.id))], pending
+
+
+KEYED_GROUPS = 20_000  # more groups than this in one scope: the whole history is cheaper
+
+
+def _scoped(conn: Any, rule: Rule, license_id: int, license: License, dialect: str,
+            cutoff: datetime, part: Callable[[Any], ColumnElement[bool]]) -> Compiled | None:
+    """Return a rule's queries reading only what the triggers `part` admits depend on
+    (None: no trigger to judge), so a small scope costs little however long the history.
+
+    An aggregate's groups are looked up first and its running totals kept for them; a
+    state rule's evidence is read for the packages of the triggers alone. Other
+    templates are narrowed by `part` on the trigger, whose look-ups are indexed.
+    """
+    if rule.template is Template.AGGREGATE:
+        groups = conn.execute(aggregate_groups(rule, license_id, license, dialect, part)
+                              .limit(KEYED_GROUPS + 1)).all()  # no more held in memory
+        if not groups:
+            return None
+        if len(groups) <= KEYED_GROUPS:
+            return aggregate_keyed(rule, license_id, license, dialect, cutoff, groups)
+    if rule.template is Template.STATE_AT_TIME:
+        return state_at_time(rule, license_id, license, dialect, cutoff, part)
+    return COMPILERS[rule.template](rule, license_id, license, dialect, cutoff)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, false, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, event, false, func, or_, select, true
 
 from auditor.domain.findings import Violation
 from auditor.domain.license import License
@@ -24,7 +24,23 @@ from auditor.store.schema import continuous_findings, events
 from auditor.store.sql_store import refresh_statistics
 
 STANDING = ("open", "remedied")
+# SQLite's page cache per connection of the worker (the store's default is 64 MiB, for
+# bulk index inserts). A settle streams its scans and looks rows up through indexes
+# whose upper levels fit in a few MiB; what a year fills beyond that only grows the
+# worker's memory with the history (pages come back from the OS's file cache).
+WORKER_PAGE_CACHE_KIB = 8 * 1024
 CHUNK = 500  # trigger ids per IN list when checking standing findings against a scope
+
+
+def bound_page_cache(engine: Engine) -> None:
+    """Hold SQLite's page cache of the engine's connections to WORKER_PAGE_CACHE_KIB (no-op
+    elsewhere): set each time a connection is taken from the pool, pooled ones too."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "checkout", _bounded):
+        event.listen(engine, "checkout", _bounded)
+
+
+def _bounded(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    dbapi_connection.execute(f"PRAGMA cache_size=-{WORKER_PAGE_CACHE_KIB}")
 
 
 class SettleQueries:
@@ -88,11 +104,11 @@ def scope_parts(license_id: int, scope: Scope) -> list[Callable[[Any], ColumnEle
     if scope.since is not None:
         since = scope.since
         parts.append(lambda trigger: trigger.occurred_at >= since)
-    if scope.upto > scope.after:
-        parts.append(lambda trigger: trigger.package_label.in_(select(new.c.package_label)
-                     .where(*arrived, new.c.package_label.is_not(None))))
-        parts.append(lambda trigger: trigger.reference.in_(select(new.c.reference)
-                     .where(*arrived, new.c.reference.is_not(None))))
+    if scope.upto > scope.after and scope.by_keys:
+        parts.append(lambda trigger: and_(_from(trigger, scope), trigger.package_label.in_(
+            select(new.c.package_label).where(*arrived, new.c.package_label.is_not(None)))))
+        parts.append(lambda trigger: and_(_from(trigger, scope), trigger.reference.in_(
+            select(new.c.reference).where(*arrived, new.c.reference.is_not(None)))))
     if scope.triggers:
         chosen = sorted(scope.triggers)
         parts.append(lambda trigger: trigger.id.in_(chosen))
@@ -105,10 +121,16 @@ def in_scope(trigger: Any, license_id: int, scope: Scope) -> ColumnElement[bool]
         return trigger.id.is_not(None)
     new = events.alias("new")
     arrived = [new.c.license_id == license_id, new.c.id > scope.after, new.c.id <= scope.upto]
-    return or_(
-        trigger.id.in_(sorted(scope.triggers)) if scope.triggers else false(),
-        trigger.occurred_at >= scope.since if scope.since is not None else false(),
+    keys = [and_(_from(trigger, scope), or_(
         trigger.package_label.in_(select(new.c.package_label).where(
             *arrived, new.c.package_label.is_not(None))),
         trigger.reference.in_(select(new.c.reference).where(
-            *arrived, new.c.reference.is_not(None))))
+            *arrived, new.c.reference.is_not(None)))))] if scope.by_keys else []
+    return or_(
+        trigger.id.in_(sorted(scope.triggers)) if scope.triggers else false(),
+        trigger.occurred_at >= scope.since if scope.since is not None else false(), *keys)
+
+
+def _from(trigger: Any, scope: Scope) -> ColumnElement[bool]:
+    """Return the condition on a trigger's time that a shared key asks (`keys_from`)."""
+    return true() if scope.keys_from is None else trigger.occurred_at >= scope.keys_from

@@ -1,0 +1,83 @@
+"""The worker's narrowed compilers (`rules_sql.judge_scoped`) against the batch ones.
+
+A scoped re-judge of an aggregate reads only the groups of the triggers in scope, and
+one of a state rule only their packages' evidence; whatever the scope, what they find
+in it must be exactly what the batch audit over the whole history finds there.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from auditor.domain.rules import Template
+from auditor.rules.loader import default_rules_dir, load_pack
+from auditor.services.settle import admits
+from auditor.services.worker_ports import Span
+from auditor.store.continuous_sql import ContinuousStore
+from auditor.store.rules_sql import judge_scoped
+from auditor.store.schema import events
+from auditor.store.sql_store import refresh_statistics
+from tests.continuous.test_sample_store import loaded
+
+NARROWED = (Template.AGGREGATE, Template.STATE_AT_TIME)
+
+
+def scopes(triggers):
+    """Return (name, SQL part, Python test) scopes cut from the batch's own triggers (rows
+    of events): from the middle one's time on, a few package tags, a few references."""
+    times = sorted(t.occurred_at for t in triggers)
+    middle = times[len(times) // 2]
+    tags = sorted({t.package_label for t in triggers if t.package_label})[::3][:5]
+    refs = sorted({t.reference for t in triggers if t.reference})[::4][:5]
+    return [
+        ("since the middle", lambda c: c.occurred_at >= middle,
+         lambda t: t.occurred_at >= middle),
+        ("some tags", lambda c: c.package_label.in_(tags), lambda t: t.package_label in tags),
+        ("some references", lambda c: c.reference.in_(refs), lambda t: t.reference in refs),
+    ]
+
+
+def test_scoped_compilers_find_what_the_batch_finds_in_scope(sql_settings, tmp_path):
+    store, license, bounds = loaded(sql_settings, tmp_path / "store")
+    try:
+        judged = scoped_against_batch(store, license, bounds)
+    finally:
+        store.engine.dispose()  # its own engine: close its connections, PostgreSQL's too
+    assert judged, "the sample store plants violations of these templates"
+
+
+def scoped_against_batch(store, license, bounds):
+    """Assert, per rule and scope, that the narrowed compilers find what the batch finds
+    there; return how many findings were compared."""
+    refresh_statistics(store.engine)
+    license_id = ContinuousStore(store.engine).license_ids([license.number])[license.number]
+    rules = [r for r in load_pack(default_rules_dir(), license.state).rules
+             if r.template in NARROWED]
+    assert {r.template for r in rules} == set(NARROWED)
+    judged = 0
+    for rule in rules:
+        batch = store.evaluate(license.number, rule, bounds[0] - timedelta(days=400),
+                               bounds[1] + timedelta(days=400)).violations
+        with store.engine.connect() as conn:  # the triggers' own columns, which scopes read
+            triggers = conn.execute(sa.select(events).where(
+                events.c.id.in_([v.event_id for v in batch]))).all()
+        for name, part, admitted in scopes(triggers) if triggers else ():
+            found, _ = judge_scoped(store.engine, rule, license_id, license, bounds[1], [part])
+            expected = sorted(t.id for t in triggers if admitted(t))
+            assert sorted(v.event_id for v in found) == expected, (rule.id, name)
+            judged += len(expected)
+    return judged
+
+
+@pytest.mark.parametrize(("rule_id", "arrived", "expected"), [
+    ("sale-unsellable-package", ["pos_sale_line"], (False, True, True)),
+    ("purchase-limit-exceeded", ["pos_sale_line", "package_snapshot"], (True, False, False)),
+    ("package-oversold", ["metrc_sale_line"], (False, True, True)),
+    ("package-oversold", ["manifest_package"], (False, True, False)),
+    ("pos-sale-unreported", ["pos_sale_line"], (True, True, False)),
+])
+def test_what_new_events_can_change_beyond_themselves(rule_id, arrived, expected):
+    rule = next(r for r in load_pack(default_rules_dir(), "CA").rules if r.id == rule_id)
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    assert admits(rule, {kind: Span(1, now, now) for kind in arrived}) == expected
