@@ -66,8 +66,17 @@ def test_colorado_sales_are_due_in_metrc_within_fifteen_minutes(sql_store):
     assert [v.reference for v in found.violations] == ["SLOW"]
 
 
+def accepted(at):
+    """Return the manifest line that puts TAG on hand in METRC (a full count must count it)."""
+    return {"type": "manifest_package", "occurred_at": at, "package_label": TAG,
+            "reference": "0000000001", "natural_key": "accepted-1",
+            "payload": {"label": TAG, "shipment_state": "Accepted", "received_quantity": 5}}
+
+
 def test_oregon_needs_a_full_count_every_day_dated_when_the_day_ran_out(sql_store):
-    records = [full_count("FULL-1", "2026-03-02T21:00:00-08:00"),
+    # A count is full by what it covers: METRC must have something on hand to count.
+    records = [accepted("2026-03-01T09:00:00-08:00"),
+               full_count("FULL-1", "2026-03-02T21:00:00-08:00"),
                full_count("FULL-2", "2026-03-03T23:59:00-08:00"),  # the next day: in time
                full_count("FULL-3", "2026-03-06T09:00:00-08:00")]  # skipped the 4th and 5th
     found = evaluate(sql_store, OREGON, "reconciliation-overdue", records,
