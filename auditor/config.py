@@ -35,6 +35,9 @@ class Settings:
     console_cookie_secure: bool = True
     signin_failures_per_account: int = 10  # failed sign-ins to one account a minute
     request_timings: str | None = None  # a folder: each API request's phases (api/timing.py)
+    # The console streams an upload into staged_uploads, so it may take far more than the
+    # API's 16 MiB request bodies: a month of a store's POS export is tens of MB.
+    console_upload_mb: int = 512
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -58,7 +61,8 @@ class Settings:
                    console_cookie_secure=env.get("AUDITOR_CONSOLE_COOKIE_SECURE", "1") != "0",
                    signin_failures_per_account=positive(
                        env, "AUDITOR_SIGNIN_FAILURES_PER_ACCOUNT", 10),
-                   request_timings=env.get("AUDITOR_REQUEST_TIMINGS") or None)
+                   request_timings=env.get("AUDITOR_REQUEST_TIMINGS") or None,
+                   console_upload_mb=positive(env, "AUDITOR_CONSOLE_UPLOAD_MB", 512))
 
 
 def job_runner(env: Mapping[str, str]) -> str:

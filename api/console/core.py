@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from api.auth import services
@@ -69,11 +69,33 @@ def csrf_token() -> str:
     return str(session["csrf"])
 
 
+UPLOAD_ENDPOINT = "console.upload_file"
+
+
+def _sent_csrf_field() -> str:
+    """Read the form's CSRF field (an upload under the console's own limit); 413 naming the fix.
+
+    An upload streams into storage, so the console takes bodies far past the API's
+    16 MiB (AUDITOR_CONSOLE_UPLOAD_MB); every other form keeps the API's limit.
+    """
+    if request.endpoint != UPLOAD_ENDPOINT:
+        return str(request.form.get("csrf_token", ""))
+    limit_mb = services()["settings"].console_upload_mb
+    request.max_content_length = limit_mb * 1024 * 1024
+    try:
+        return str(request.form.get("csrf_token", ""))
+    except RequestEntityTooLarge:
+        raise RequestEntityTooLarge(
+            f"The file is larger than the console's upload limit of {limit_mb} MB. Split it "
+            "by date and upload the parts, import it on the server with `auditor import`, "
+            "or have the administrator raise AUDITOR_CONSOLE_UPLOAD_MB.") from None
+
+
 @bp.before_request
 def _load_user() -> Response | None:
     """Refuse a forged form; send a visitor without a live session to the sign-in page."""
     if request.method in UNSAFE:
-        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+        sent = _sent_csrf_field() or request.headers.get("X-CSRF-Token") or ""
         if not secrets.compare_digest(sent.encode(), csrf_token().encode()):
             abort(400, "This form has expired or did not come from this console. Reload the "
                        "page and submit it again.")

@@ -13,6 +13,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from auditor.bootstrap import open_store
 from auditor.config import Settings
@@ -169,3 +171,28 @@ def test_the_imports_page_shows_each_metrc_endpoints_sync_state(console_app: Fla
     assert rows[0][:2] == ("packages", "2026-01-06 10:00 PST")
     assert rows[0][2].startswith("ok at 2026-01-06 10:00 PST")
     assert rows[1][:2] == ("sales", "never") and "METRC answered 503" in rows[1][2]
+
+
+def test_the_console_takes_files_over_the_api_limit_and_names_the_way_past_its_own(
+        console_app: Flask) -> None:
+    """An upload is streamed to storage, so the console's limit is its own (512 MB by
+    default), not the API's 16 MiB; over it, the page says how to get the file in."""
+    associate = signed_in(console_app, "associate")
+    console_app.config["MAX_CONTENT_LENGTH"] = 1024  # the API's limit, here 1 KiB
+    big = HEADER + b"".join(sale(f"B{n}") for n in range(40))  # about 4.5 KiB
+    started = send(associate, big, form_id="form-big")
+    assert started.status_code == 303
+    assert "40 accepted" in wait_for_job(associate, started.location).data.decode()
+    services = console_app.extensions["auditor"]
+    services["settings"] = replace(services["settings"], console_upload_mb=1)
+    # Encoded here, in memory: the test client would spool a body this large to a
+    # temporary file that it leaves open when the server refuses the body unread.
+    boundary, body = encode_multipart({
+        "csrf_token": form_token(associate, BASE), "format": "pos-sales",
+        "file": FileStorage(io.BytesIO(HEADER + sale("C1") * 12_000), "pos.csv")})
+    refused = associate.post(BASE, data=body,
+                             content_type=f"multipart/form-data; boundary={boundary}")
+    page = refused.data.decode()
+    assert refused.status_code == 413
+    assert "upload limit of 1 MB" in page and "AUDITOR_CONSOLE_UPLOAD_MB" in page
+    assert "auditor import" in page
