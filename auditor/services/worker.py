@@ -227,7 +227,7 @@ class Worker:
         database's statements) and for reading the indexes' upper pages; paid here, before
         the worker reports ready, that is no longer the first file's latency. Reference
         lists are left out (they re-judge a rule's whole history), and every rule is
-        rehearsed: a trigger is named, so none is skipped as unaffected.
+        rehearsed: with no types named as read, none is skipped as unaffected.
         """
         upto = self.progress.last_event_id
         after = max(0, upto - size)
@@ -237,8 +237,8 @@ class Worker:
                        if kind not in REFERENCE_TYPES}
             if not arrived or not clock.latest:
                 continue
-            scopes = {r.id: scope_of(r, after, upto, arrived, clock, None, False,
-                                     frozenset({upto})) for r in self.rules(lid)}
+            scopes = {r.id: scope_of(r, after, upto, arrived, clock, None, False)
+                      for r in self.rules(lid)}
             pack = self.evaluators[lid].pack
             settle(self.store, lid, license, pack, self.hashes[id(pack)], scopes, clock)
 
