@@ -231,7 +231,7 @@ def main() -> None:
     times = live_latency(settings, folder, args.latency_events, args.latency_rounds)
     print(f"live: a file of {args.latency_events} events, import commit to findings commit: "
           f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
-          f"({len(times)} rounds)")
+          f"({len(times)} rounds: {', '.join(f'{t * 1000:.0f}' for t in times)} ms)")
 
 
 if __name__ == "__main__":
