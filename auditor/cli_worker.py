@@ -89,7 +89,8 @@ def worker(numbers: tuple[str, ...], partition: str, lateness: int, once: bool,
             shown.done(_status(run_once(work, until, on_step=lambda state: shown.show(
                 _status(state)))))
             return
-        work.run(lambda: False, on_progress=lambda state: shown.show(_status(state)))
+        work.run(lambda: False, on_progress=lambda state: shown.show(_status(state)),
+                 on_ready=lambda: click.echo("worker ready", err=True))
 
 
 # What each --status shows: the standing findings (the batch audit reports a violation

@@ -9,7 +9,8 @@ process. Printed per size: events, wall time, events/s of wall and of the child'
 time (per core: the worker is single-threaded), the child's own peak RSS, the standing
 findings and whether they equal the batch audit's (same rules, same period).
 
-Then a live worker is started on the larger store and left idle; each round imports a
+Then a live worker is started on the larger store, and once it says it is ready (its
+start-up rehearsal done; the time is printed) left idle; each round imports a
 file of --latency-events sales (the store's last POS lines and METRC sale lines, moved
 on a day each round, with fresh keys and receipt numbers) and times the moment the
 import committed to the moment the worker committed its findings and checkpoint.
@@ -111,12 +112,17 @@ def live_latency(settings: Settings, folder: Path, size: int, rounds: int) -> li
     store = open_store(settings, migrate=True)
     license = sample_license(folder)
     env = {**os.environ, "AUDITOR_DATABASE_URL": settings.database_url}
-    child = subprocess.Popen([sys.executable, "-m", "auditor", "worker", "--no-supervise",
-                              "--license", license.number], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = OUT / "live-worker.log"
+    with log.open("w") as err:
+        child = subprocess.Popen([sys.executable, "-m", "auditor", "worker", "--no-supervise",
+                                  "--license", license.number], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=err)
     times = []
     try:
         template = last_sales(store, size)
+        started = time.perf_counter()
+        wait_ready(log, child)
+        print(f"live worker ready {time.perf_counter() - started:.1f} s after its start")
         for round_ in range(rounds):
             wait_idle(store, child)
             ingest(store, license.number, "events", f"live-{round_}.ndjson",
@@ -172,6 +178,16 @@ def shifted(value: object, shift: timedelta) -> object:
     return value
 
 
+def wait_ready(log: Path, child: subprocess.Popen, timeout: float = 600) -> None:
+    """Wait until the worker says it is ready (its start-up rehearsal done)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        if "worker ready" in log.read_text(errors="replace"):
+            return
+        time.sleep(0.01)
+    raise SystemExit(f"the worker did not get ready (exit {child.poll()})")
+
+
 def wait_idle(store, child: subprocess.Popen, timeout: float = 600) -> None:
     """Wait until the worker's checkpoint reaches the last stored event."""
     deadline = time.monotonic() + timeout
@@ -215,7 +231,7 @@ def main() -> None:
     times = live_latency(settings, folder, args.latency_events, args.latency_rounds)
     print(f"live: a file of {args.latency_events} events, import commit to findings commit: "
           f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
-          f"({len(times)} rounds)")
+          f"({len(times)} rounds: {', '.join(f'{t * 1000:.0f}' for t in times)} ms)")
 
 
 if __name__ == "__main__":

@@ -168,11 +168,17 @@ def admits(rule: Rule, arrived: Marks) -> tuple[bool, bool, bool]:
     the package's state up to it), but `from_start` sources count whatever their time:
     grouped by package tag, the new events' tags cover every change (from the earliest
     new event on unless a `from_start` source arrived); otherwise, without `from_start`
-    sources, the triggers after the new events, which `since` admits. Other templates
-    read across keys and time (a prior within a window, a deadline the clock passed).
+    sources, the triggers after the new events, which `since` admits. A full count's
+    verdict reads what the store held and sold from its own start to its deadline's next
+    count, whatever the tags: an event changes those of counts begun up to the reach
+    before it and later, which `since` admits; a shared tag adds nothing (and each key
+    query recomputed the year's coverage). Other templates read across keys and time
+    (a prior within a window, a deadline the clock passed).
     """
     if rule.template is Template.STATE_AT_TIME:
         return False, True, True
+    if rule.template is Template.FULL_COUNT_INTERVAL:
+        return True, False, False
     if rule.template is not Template.AGGREGATE:
         return True, True, False
     early = any(source.from_start and source.type in arrived for source in rule.params.sources)

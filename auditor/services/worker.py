@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from auditor.continuous.engine import RulesEngine
-from auditor.continuous.evaluator import Decision, LicenseEvaluator
+from auditor.continuous.evaluator import REFERENCE_TYPES, Decision, LicenseEvaluator
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule
 from auditor.services.settle import Clock, is_pending, scope_of, settle
 from auditor.services.worker_ports import Checkpoint, Withdrawal, WorkerStore, Written
 
 BATCH = 5_000
+REHEARSED = 1_000  # the last stored events a start-up rehearses a step over (a file's worth)
 
 
 @dataclass
@@ -218,10 +219,40 @@ class Worker:
         self.resettle = True
         return True
 
+    def rehearse(self, size: int = REHEARSED) -> None:
+        """Settle the last `size` events already settled once more, discarding the verdicts,
+        so the first file after a start costs what later ones do.
+
+        A first step pays for compiling every rule's queries (SQLAlchemy's cache, the
+        database's statements) and for reading the indexes' upper pages; paid here, before
+        the worker reports ready, that is no longer the first file's latency. Reference
+        lists are left out (they re-judge a rule's whole history), and every rule is
+        rehearsed: with no types named as read, none is skipped as unaffected.
+        """
+        upto = self.progress.last_event_id
+        after = max(0, upto - size)
+        for lid, license in self.by_id.items():
+            clock = self.clocks[lid]
+            arrived = {kind: span for kind, span in self.store.marks(lid, after, upto).items()
+                       if kind not in REFERENCE_TYPES}
+            if not arrived or not clock.latest:
+                continue
+            scopes = {r.id: scope_of(r, after, upto, arrived, clock, None, False)
+                      for r in self.rules(lid)}
+            pack = self.evaluators[lid].pack
+            settle(self.store, lid, license, pack, self.hashes[id(pack)], scopes, clock)
+
     def run(self, stop: Callable[[], bool], idle_sleep: float = 0.2,
             on_progress: Callable[[Progress], None] | None = None,
-            reload_every: float = 5.0) -> None:
-        """Loop until stop() says so: read, evaluate, commit; poll while idle."""
+            reload_every: float = 5.0, on_ready: Callable[[], None] | None = None) -> None:
+        """Loop until stop() says so: read, evaluate, commit; poll while idle.
+
+        The start-up rehearsal (`rehearse`) runs first; on_ready is told when it is done.
+        """
+        self.store.refresh_statistics()
+        self.rehearse()
+        if on_ready:
+            on_ready()
         checked = time.monotonic()
         while not stop():
             read = self.step()

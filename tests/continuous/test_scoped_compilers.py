@@ -76,6 +76,8 @@ def scoped_against_batch(store, license, bounds):
     ("package-oversold", ["metrc_sale_line"], (False, True, True)),
     ("package-oversold", ["manifest_package"], (False, True, False)),
     ("pos-sale-unreported", ["pos_sale_line"], (True, True, False)),
+    # A sale changes what counts from its time on had to cover, whatever their tags.
+    ("reconciliation-overdue", ["metrc_sale_line", "count_line"], (True, False, False)),
 ])
 def test_what_new_events_can_change_beyond_themselves(rule_id, arrived, expected):
     rule = next(r for r in load_pack(default_rules_dir(), "CA").rules if r.id == rule_id)

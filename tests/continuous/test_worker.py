@@ -117,3 +117,34 @@ def test_auditor_findings_prints_json_by_status_and_period(bad_tags_store):
         standing["findings"]
     assert listed("--from", "2026-01-06")["findings"] == []
     assert listed("--to", "2026-01-04")["period"] == {"from": "2000-01-01", "to": "2026-01-04"}
+
+
+class CountingStore(ContinuousStore):
+    """The worker's store, counting the rules it is asked to judge."""
+
+    judged: list[str] = []
+
+    def judge(self, license_id, license, rule, cutoff, scope):
+        self.judged.append(rule.id)
+        return super().judge(license_id, license, rule, cutoff, scope)
+
+
+def test_a_restarted_worker_rehearses_every_rule_before_ready_and_writes_nothing(sql_store):
+    add_bad_tags(sql_store, 3)
+    pack = Pack("p", 1, "p", (TAG_RULE,))
+    found = CountingStore(sql_store.engine)
+    found.judged = []
+    run_once(Worker(found, [LICENSE], lambda _: pack, lateness=timedelta(0)))
+    license_id = found.license_ids([LICENSE.number])[LICENSE.number]
+    before = (found.findings(license_id), found.checkpoint("default"))
+    found.judged = []
+    ready = []
+    restarted = Worker(found, [LICENSE], lambda _: pack, lateness=timedelta(0))
+    restarted.run(lambda: bool(ready), on_ready=lambda: ready.append(list(found.judged)))
+    # Ready after the rehearsal judged the rule, with nothing written and no step taken.
+    assert ready == [["tag-invalid"]]
+    assert (found.findings(license_id), found.checkpoint("default")) == before
+    # The first file after it is settled as any other.
+    add_bad_tags(sql_store, 2, start=3)
+    run_once(restarted)
+    assert found.count(license_id) == 5
