@@ -47,7 +47,8 @@ def counts_covered(history: Iterable[LoggedEvent], opens: datetime) -> list[Coun
     """Return the counts that started at or after opens, each with its coverage.
 
     `history` is every accepted manifest line, adjustment, METRC sale and count line of
-    the license up to the period's end, oldest first: on-hand needs all of it.
+    the license up to the period's end, oldest first: on-hand needs all of it (the sales
+    outside every count may come netted per package: `ActivityLog.coverage_events`).
     """
     events = list(history)
     starts = counts_in(events, opens)
