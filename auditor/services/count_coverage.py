@@ -22,6 +22,9 @@ from auditor.rules.language import on_hand_delta
 from auditor.services.report_ports import LoggedEvent
 from auditor.services.tables import Column, Table
 
+# What the coverage log replays: METRC's on-hand terms and the count lines.
+COVERAGE_TYPES = (T.MANIFEST_PACKAGE, T.ADJUSTMENT, T.METRC_SALE_LINE, T.COUNT_LINE)
+
 
 @dataclass
 class Count:
@@ -44,17 +47,11 @@ def counts_covered(history: Iterable[LoggedEvent], opens: datetime) -> list[Coun
     """Return the counts that started at or after opens, each with its coverage.
 
     `history` is every accepted manifest line, adjustment, METRC sale and count line of
-    the license up to the period's end, oldest first: on-hand needs all of it.
+    the license up to the period's end, oldest first: on-hand needs all of it (the sales
+    outside every count may come netted per package: `ActivityLog.coverage_events`).
     """
     events = list(history)
-    counts: dict[str, Count] = {}
-    for event in events:
-        if event.type is T.COUNT_LINE and event.occurred_at >= opens:
-            key = str(event.payload.get("count_id") or event.reference or "")
-            count = counts.setdefault(key, Count(key, event.occurred_at, event.occurred_at))
-            count.ended = max(count.ended, event.occurred_at)
-            count.counted.add(event.package_label or "")
-    starts = sorted(counts.values(), key=lambda c: c.started)
+    starts = counts_in(events, opens)
     on_hand: dict[str, float] = {}
     pending, running = list(starts), []  # counts not begun yet; counts under way
     for event in events:
@@ -70,6 +67,19 @@ def counts_covered(history: Iterable[LoggedEvent], opens: datetime) -> list[Coun
     for count in pending:
         count.on_hand = {tag for tag, q in on_hand.items() if q > EMPTY}
     return starts
+
+
+def counts_in(events: Iterable[LoggedEvent], opens: datetime) -> list[Count]:
+    """Return the counts of the count lines at or after opens (span and tags counted),
+    by when they started."""
+    counts: dict[str, Count] = {}
+    for event in events:
+        if event.type is T.COUNT_LINE and event.occurred_at >= opens:
+            key = str(event.payload.get("count_id") or event.reference or "")
+            count = counts.setdefault(key, Count(key, event.occurred_at, event.occurred_at))
+            count.ended = max(count.ended, event.occurred_at)
+            count.counted.add(event.package_label or "")
+    return sorted(counts.values(), key=lambda c: c.started)
 
 
 def _move(on_hand: dict[str, float], event: LoggedEvent) -> None:

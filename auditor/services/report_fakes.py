@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from auditor.domain.errors import Conflict
 from auditor.domain.events import EventType
 from auditor.domain.events import EventType as T
+from auditor.services.count_coverage import COVERAGE_TYPES
 from auditor.services.ledger import LEDGER_TYPES, Ledger
 from auditor.services.report_ports import (
     AgreeingSales,
@@ -80,6 +81,11 @@ class InMemoryActivityLog:
             return found
         return [replace(e, payload={k: v for k, v in e.payload.items() if k in fields})
                 for e in found]
+
+    def coverage_events(self, license_number: str, start: datetime, end: datetime,
+                        fields: Collection[str]) -> list[LoggedEvent]:
+        """Return every event the coverage log replays, sale lines one by one."""
+        return self.events(license_number, COVERAGE_TYPES, start, end, fields)
 
     def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:
         """Return {label: state} of every package with an event before `at`."""

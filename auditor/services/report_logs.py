@@ -50,9 +50,7 @@ def supporting_logs(log: ActivityLog, license_number: str, zone: ZoneInfo,
 
     counted = log.counted(license_number, opens, closes)
     coverage = [*opening_balances(log.packages_at(license_number, opens), opens),
-                *log.events(license_number, (T.MANIFEST_PACKAGE, T.ADJUSTMENT,
-                                             T.METRC_SALE_LINE, T.COUNT_LINE), opens, closes,
-                            COVERAGE_FIELDS)]
+                *log.coverage_events(license_number, opens, closes, COVERAGE_FIELDS)]
     sales = reconcile_sales(log, license_number, zone, opens, closes, sale_window)
     return [adjustments(period(T.ADJUSTMENT), zone),
             manifests(period(T.MANIFEST, T.RECEIVING_SCAN), zone),

@@ -119,6 +119,15 @@ class ActivityLog(Protocol):
         to read when the payloads stay in the database).
         """
 
+    def coverage_events(self, license_number: str, start: datetime, end: datetime,
+                        fields: Collection[str]) -> list[LoggedEvent]:
+        """Return what the count coverage log replays of [start, end), oldest first, with
+        only those payload fields: accepted manifest lines, adjustments, count lines, and
+        METRC sale lines. A sale line outside every count's span may come netted with the
+        others of its package up to the next count's start, as one adjustment (id 0) just
+        before it: the log reads METRC's on-hand only as a count starts and the sales
+        only during a count, so it finds the same."""
+
     def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:
         """Return {label: state} of every package with an event before `at`, with METRC's
         on-hand (pos is left 0: `counted` gives both sides where a report needs them)."""

@@ -15,9 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     Connection,
     DateTime,
+    Select,
     String,
     and_,
     case,
@@ -33,6 +35,7 @@ from sqlalchemy import (
 from auditor.domain.events import EventType as T
 from auditor.domain.license import License
 from auditor.rules.language import ON_HAND, Term
+from auditor.services.count_coverage import counts_in
 from auditor.services.ledger import LEDGER_TYPES, Ledger
 from auditor.services.report_ports import (
     SALE_QUANTITY_TOLERANCE,
@@ -67,13 +70,23 @@ def text_of(alias: Any, dialect: str, name: str) -> ColumnElement[Any]:
     return func.json_extract(alias.c.payload, f"$.{name}")
 
 
-def _side(fields: Fields, side: str) -> ColumnElement[Any]:
-    """Return the sum of one side's on-hand terms (language.ON_HAND) over the grouped events."""
+def computed_once(query: Select[Any], name: str) -> CTE:
+    """Return a query's rows as a table worked out once, before the query that groups them.
+
+    Given the payload reads as a subquery, SQLite would fold them into the grouping query
+    and carry each event's whole payload through the GROUP BY sort, reading it after; as
+    a MATERIALIZED CTE only the values read are sorted (a third less CPU on a year).
+    """
+    return query.cte(name).prefix_with("MATERIALIZED")
+
+
+def _part(fields: Fields, side: str) -> ColumnElement[Any]:
+    """Return an event's signed part in one side's on-hand (the terms of language.ON_HAND)."""
     parts = [_term(fields, term) for term in ON_HAND[side]]
     total = parts[0]
     for part in parts[1:]:
         total = total + part
-    return func.sum(total)
+    return total
 
 
 def _term(fields: Fields, term: Term) -> ColumnElement[Any]:
@@ -91,10 +104,12 @@ def on_hands(conn: Connection, license_id: int, license: License,
     """Return {label: METRC on hand} from the events before `at`."""
     e = events.alias("e")
     fields = Fields(e, conn.dialect.name, license)
-    query = (select(e.c.package_label, _side(fields, "metrc"))
-             .where(e.c.license_id == license_id, e.c.type.in_(METRC_TYPES),
-                    e.c.occurred_at < at, e.c.package_label.is_not(None))
-             .group_by(e.c.package_label))
+    parts = computed_once(
+        select(e.c.package_label, _part(fields, "metrc").label("part"))
+        .where(e.c.license_id == license_id, e.c.type.in_(METRC_TYPES),
+               e.c.occurred_at < at, e.c.package_label.is_not(None)), "parts")
+    query = (select(parts.c.package_label, func.sum(parts.c.part))
+             .group_by(parts.c.package_label))
     return {row[0]: float(row[1] or 0.0) for row in conn.execute(query)}
 
 
@@ -220,12 +235,15 @@ def sales_by_week(conn: Connection, license_id: int, license: License,
     quantity = func.coalesce(fields["quantity"], 0.0)
     dollars = func.coalesce(fields["total_price"], func.coalesce(fields["unit_price"], 0.0)
                             * quantity)
-    query = (select(e.c.package_label, week.label("week"), func.sum(quantity),
-                    func.sum(dollars), func.count())
-             .where(e.c.license_id == license_id, e.c.type == T.POS_SALE_LINE.value,
-                    e.c.occurred_at >= weeks[0][1], e.c.occurred_at < end,
-                    not_(holds(fields["voided"] == True)))  # noqa: E712 - SQL
-             .group_by(e.c.package_label, "week"))
+    lines = computed_once(
+        select(e.c.package_label, week.label("week"), quantity.label("quantity"),
+               dollars.label("dollars"))
+        .where(e.c.license_id == license_id, e.c.type == T.POS_SALE_LINE.value,
+               e.c.occurred_at >= weeks[0][1], e.c.occurred_at < end,
+               not_(holds(fields["voided"] == True))), "lines")  # noqa: E712 - SQL
+    query = (select(lines.c.package_label, lines.c.week, func.sum(lines.c.quantity),
+                    func.sum(lines.c.dollars), func.count())
+             .group_by(lines.c.package_label, lines.c.week))
     return [WeekSales(row[0] or "", date.fromisoformat(row[1]), float(row[2]), float(row[3]),
                       row[4]) for row in conn.execute(query)]
 
@@ -244,25 +262,30 @@ def sale_matches(conn: Connection, license_id: int, license: License, start: dat
     is_pos = e.c.type == T.POS_SALE_LINE.value
     receipt = func.coalesce(case((is_pos, fields["receipt_id"]),
                                  else_=fields["external_receipt_number"]), "")
+    # When METRC recorded a line matters only where time is judged: else not read.
+    recorded = (case((not_(is_pos), text_of(e, dialect, "recorded_at")))
+                if surely_in_time is not None else literal(None, String))
+    lines = computed_once(
+        select(is_pos.label("pos"), receipt.label("receipt"),
+               func.coalesce(e.c.package_label, "").label("label"), e.c.occurred_at,
+               func.coalesce(fields["quantity"], 0.0).label("quantity"),
+               text_of(e, dialect, "unit").label("unit"), recorded.label("recorded"))
+        .where(e.c.license_id == license_id,
+               e.c.type.in_([T.POS_SALE_LINE.value, T.METRC_SALE_LINE.value]),
+               e.c.occurred_at >= start, e.c.occurred_at < end,
+               not_(and_(is_pos, holds(fields["voided"] == True)))),  # noqa: E712 - SQL
+        "lines")
 
     def side(mine: ColumnElement[bool], name: str) -> list[ColumnElement[Any]]:
-        return [func.min(case((mine, e.c.occurred_at))).label(f"{name}_first"),
-                func.sum(case((mine, func.coalesce(fields["quantity"], 0.0)), else_=0.0))
-                .label(f"{name}_quantity"),
-                func.min(case((mine, text_of(e, dialect, "unit")))).label(f"{name}_unit"),
+        return [func.min(case((mine, lines.c.occurred_at))).label(f"{name}_first"),
+                func.sum(case((mine, lines.c.quantity), else_=0.0)).label(f"{name}_quantity"),
+                func.min(case((mine, lines.c.unit))).label(f"{name}_unit"),
                 func.sum(case((mine, 1), else_=0)).label(f"{name}_lines")]
 
-    # When METRC recorded a line matters only where time is judged: else not read.
-    recorded = (func.max(case((not_(is_pos), text_of(e, dialect, "recorded_at"))))
-                if surely_in_time is not None else literal(None, String))
-    pairs = (select(receipt.label("receipt"), func.coalesce(e.c.package_label, "")
-                    .label("label"), *side(is_pos, "pos"), *side(not_(is_pos), "metrc"),
-                    recorded.label("recorded"))
-             .where(e.c.license_id == license_id,
-                    e.c.type.in_([T.POS_SALE_LINE.value, T.METRC_SALE_LINE.value]),
-                    e.c.occurred_at >= start, e.c.occurred_at < end,
-                    not_(and_(is_pos, holds(fields["voided"] == True))))  # noqa: E712 - SQL
-             .group_by("receipt", "label").subquery("pairs"))
+    pairs = (select(lines.c.receipt, lines.c.label, *side(lines.c.pos, "pos"),
+                    *side(not_(lines.c.pos), "metrc"),
+                    func.max(lines.c.recorded).label("recorded"))
+             .group_by(lines.c.receipt, lines.c.label).subquery("pairs"))
     dated = select(pairs, func.coalesce(pairs.c.pos_first, pairs.c.metrc_first)
                    .label("occurred_at")).subquery("dated")
     agree = and_(dated.c.pos_lines > 0, dated.c.metrc_lines > 0,
@@ -323,6 +346,66 @@ def slim_events(conn: Connection, license_id: int, license: License, types: Iter
                         {name: value for name, value in zip(names, row[5:], strict=True)
                          if value is not None})
             for row in conn.execute(query)]
+
+
+KEPT = ""  # a piece of time whose METRC sale lines the coverage log reads one by one
+MICROSECOND = timedelta(microseconds=1)  # the stores' time resolution
+
+
+def coverage_events(conn: Connection, license_id: int, license: License, start: datetime,
+                    end: datetime, names: Iterable[str]) -> list[LoggedEvent]:
+    """Return what the count coverage log replays of [start, end) (ActivityLog's
+    coverage_events): the METRC sale lines during a count one by one, the others netted
+    per package up to the next count's start, so a year of sales is a few thousand rows."""
+    names = sorted(names)
+    found = slim_events(conn, license_id, license, (T.MANIFEST_PACKAGE, T.ADJUSTMENT,
+                                                    T.COUNT_LINE), start, end, names)
+    e = events.alias("e")
+    fields = Fields(e, conn.dialect.name, license)
+    piece = bucket(e.c.occurred_at, sale_pieces(
+        [(c.started, c.ended) for c in counts_in(found, start)], start, end))
+    sales = (e.c.license_id == license_id, e.c.type == T.METRC_SALE_LINE.value,
+             e.c.occurred_at >= start, e.c.occurred_at < end)
+    kept = (select(e.c.id, e.c.occurred_at, e.c.package_label, e.c.reference,
+                   *(fields[name].label(name) for name in names))
+            .where(*sales, piece == KEPT))
+    for row in conn.execute(kept):
+        found.append(LoggedEvent(row[0], T.METRC_SALE_LINE, row[1], row[2], row[3], {
+            name: value for name, value in zip(names, row[4:], strict=True)
+            if value is not None}))
+    netted = (select(piece.label("piece"), e.c.package_label,
+                     func.sum(func.coalesce(fields["quantity"], 0.0)))
+              .where(*sales, piece != KEPT).group_by("piece", e.c.package_label))
+    for row in conn.execute(netted):
+        found.append(LoggedEvent(0, T.ADJUSTMENT, datetime.fromisoformat(row[0]), row[1],
+                                 None, {"quantity": -float(row[2])}))
+    return sorted(found, key=lambda event: (event.occurred_at, event.id))
+
+
+def sale_pieces(spans: Sequence[tuple[datetime, datetime]], start: datetime,
+                end: datetime) -> list[tuple[str, datetime]]:
+    """Return [start, end) cut into pieces for `bucket`, each named KEPT (within a count's
+    span, first to last line) or by when its sale lines are netted: just before the next
+    count starts (at the end if none does), so each count starts from the same on-hand."""
+    starts = sorted({first for first, _ in spans})
+    merged: list[list[datetime]] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1] + MICROSECOND:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    cuts = sorted({start, *starts, *(first for first, _ in merged),
+                   *(last + MICROSECOND for _, last in merged)})
+    pieces: list[tuple[str, datetime]] = []
+    for cut in (c for c in cuts if c < end):
+        if any(first <= cut <= last for first, last in merged):
+            name = KEPT
+        else:
+            after = next((s for s in starts if s > cut), end)
+            name = (after - MICROSECOND).isoformat()
+        if not pieces or pieces[-1][0] != name:
+            pieces.append((name, cut))
+    return pieces
 
 
 def latest_before(conn: Connection, license_id: int, type: T,

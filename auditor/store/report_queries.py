@@ -64,6 +64,12 @@ class SqlActivityLog:
             found = sums.license_of(conn, license_number)
             return empty if found is None else read(conn, *found)
 
+    def coverage_events(self, license_number: str, start: datetime, end: datetime,
+                        fields: Collection[str]) -> list[LoggedEvent]:
+        """Return what the count coverage log replays of [start, end) (see the port)."""
+        return self._of(license_number, [], lambda conn, lid, lic: sums.coverage_events(
+            conn, lid, lic, start, end, fields))
+
     def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:
         """Return {label: state} of every package with an event before `at`."""
         return self._of(license_number, {}, lambda conn, lid, lic: sums.packages_at(

@@ -217,3 +217,48 @@ def test_edge_cases_agree_with_the_replay(sql_store) -> None:
             build_report(name, replayed, LICENSE, day, day)), name
     velocity = build_report("velocity", sql, LICENSE, day, day)["tables"][0]["rows"]
     assert [(r[1], r[3], r[4]) for r in velocity] == [("Mints", 1.0, 4.5), ("Runtz", 2.0, 20.0)]
+
+
+def test_the_coverage_log_nets_the_sales_outside_counts_and_finds_the_same(sql_store) -> None:
+    """Two counts spanning an hour each, METRC sales before, at the start of, during,
+    between and after them: the SQL log nets the sales outside the counts and the
+    coverage log still finds each count's on-hand, sold and missed packages."""
+    from auditor.services.ingest import ingest
+    from tests.conftest import LICENSE
+
+    a, b, c = (f"1A400000000000000000000{n}" for n in (1, 2, 3))
+    events = [_event(n, "manifest_package", "2026-01-04T10:00:00-08:00", tag, item_name="X",
+                     shipment_state="Accepted", received_quantity=3.0, received_unit="Each")
+              for n, tag in ((1, a), (2, b), (3, c))]
+    sales = [("2026-01-05T08:00:00-08:00", a, 1.0), ("2026-01-05T09:00:00-08:00", b, 2.0),
+             ("2026-01-05T09:30:00-08:00", a, 0.5),  # netted with a's first sale
+             ("2026-01-05T10:30:00-08:00", b, 0.5),  # at the first count's start: sold in it
+             ("2026-01-05T11:00:00-08:00", c, 1.0),  # during the first count
+             ("2026-01-05T12:00:00-08:00", a, 2.0),  # between the counts: a is empty
+             ("2026-01-05T15:00:00-08:00", c, 0.5),  # during the second count
+             ("2026-01-05T18:00:00-08:00", c, 1.5)]  # after both
+    events += [_event(10 + n, "metrc_sale_line", at, tag, quantity=q, unit="Each",
+                      external_receipt_number=f"M{n}") for n, (at, tag, q) in enumerate(sales)]
+    counts = [("C1", "2026-01-05T10:30:00-08:00", a), ("C1", "2026-01-05T11:30:00-08:00", a),
+              ("C2", "2026-01-05T14:00:00-08:00", c), ("C2", "2026-01-05T15:30:00-08:00", c)]
+    events += [_event(20 + n, "count_line", at, tag, count_id=key, counted_quantity=1,
+                      location="Vault") for n, (key, at, tag) in enumerate(counts)]
+    lines = "\n".join(json.dumps(e) for e in events)
+    summary = ingest(sql_store, LICENSE.number, "events", "coverage.ndjson", lines.encode())
+    assert summary.rejected == 0, summary.rejections
+    sql = SqlActivityLog(sql_store.engine)
+    replayed = InMemoryActivityLog(LICENSE.number, sql.events(
+        LICENSE.number, list(EventType), None, FOREVER))
+    opens, closes = local_bounds(LICENSE, date(2026, 1, 5), date(2026, 1, 5))
+    netted = sql.coverage_events(LICENSE.number, opens, closes, ("quantity", "count_id"))
+    assert len(netted) < len(replayed.coverage_events(LICENSE.number, opens, closes,
+                                                      ("quantity", "count_id")))
+    [from_sql] = [t.as_json() for t in supporting_logs(
+        sql, LICENSE.number, LICENSE.zone(), opens, closes) if t.key == "full_counts"]
+    [from_replay] = [t.as_json() for t in supporting_logs(
+        replayed, LICENSE.number, LICENSE.zone(), opens, closes) if t.key == "full_counts"]
+    assert from_sql == _approx(from_replay)
+    # C1: a, b, c on hand (1.5, 1, 3); a counted, b and c sold in it. C2: b and c on
+    # hand (0.5, 2; a sold out between), c counted and b missed.
+    assert [row[3:8] for row in from_sql["rows"]] == [[3, 1, 2, 0, "yes"],
+                                                      [2, 1, 0, 1, "no"]]
