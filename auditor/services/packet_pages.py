@@ -22,48 +22,42 @@ MAX_TEXT_WEIGHT = 90
 SAMPLE_ROWS = 300
 
 
-# For the logs whose rows mostly agree: which column holds the row's time (its day) and
-# which rows are exceptions. The condensed PDF lists the exceptions and the rows per day.
+# For the logs whose rows mostly agree: which column holds the row's time (its day), which
+# rows the condensed PDF lists, and what it calls them; it also shows the rows per day.
 EXCEPTIONS = {
-    "locations": (0, lambda row: row[-1] != "recorded before the move"),
-    "counts": (0, lambda row: row[8] is None or abs(row[8]) > 1e-6),
-    "manifests": (4, lambda row: row[-1] != "yes"),
+    "locations": (0, lambda row: row[-1] != "recorded before the move", "exceptions"),
+    "counts": (0, lambda row: row[8] is None or abs(row[8]) > 1e-6, "exceptions"),
+    "manifests": (4, lambda row: row[-1] != "yes", "exceptions"),
     # days on which a line was late, mismatched, or on one side only
-    "sales_daily": (0, lambda row: any(row[4:8])),
+    "sales_daily": (0, lambda row: any(row[4:8]), "exceptions"),
+    # A count that counted under half of METRC's on-hand was one category or location,
+    # not a full count: it is counted in its day, and the near-full ones are listed with
+    # the tags they did not count (what a reconciliation is judged on).
+    "full_counts": (1, lambda row: row[7] == "yes" or 2 * row[4] >= row[3],
+                    "near-full counts"),
 }
-# For a log whose every row matters but one long column mostly does not: that column,
-# the rows the condensed PDF prints it for, and what the others leave out. A count that
-# counted under half of METRC's on-hand was one category or location, not a full count:
-# listing the tags it did not count says nothing a reader needs.
-SHORTENED = {
-    "full_counts": (8, lambda row: 2 * row[4] >= row[3],
-                    "the tags not counted are listed for the counts that counted at least "
-                    "half of METRC's on-hand; for the partial ones (a category, a location) "
-                    "they are in the Excel and JSON packets"),
+NOTES = {
+    "full_counts": "a near-full count is a full count by coverage or one that counted at "
+                   "least half of METRC's on-hand; the partial counts (a category, a "
+                   "location) are in the rows per day",
 }
 
 
 def pdf_log(table: Table, full: bool = False) -> dict[str, Any]:
     """Return a log as the PDF shows it: whole, or condensed (the default).
 
-    Condensed, a log of mostly agreeing rows shows its exceptions and its rows per day
-    as a month-by-day grid (`days`; `undated` counts the rows without a time), and a
-    shortened log leaves its long column out where it says little (`note` says which).
+    Condensed, a log of mostly agreeing rows lists its exceptions (`listed` names them)
+    and shows its rows per day as a month-by-day grid (`days`; `undated` counts the rows
+    without a time); `note` says what the listed rows are where it is not plain.
     `widths` are the printed columns' widths in percent.
     """
     if not full and table.key in EXCEPTIONS:
         return _exceptions(table, *EXCEPTIONS[table.key])
-    note = None
-    if not full and table.key in SHORTENED:
-        column, kept, note = SHORTENED[table.key]
-        table = replace(table, rows=[row if kept(row) else
-                                     [*row[:column], None, *row[column + 1:]]
-                                     for row in table.rows])
-    return {"table": table, "total": len(table.rows), "days": None, "note": note,
+    return {"table": table, "total": len(table.rows), "days": None, "note": None,
             "widths": column_widths(table)}
 
 
-def _exceptions(table: Table, when: int, exceptional: Any) -> dict[str, Any]:
+def _exceptions(table: Table, when: int, exceptional: Any, listed: str) -> dict[str, Any]:
     days: dict[str, list[int]] = {}
     kept = []
     for row in table.rows:
@@ -74,7 +68,8 @@ def _exceptions(table: Table, when: int, exceptional: Any) -> dict[str, Any]:
             kept.append(row)
     shown = replace(table, rows=kept)
     return {"table": shown, "total": len(table.rows), "days": day_grid(days),
-            "undated": days.get("", [0, 0]), "note": None, "widths": column_widths(shown)}
+            "undated": days.get("", [0, 0]), "listed": listed,
+            "note": NOTES.get(table.key), "widths": column_widths(shown)}
 
 
 def column_widths(table: Table) -> list[float]:

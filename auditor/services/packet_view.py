@@ -118,7 +118,8 @@ def _correction(found: list[dict[str, Any]], zone: str) -> str | None:
             what = fields.get("corrected_by_reference") or \
                 f"event {fields['corrected_by_event']}"
             text += f", by {fields['corrected_by_type'].replace('_', ' ')} {what}"
-        said.append(text)
+        if text not in said:  # findings of one rule on one record: said once
+            said.append(text)
     return "; ".join(said) or None
 
 

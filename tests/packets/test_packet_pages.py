@@ -48,17 +48,19 @@ COVERAGE_COLUMNS = [Column(n, k) for n, k in (
     ("packages not counted", "text"))]
 
 
-def test_partial_counts_leave_their_untold_tags_to_the_excel_and_near_full_ones_keep_them():
-    t0 = "2026-01-01T21:30:00-08:00"
+def test_near_full_counts_are_listed_with_their_untold_tags_and_partial_ones_counted_per_day():
+    t0, t1 = "2026-01-01T21:30:00-08:00", "2026-01-02T21:30:00-08:00"
     rows = [["FULL-1", t0, t0, 60, 58, 0, 2, "no", "TAG-A, TAG-B"],
             ["CYC-FLOWER", t0, t0, 60, 9, 0, 51, "no", "TAG-C, TAG-D and 31 more"],
-            ["FULL-2", t0, t0, 60, 60, 0, 0, "yes", None]]
+            ["FULL-2", t1, t1, 60, 60, 0, 0, "yes", None],
+            ["CYC-EDIBLE", t1, t1, 60, 5, 0, 55, "no", "TAG-E and 54 more"]]
     table = Table("full_counts", "Counts by coverage", COVERAGE_COLUMNS, rows)
     log = pdf_log(table)
-    assert [row[8] for row in log["table"].rows] == ["TAG-A, TAG-B", None, None]
-    assert [row[:8] for row in log["table"].rows] == [row[:8] for row in rows]  # figures kept
-    assert log["note"] and "Excel" in log["note"]
-    assert pdf_log(table, full=True)["table"].rows[1][8] == "TAG-C, TAG-D and 31 more"
+    assert log["table"].rows == [rows[0], rows[2]]  # every figure and tag of those kept
+    assert log["total"] == 4 and log["listed"] == "near-full counts"
+    assert log["days"][0]["cells"][:3] == [(2, 1), (2, 1), None]
+    assert log["note"] and "rows per day" in log["note"]
+    assert pdf_log(table, full=True)["table"].rows == rows
 
 
 def test_column_widths_follow_the_content_and_fill_the_table():
