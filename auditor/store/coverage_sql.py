@@ -117,12 +117,18 @@ def _per_count(license_id: int, license: License, dialect: str, end: Any) -> tup
                     func.row_number().over(partition_by=line.c.reference, order_by=order)
                     .label("rank"),
                     func.min(lf.time()).over(partition_by=line.c.reference).label("started"),
-                    func.max(lf.time()).over(partition_by=line.c.reference).label("ended"))
+                    func.max(lf.time()).over(partition_by=line.c.reference).label("ended"),
+                    # The same bounds as stored, which an index range on a tag's sale
+                    # lines can use (SQLite's Julian days cannot: see _sold).
+                    *(bound(line.c.occurred_at).over(partition_by=line.c.reference)
+                      .label(name) for bound, name in ((func.min, "first_at"),
+                                                      (func.max, "last_at"))))
              .where(line.c.license_id == license_id, line.c.type == "count_line",
                     line.c.reference.is_not(None))
              .cte("count_lines").prefix_with("MATERIALIZED"))
     begun = (select(lines.c.count_id, lines.c.id.label("first_id"), lines.c.started,
-                    lines.c.ended).where(lines.c.rank == 1, lines.c.started <= end)
+                    lines.c.ended, lines.c.first_at, lines.c.last_at)
+             .where(lines.c.rank == 1, lines.c.started <= end)
              .cte("counts").prefix_with("MATERIALIZED"))
     held = _holdings(license_id, license, dialect)
     pairs = (select(begun.c.count_id, held.c.tag,
@@ -155,11 +161,14 @@ def _counted(lines: Any, begun: Any, tag: Any) -> ColumnElement[bool]:
 def _sold(license_id: int, license: License, dialect: str, begun: Any,
           tag: Any) -> ColumnElement[bool]:
     """Return whether METRC sold of the tag between the count's first and last line."""
+    # Stored times against stored times: the index on (tag, type, time) then reads
+    # only the sale lines within the count, not each of the tag's lines through
+    # julianday() once per package the count had to cover.
     sale = events.alias("sold")
-    when = Fields(sale, dialect, license).time()
     return exists().where(sale.c.license_id == license_id, sale.c.type == "metrc_sale_line",
-                          sale.c.package_label == tag, when >= begun.c.started,
-                          when <= begun.c.ended)
+                          sale.c.package_label == tag,
+                          sale.c.occurred_at >= begun.c.first_at,
+                          sale.c.occurred_at <= begun.c.last_at)
 
 
 def _holdings(license_id: int, license: License, dialect: str) -> Any:
