@@ -7,11 +7,22 @@ from typing import Any
 
 from sqlalchemy.sql import Select
 
+# The `outcome` column of `Compiled.together`: what became of each event it selects.
+FOUND, PENDING, UNDETERMINED = 0, 1, 2
+
 
 @dataclass(frozen=True)
 class Compiled:
-    """A rule's queries: its violations, obligations still pending, events left unjudged."""
+    """A rule's queries: its violations, obligations still pending, events left unjudged.
+
+    `together`, when a template gives it, selects in one query every event the other
+    three select, each with an `outcome` column (FOUND, PENDING or UNDETERMINED): their
+    common work (a count's coverage, each sale's package state) is then done once, not
+    once per query. The batch audit runs it; the worker's scoped re-judge runs `found`
+    and `pending`.
+    """
 
     found: Select[Any]
     pending: Select[Any] | None = None
     undetermined: Select[Any] | None = None
+    together: Select[Any] | None = None

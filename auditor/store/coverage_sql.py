@@ -22,7 +22,7 @@ from auditor.domain.license import License
 from auditor.domain.rules import Rule
 from auditor.rules.coverage import EMPTY, LISTED
 from auditor.rules.language import ON_HAND
-from auditor.store.compiled_sql import Compiled
+from auditor.store.compiled_sql import FOUND, PENDING, Compiled
 from auditor.store.schema import events
 from auditor.store.sql_fields import Fields, holds, instant
 
@@ -54,12 +54,20 @@ def full_count_interval(rule: Rule, license_id: int, license: License, dialect: 
     remedy = (select(after.c.first_id).where(after.c.started > ef.time(), after.c.started <= end)
               .order_by(after.c.started, after.c.first_id).limit(1).scalar_subquery()
               .label("derived_corrected_by_event"))
-    inner = (select(e, came, remedy, closest.label("derived_closest")).select_from(triggers)
-             .where(deadline <= end, not_(followed)).subquery("unfollowed"))
-    found = select(inner, *_explained(counts, missed, inner.c.derived_closest),
-                   *_remedied_by(inner.c.derived_corrected_by_event))
+    unfollowed = (select(e, came, remedy, closest.label("derived_closest"),
+                         case((deadline <= end, FOUND), else_=PENDING).label("outcome"))
+                  .select_from(triggers).where(not_(followed)))
+
+    def explained(query: Any) -> Any:
+        inner = query.subquery("unfollowed")
+        return select(inner, *_explained(counts, missed, inner.c.derived_closest),
+                      *_remedied_by(inner.c.derived_corrected_by_event))
+
     pending = select(e).select_from(triggers).where(deadline > end, not_(followed))
-    return Compiled(found, pending)
+    # The batch audit's one query (Compiled.together): the coverage of every count is
+    # worked out once for the findings and the pending alike, not once for each.
+    return Compiled(explained(unfollowed.where(deadline <= end)), pending,
+                    together=explained(unfollowed))
 
 
 def _closest(counts: Any, hint: str | None, since: Any, until: Any) -> Any:
@@ -109,12 +117,18 @@ def _per_count(license_id: int, license: License, dialect: str, end: Any) -> tup
                     func.row_number().over(partition_by=line.c.reference, order_by=order)
                     .label("rank"),
                     func.min(lf.time()).over(partition_by=line.c.reference).label("started"),
-                    func.max(lf.time()).over(partition_by=line.c.reference).label("ended"))
+                    func.max(lf.time()).over(partition_by=line.c.reference).label("ended"),
+                    # The same bounds as stored, which an index range on a tag's sale
+                    # lines can use (SQLite's Julian days cannot: see _sold).
+                    *(bound(line.c.occurred_at).over(partition_by=line.c.reference)
+                      .label(name) for bound, name in ((func.min, "first_at"),
+                                                      (func.max, "last_at"))))
              .where(line.c.license_id == license_id, line.c.type == "count_line",
                     line.c.reference.is_not(None))
              .cte("count_lines").prefix_with("MATERIALIZED"))
     begun = (select(lines.c.count_id, lines.c.id.label("first_id"), lines.c.started,
-                    lines.c.ended).where(lines.c.rank == 1, lines.c.started <= end)
+                    lines.c.ended, lines.c.first_at, lines.c.last_at)
+             .where(lines.c.rank == 1, lines.c.started <= end)
              .cte("counts").prefix_with("MATERIALIZED"))
     held = _holdings(license_id, license, dialect)
     pairs = (select(begun.c.count_id, held.c.tag,
@@ -147,11 +161,14 @@ def _counted(lines: Any, begun: Any, tag: Any) -> ColumnElement[bool]:
 def _sold(license_id: int, license: License, dialect: str, begun: Any,
           tag: Any) -> ColumnElement[bool]:
     """Return whether METRC sold of the tag between the count's first and last line."""
+    # Stored times against stored times: the index on (tag, type, time) then reads
+    # only the sale lines within the count, not each of the tag's lines through
+    # julianday() once per package the count had to cover.
     sale = events.alias("sold")
-    when = Fields(sale, dialect, license).time()
     return exists().where(sale.c.license_id == license_id, sale.c.type == "metrc_sale_line",
-                          sale.c.package_label == tag, when >= begun.c.started,
-                          when <= begun.c.ended)
+                          sale.c.package_label == tag,
+                          sale.c.occurred_at >= begun.c.first_at,
+                          sale.c.occurred_at <= begun.c.last_at)
 
 
 def _holdings(license_id: int, license: License, dialect: str) -> Any:

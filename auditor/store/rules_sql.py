@@ -22,7 +22,6 @@ from sqlalchemy import (
     func,
     literal,
     not_,
-    null,
     or_,
     select,
     true,
@@ -44,7 +43,7 @@ from auditor.rules.language import (
 )
 from auditor.rules.params import Compare
 from auditor.store.aggregate_sql import aggregate, aggregate_groups, aggregate_keyed
-from auditor.store.compiled_sql import Compiled
+from auditor.store.compiled_sql import FOUND, PENDING, UNDETERMINED, Compiled
 from auditor.store.correction_sql import corrected_fields, correction_columns
 from auditor.store.coverage_sql import full_count_interval
 from auditor.store.engine import UNIX_EPOCH_JULIAN_DAY
@@ -203,44 +202,34 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
             else t.c.type.in_(params.event.type))
     states = evidence_states(types, state_fields(params.require), license_id, dialect, license,
                              packages)
-    state = StateFields(states, types, dialect, license)
-    meets = and_(true(), *(condition(Fields(states, dialect, license, state=state), c)
-                           for c in on_state))
-    # The state fields an event's own conditions (or the `failed` list) read, worked out
-    # once per state row as columns v_X, not once per event reading them.
-    read = sorted(state_fields(params.require if failed_named(rule) else on_both))
-    # A state row's verdict: NULL while no evidence came (an event reading it is
-    # undetermined), else 1 if the conditions on the state alone hold, 0 if not.
-    verdict = case((states.c.known > 0, case((meets, 1), else_=0)), else_=None)
+    verdicts = _verdicts(states, StateFields(states, types, dialect, license), on_state,
+                         sorted(state_fields(params.require)), dialect, license)
     e = events.alias("e")
     picked = [*selects(e, Fields(e, dialect, license), params.event, license_id),
               *(() if scope is None else (scope(e.c),))]
-    chosen = select(e.c.package_label, e.c.occurred_at, literal(1).label("kind"),
-                    e.c.id, *(null().label(n) for n in ("ok", *(f"v_{x}" for x in read)))
-                    ).where(*picked)
-    rows = union_all(select(states.c.package_label, states.c.occurred_at,
-                            literal(0).label("kind"), states.c.id, verdict.label("ok"),
-                            *(state[x].label(f"v_{x}") for x in read))
-                     .where(states.c.package_label.is_not(None)), chosen).subquery("merged")
-    # An event reads its package's latest state row at or before it: in the package's
+    # An event reads its package's latest state row at or before it. In the package's
     # rows in time order (a state row before an event of the same instant), the state
-    # rows number the runs and each event takes its run's state row's columns. One
-    # sort, no look-up per event, the same on every database.
-    runs = select(rows, func.count(case((rows.c.kind == 0, 1))).over(
+    # rows number the runs: one sort of narrow rows gives each event its run, and the
+    # run's state row is then looked up by (package, run), the same on every database.
+    rows = union_all(
+        select(verdicts.c.package_label, verdicts.c.occurred_at, literal(0).label("kind"),
+               verdicts.c.id),
+        select(e.c.package_label, e.c.occurred_at, literal(1).label("kind"), e.c.id)
+        .where(*picked)).subquery("merged")
+    runs = select(rows.c.id, rows.c.package_label, rows.c.kind, func.count(
+        case((rows.c.kind == 0, 1))).over(
         partition_by=rows.c.package_label,
         order_by=(rows.c.occurred_at, rows.c.kind, rows.c.id)).label("run")).subquery("runs")
-    order = (runs.c.occurred_at, runs.c.kind, runs.c.id)
-    spread = select(runs.c.id, runs.c.kind, *(func.first_value(runs.c[n]).over(
-        partition_by=(runs.c.package_label, runs.c.run), order_by=order).label(n)
-        for n in ("ok", *(f"v_{x}" for x in read)))).subquery("reading")
-    joined = spread.outerjoin(e, e.c.id == spread.c.id)  # LEFT: the events stay outer
-    fields = Fields(e, dialect, license, state=StateColumns(spread))
-    required = and_(spread.c.ok == 1, *(condition(fields, c) for c in on_both))
+    # LEFT: an event before any state row of its package (run 0) has no verdict.
+    joined = runs.join(e, e.c.id == runs.c.id).outerjoin(verdicts, and_(
+        verdicts.c.package_label == runs.c.package_label, verdicts.c.run == runs.c.run))
+    fields = Fields(e, dialect, license, state=StateColumns(verdicts))
+    required = and_(verdicts.c.ok == 1, *(condition(fields, c) for c in on_both))
     # "Has a verdict", written so that SQLite keeps the LEFT JOIN as written (a test of
     # NULL would make it an inner join, which the planner may reorder).
-    judged = func.coalesce(spread.c.ok, -1) >= 0
+    judged = func.coalesce(verdicts.c.ok, -1) >= 0
     found = select(e, *failed_columns(rule, fields)).select_from(joined).where(
-        spread.c.kind == 1, judged, not_(holds(required)))
+        runs.c.kind == 1, judged, not_(holds(required)))
     # Undetermined: no evidence of the package at or before the event (then its latest
     # state row, if any, has `known` 0): an index look-up per event, not the sort above.
     ev = events.alias("ev")
@@ -248,7 +237,32 @@ def state_at_time(rule: Rule, license_id: int, license: License, dialect: str,
                               ev.c.package_label == e.c.package_label,
                               ev.c.occurred_at <= e.c.occurred_at,
                               is_evidence(Fields(ev, dialect, license), types))
-    return Compiled(found, undetermined=select(e).where(*picked, not_(evidence)))
+    # The batch audit's one query: the findings and, where no evidence came before the
+    # sale (no verdict: `required` does not hold either), the undetermined, from the
+    # same sort instead of a second look-up per sale.
+    outcome = case((judged, FOUND), else_=UNDETERMINED).label("outcome")
+    together = select(e, *failed_columns(rule, fields), outcome).select_from(joined).where(
+        runs.c.kind == 1, not_(holds(required)))
+    return Compiled(found, undetermined=select(e).where(*picked, not_(evidence)),
+                    together=together)
+
+
+def _verdicts(states: Any, state: StateFields, on_state: Sequence[Any], names: Sequence[str],
+              dialect: str, license: License) -> Any:
+    """Return a CTE of the state rows with their run number (their place among the
+    package's state rows), every state field read (v_X) and the verdict of the
+    conditions on the state alone (`ok`: NULL while no evidence came, else 1 or 0),
+    all worked out once per state row, not once per event reading it."""
+    order = (states.c.occurred_at, states.c.id)
+    valued = select(states.c.package_label, states.c.occurred_at, states.c.id, states.c.known,
+                    func.row_number().over(partition_by=states.c.package_label, order_by=order)
+                    .label("run"), *(state[x].label(f"v_{x}") for x in names)
+                    ).where(states.c.package_label.is_not(None)) \
+        .cte("valued").prefix_with("MATERIALIZED")
+    meets = and_(true(), *(condition(Fields(valued, dialect, license,
+                                            state=StateColumns(valued)), c) for c in on_state))
+    verdict = case((valued.c.known > 0, case((meets, 1), else_=0)), else_=None)
+    return select(valued, verdict.label("ok")).cte("verdicts").prefix_with("MATERIALIZED")
 
 
 def failed_named(rule: Rule) -> bool:
@@ -276,6 +290,8 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
     """Evaluate a rule over a license's events that occurred in [start, end), as of end."""
     dialect = engine.dialect.name
     compiled = COMPILERS[rule.template](rule, license_id, license, dialect, end)
+    if compiled.together is not None:
+        return _evaluate_together(engine, compiled.together, rule, license, start, end)
     found = _in_period(compiled.found, start, end).subquery("found")
     with engine.connect() as conn:
         rows: Sequence[Any] = conn.execute(
@@ -289,8 +305,25 @@ def evaluate(engine: Engine, rule: Rule, license_id: int, license: License, star
                 compiled.undetermined.selected_columns.id)).all()
     zone = license.zone()
     return Evaluation([_violation(rule, row, zone) for row in rows], pending or 0,
-        tuple(Unjudged(row.id, row.type, row.occurred_at, row.package_label, row.reference)
-              for row in unjudged))
+                      tuple(_unjudged(row) for row in unjudged))
+
+
+def _evaluate_together(engine: Engine, together: Select[Any], rule: Rule, license: License,
+                       start: datetime, end: datetime) -> Evaluation:
+    """Evaluate with a template's one query of found, pending and undetermined events
+    (`Compiled.together`), each row telling which it is by its `outcome`."""
+    judged = _in_period(together, start, end).subquery("found")
+    with engine.connect() as conn:
+        rows = conn.execute(_with_derived(judged, rule, engine.dialect.name, license, end)
+                            .order_by(judged.c.occurred_at, judged.c.id)).all()
+    zone = license.zone()
+    return Evaluation([_violation(rule, row, zone) for row in rows if row.outcome == FOUND],
+                      sum(1 for row in rows if row.outcome == PENDING),
+                      tuple(_unjudged(row) for row in rows if row.outcome == UNDETERMINED))
+
+
+def _unjudged(row: Any) -> Unjudged:
+    return Unjudged(row.id, row.type, row.occurred_at, row.package_label, row.reference)
 
 
 def _with_derived(found: Any, rule: Rule, dialect: str, license: License,
