@@ -5,7 +5,9 @@ Each step takes the events stored since its checkpoint and *settles* them
 trigger those events can affect, and the standing findings are made to agree, so the
 order in which sources arrive, how late they are and where a crash falls cannot change
 where the findings end. The findings and the checkpoint commit in one transaction; a
-restart resumes from the checkpoint (nothing is replayed into memory).
+restart resumes from the checkpoint (nothing is replayed into memory). Rules that are
+re-judged over the whole history (`SLOW`) settle last: the other rules' findings commit
+before them, the checkpoint with them.
 
 durable-rules is the fast path: a worker that has read its partition from the first
 event, and finds a small batch of new events (caught up, in order), runs them through
@@ -24,12 +26,16 @@ from datetime import UTC, datetime, timedelta
 from auditor.continuous.engine import RulesEngine
 from auditor.continuous.evaluator import REFERENCE_TYPES, Decision, LicenseEvaluator
 from auditor.domain.license import License
-from auditor.domain.rules import Pack, Rule
-from auditor.services.settle import Clock, is_pending, scope_of, settle
-from auditor.services.worker_ports import Checkpoint, Withdrawal, WorkerStore, Written
+from auditor.domain.rules import Pack, Rule, Template
+from auditor.services.settle import Clock, Settled, is_pending, scope_of, settle
+from auditor.services.worker_ports import Checkpoint, Scope, Withdrawal, WorkerStore, Written
 
 BATCH = 5_000
 REHEARSED = 1_000  # the last stored events a start-up rehearses a step over (a file's worth)
+# Templates re-judged over the whole history whatever the scope (a full count's coverage
+# needs every tag's holdings: seconds on a year). A step commits the other rules'
+# findings first, so a file's findings do not wait for them.
+SLOW = (Template.FULL_COUNT_INTERVAL,)
 
 
 @dataclass
@@ -114,25 +120,49 @@ class Worker:
             decided = self._fast_path(after, upto, clocks)
         else:
             self._cool()
-        written: list[Written | Withdrawal] = []
-        pending = 0
-        for lid, license in self.by_id.items():
-            reads = self.reads(lid)
-            scopes = {r.id: scope_of(r, after, upto, arrived[lid], self.clocks[lid], None,
-                                     self.resettle, decided.get(lid, frozenset()),
-                                     reads.get(r.id))
-                      for r in self.rules(lid)}
-            pack = self.evaluators[lid].pack
-            done = settle(self.store, lid, license, pack, self.hashes[id(pack)], scopes,
-                          clocks[lid])
-            written += done.written
-            pending += done.pending
+        scopes = {lid: {r.id: scope_of(r, after, upto, arrived[lid], self.clocks[lid], None,
+                                       self.resettle, decided.get(lid, frozenset()),
+                                       self.reads(lid).get(r.id))
+                        for r in self.rules(lid)} for lid in self.by_id}
+        quick, slow = self._lanes(scopes)
+        done = self._settle(quick, clocks)
+        if any(slow.values()):
+            # The quick rules' findings commit now, without the checkpoint: a crash before
+            # the slow lane's commit re-judges the step, and a settle rewrites nothing
+            # already standing.
+            self._commit(done.written, checkpoint=False)
+            later = self._settle(slow, clocks)
+            done = Settled(later.written, done.pending + later.pending)
         self.clocks, self.resettle = clocks, False
         self.progress.last_event_id = upto
         self.progress.events_processed += count
-        self.progress.pending = pending
-        self._commit(written, checkpoint=True)
+        self.progress.pending = done.pending
+        self._commit(done.written, checkpoint=True)
         return max(count, 1)
+
+    def _lanes(self, scopes: dict[int, dict[str, Scope | None]]) -> tuple[
+            dict[int, dict[str, Scope | None]], dict[int, dict[str, Scope | None]]]:
+        """Split each license's scopes: the rules re-judged over the whole history (SLOW),
+        and the others, whose findings need not wait for them."""
+        quick: dict[int, dict[str, Scope | None]] = {}
+        slow: dict[int, dict[str, Scope | None]] = {}
+        for lid, by_rule in scopes.items():
+            templates = {r.id: r.template for r in self.rules(lid)}
+            quick[lid] = {k: v for k, v in by_rule.items() if templates[k] not in SLOW}
+            slow[lid] = {k: v for k, v in by_rule.items() if templates[k] in SLOW and v}
+        return quick, slow
+
+    def _settle(self, scopes: dict[int, dict[str, Scope | None]],
+                clocks: dict[int, Clock]) -> Settled:
+        """Settle each license's scopes; return what they decided, together."""
+        total = Settled()
+        for lid, license in self.by_id.items():
+            pack = self.evaluators[lid].pack
+            done = settle(self.store, lid, license, pack, self.hashes[id(pack)], scopes[lid],
+                          clocks[lid])
+            total.written += done.written
+            total.pending += done.pending
+        return total
 
     def _fast_path(self, after: int, upto: int,
                    clocks: dict[int, Clock]) -> dict[int, frozenset[int]]:

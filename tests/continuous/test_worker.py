@@ -148,3 +148,45 @@ def test_a_restarted_worker_rehearses_every_rule_before_ready_and_writes_nothing
     add_bad_tags(sql_store, 2, start=3)
     run_once(restarted)
     assert found.count(license_id) == 5
+
+
+FULL_COUNT_RULE = next(r for r in load_pack(default_rules_dir()).rules
+                       if r.id == "reconciliation-overdue")
+
+
+class SlowLaneDies(ContinuousStore):
+    """A store whose judging of the full-count rule dies: a crash inside the slow lane."""
+
+    def judge(self, license_id, license, rule, cutoff, scope):  # noqa: D102 - as the store's
+        if rule.id == FULL_COUNT_RULE.id:
+            raise RuntimeError("killed while judging the full-count rule")
+        return super().judge(license_id, license, rule, cutoff, scope)
+
+
+def test_the_quick_rules_findings_commit_before_the_full_count_rule_is_judged(sql_store):
+    """A step commits the other rules' findings before it re-judges the full-count rule
+    (whole history, seconds on a year), and the checkpoint only after it: a crash in
+    between leaves those findings, and the restarted worker re-judges the step without
+    writing any of them twice."""
+    add_bad_tags(sql_store, 3)
+    tag = "1A4000000000000000000001"
+    ingest(sql_store, LICENSE.number, "events", "count.ndjson", json.dumps({
+        "type": "count_line", "natural_key": "c-1", "occurred_at": "2026-01-05T21:30:00Z",
+        "package_label": tag, "reference": "C-1",
+        "payload": {"label": tag, "count_id": "C-1", "counted_quantity": 1, "unit": "Each"}})
+        .encode())  # a count: the full-count rule has something to judge
+    pack = Pack("p", 1, "p", (TAG_RULE, FULL_COUNT_RULE))
+    # batch=1: a backlog, so the settle alone answers (no durable-rules fast path)
+    dying = Worker(SlowLaneDies(sql_store.engine), [LICENSE], lambda _: pack,
+                   lateness=timedelta(0), batch=1)
+    with pytest.raises(RuntimeError, match="full-count"):
+        dying.step()
+    found = ContinuousStore(sql_store.engine)
+    license_id = found.license_ids([LICENSE.number])[LICENSE.number]
+    assert found.count(license_id) == 3  # tag-invalid's, committed before the crash
+    assert found.checkpoint("default") is None  # the step is not done
+    restarted = Worker(found, [LICENSE], lambda _: pack, lateness=timedelta(0))
+    assert run_once(restarted).findings_written == 0
+    assert found.count(license_id) == 3
+    checkpoint = found.checkpoint("default")
+    assert checkpoint is not None and checkpoint.last_event_id == restarted.progress.last_event_id
