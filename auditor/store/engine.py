@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -119,8 +120,9 @@ def single_statements(engine: Engine, *, write: bool = False) -> Engine:
 
 
 # Advisory locks belong to the whole database; the key hashes in the store's schema.
-_SCHEMA_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended("
-                    "coalesce(current_schema(), '') || :name, 0))")
+_SCHEMA_LOCK_SQL = ("SELECT pg_advisory_xact_lock(hashtextextended("
+                    "coalesce(current_schema(), '') || {}, 0))")
+_SCHEMA_LOCK = text(_SCHEMA_LOCK_SQL.format(":name"))
 
 
 def lock_in_schema(conn: Any, name: str, key: int = 0) -> None:
@@ -134,6 +136,25 @@ def lock_in_schema(conn: Any, name: str, key: int = 0) -> None:
     only its own writers. coalesce: a NULL key would take no lock at all.
     """
     conn.execute(_SCHEMA_LOCK, {"name": f":{name}:{key}"})
+
+
+def lock_then_read(conn: Any, name: str, key: int, sql: str,
+                   params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Take lock_in_schema's lock, then run one read (DBAPI sql); both in one round trip.
+
+    A writer holding a lock waits for nothing else, so each round trip it makes while
+    holding one (a thread giving up the GIL and winning it back, on a busy process) is
+    time every other writer of the lock queues. psycopg's pipeline sends the lock and
+    the read together; the read is a statement of its own after the lock's, so it sees
+    what the lock's previous holder committed (one statement would read a snapshot
+    taken before its wait for the lock). PostgreSQL only.
+    """
+    raw = conn.connection.dbapi_connection
+    with raw.pipeline():
+        raw.cursor().execute(_SCHEMA_LOCK_SQL.format("%s"), (f":{name}:{key}",))
+        cursor = raw.cursor()
+        cursor.execute(sql, params)
+    return list(cursor.fetchall())
 
 
 def _sqlite_engine(url: str, database: str | None, pool_size: int) -> Engine:
