@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -178,26 +179,19 @@ def stored_lines(settings: Settings, receipts: list[str]) -> dict[str, int]:
     return counts
 
 
-async def _terminal(target: Target, until: float, think: float, lines: int,
-                    result: LoadResult, rng: random.Random, lockstep: bool) -> None:
-    # A client of its own: one keep-alive connection per terminal, as 50 machines would
-    # have. One pool shared by all handed a free connection to whichever terminal
-    # asked, so after a staggered start some 20 connections carried every request,
-    # and the kernel's per-connection choice of serving process (SO_REUSEPORT) gave
-    # one process 1,381 requests of a run and the other 49.
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0, connect=5.0)) \
-            as http:
-        if think > 0 and not lockstep:
+async def _terminal(http: httpx.AsyncClient, target: Target, until: float, think: float,
+                    lines: int, result: LoadResult, rng: random.Random,
+                    lockstep: bool) -> None:
+    if think > 0 and not lockstep:
+        await asyncio.sleep(rng.expovariate(1 / think))
+    while time.monotonic() < until:
+        if rng.random() < 0.75:
+            offset = rng.randrange(0, max(1, target.findings - 50))
+            await _read(http, target, offset, result)
+        else:
+            await _import(http, target, until, lines, result)
+        if think > 0:
             await asyncio.sleep(rng.expovariate(1 / think))
-        while time.monotonic() < until:
-            if rng.random() < 0.75:
-                offset = rng.randrange(0, max(1, target.findings - 50))
-                await _read(http, target, offset, result)
-            else:
-                await _import(http, target, until, lines, result)
-            if think > 0:
-                await asyncio.sleep(rng.expovariate(1 / think))
 
 
 async def _read(http: httpx.AsyncClient, target: Target, offset: int,
@@ -263,11 +257,23 @@ async def _watch_loop(until: float, result: LoadResult) -> None:
 async def _run(target: Target, clients: int, seconds: float, think: float,
                lines: int, lockstep: bool) -> LoadResult:
     result = LoadResult(seconds)
-    until = time.monotonic() + seconds
-    rngs = [random.Random(i) for i in range(clients)]
-    await asyncio.gather(_watch_loop(until, result),
-                         *(_terminal(target, until, think, lines, result, rng, lockstep)
-                           for rng in rngs))
+    # A client of its own per terminal: one keep-alive connection each, as 50 machines
+    # would have. One pool shared by all handed a free connection to whichever terminal
+    # asked, so after a staggered start some 20 connections carried every request, and
+    # the kernel's per-connection choice of serving process (SO_REUSEPORT) gave one
+    # process 1,381 requests of a run and the other 49. Made before the clock starts
+    # (each takes milliseconds of the loop) and sharing one TLS context (unused here).
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    timeout, tls = httpx.Timeout(30.0, connect=5.0), ssl.create_default_context()
+    async with contextlib.AsyncExitStack() as stack:
+        https = [await stack.enter_async_context(
+            httpx.AsyncClient(limits=limits, timeout=timeout, verify=tls))
+            for _ in range(clients)]
+        until = time.monotonic() + seconds
+        rngs = [random.Random(i) for i in range(clients)]
+        await asyncio.gather(_watch_loop(until, result),
+                             *(_terminal(http, target, until, think, lines, result, rng,
+                                         lockstep) for http, rng in zip(https, rngs, strict=True)))
     return result
 
 
