@@ -10,7 +10,7 @@ and the terminals of tests/load.py (one asyncio process, httpx): three requests 
 read a random page of 50 findings, one in four posts a 5-line POS import with a fresh
 Idempotency-Key, each terminal pausing `--think` seconds on average between requests
 (0: a closed loop), and once before its first (--lockstep: all send their first request
-at once, a burst that made the whole 1 % tail before). After each run every
+at once, a burst that made most of the 1 % tail before). After each run every
 acknowledged import is counted in the database: it must be there exactly once. Prints
 each run's figures and the medians over the runs. With --timings the server also
 writes each request's phases (api/timing.py) and each run prints where the slowest
