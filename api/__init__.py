@@ -36,8 +36,8 @@ DEFAULTS: dict[str, Any] = {
 def serving_app() -> Flask:
     """Return create_app() with its database pool's connections open, about to serve.
 
-    Opening them here, before the first request, keeps their cost (a PostgreSQL login
-    each) out of the first requests: in a benchmark run they were the slowest 1 %.
+    Opening them here keeps their cost (a PostgreSQL backend started and a login each)
+    out of the first requests, already a benchmark run's slowest.
     """
     app = create_app()
     extensions = app.extensions["auditor"]

@@ -78,7 +78,7 @@ def make_engine(url: str, *, schema: str | None = None, pool_size: int = 5) -> E
     pool_size connections stay open once made; up to 10 more are made when more are in
     use at once, and each is closed when given back. A serving process with more
     threads than its pool kept opening and closing PostgreSQL connections (38 in 834
-    requests of a benchmark run: a server process forked and a login each time).
+    requests of a benchmark run, each a PostgreSQL backend started and a login).
     """
     url = normalise_url(url)
     parsed = make_url(url)
