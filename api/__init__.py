@@ -18,6 +18,7 @@ from auditor.services.auth_failures import FailedAuthentications
 from auditor.services.packets import PacketSources
 from auditor.services.report_ports import StatusWaivers
 from auditor.store.api_sql import SqlApiStore
+from auditor.store.engine import open_pool
 from auditor.store.packet_files_sql import SqlPacketFiles
 from auditor.store.packet_records import SqlPacketRecords
 from auditor.store.report_queries import SqlActivityLog
@@ -30,6 +31,18 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # Flask's default is unlimited
     "ETAG_DISABLED": False,
 }
+
+
+def serving_app() -> Flask:
+    """Return create_app() with its database pool's connections open, about to serve.
+
+    Opening them here keeps their cost (a PostgreSQL backend started and a login each)
+    out of the first requests, already a benchmark run's slowest.
+    """
+    app = create_app()
+    extensions = app.extensions["auditor"]
+    open_pool(extensions["store"].engine, extensions["settings"].database_pool)
+    return app
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -40,7 +40,8 @@ def open_store(settings: Settings, *, migrate: bool = False) -> SqlEventStore:
     Without migrate, a database whose schema is missing or old raises StoreNotReady
     naming the command that fixes it.
     """
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
+    engine = make_engine(settings.database_url, schema=settings.database_schema,
+                         pool_size=settings.database_pool)
     try:
         if migrate:
             upgrade(engine)

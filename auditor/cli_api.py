@@ -26,21 +26,29 @@ def serve(host: str, port: int, threads: int | None, processes: int | None) -> N
     """Serve the HTTP API with waitress on the configured database (AUDITOR_SERVE_* tune it)."""
     import waitress  # imported here: only serving needs it
 
-    from api import create_app
+    from api import serving_app
 
     server = ServerSettings.from_env()
     options = server.waitress_options()
-    if threads is not None:
-        options["threads"] = threads
+    threads = options["threads"] = threads or server.threads
     processes = processes or server.processes
+    _pool_for_threads(threads)
     click.echo(f"serving the auditor API on http://{host}:{port} "
                f"({processes} process{'es' if processes > 1 else ''}, "
-               f"{options['threads']} threads each; web console: http://{host}:{port}/console/)")
+               f"{threads} threads each; web console: http://{host}:{port}/console/)")
     if processes > 1:
         _share_console_key()
-        serve_processes(create_app, host, port, processes, options)
+        serve_processes(serving_app, host, port, processes, options)
         return
-    waitress.serve(ready(create_app), host=host, port=port, **options)
+    waitress.serve(ready(serving_app), host=host, port=port, **options)
+
+
+def _pool_for_threads(threads: int) -> None:
+    """Keep a database connection open for each thread (and two for jobs), unless set.
+
+    The apps read AUDITOR_DATABASE_POOL when they are built (in each child, after this).
+    """
+    os.environ.setdefault("AUDITOR_DATABASE_POOL", str(threads + 2))
 
 
 def _share_console_key() -> None:

@@ -19,6 +19,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     import_chunk: int = 2000
     database_schema: str | None = None  # PostgreSQL schema (search_path) to keep tables in
+    # Connections a process keeps open; `auditor serve` raises it to its threads + 2, so
+    # a busy process reuses its connections instead of opening and closing them.
+    database_pool: int = 5
     rules_dir: Path | None = None  # rule packs; None means this checkout's rules/
     trail_key_file: Path | None = None  # HMAC key of the audit trail, kept out of the database
     auth_failures_per_minute: int = 30  # failed authentications from one address, then 429
@@ -47,6 +50,7 @@ class Settings:
                    import_chunk=positive(env, "AUDITOR_IMPORT_CHUNK", 2000),
                    auth_failures_per_minute=positive(env, "AUDITOR_AUTH_FAILURES_PER_MINUTE", 30),
                    database_schema=env.get("AUDITOR_DATABASE_SCHEMA") or None,
+                   database_pool=positive(env, "AUDITOR_DATABASE_POOL", 5),
                    rules_dir=Path(env["AUDITOR_RULES_DIR"]) if env.get("AUDITOR_RULES_DIR")
                    else None,
                    trail_key_file=Path(env["AUDITOR_TRAIL_KEY_FILE"])

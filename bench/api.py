@@ -2,17 +2,19 @@
 
     .venv/bin/python bench/api.py [--clients 50] [--seconds 30] [--think 1.0]
         [--processes 2] [--threads 8] [--runs 3] [--backends sqlite,postgres]
-        [--postgres-url postgresql://postgres@127.0.0.1:5432/test] [--timings]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/test] [--timings] [--lockstep]
 
 Per backend: a fresh database with 2,000 POS sale lines METRC never heard of, audited
 once (2,000 findings); then `auditor serve --processes P --threads T` in a child process
 and the terminals of tests/load.py (one asyncio process, httpx): three requests in four
 read a random page of 50 findings, one in four posts a 5-line POS import with a fresh
 Idempotency-Key, each terminal pausing `--think` seconds on average between requests
-(0: a closed loop). After each run every acknowledged import is counted in the database:
-it must be there exactly once. Prints each run's figures and the medians over the runs.
-With --timings the server also writes each request's phases (api/timing.py) and each
-run prints where the slowest 1 % of each kind spent their time (bench/api_timings.py).
+(0: a closed loop), and once before its first (--lockstep: all send their first request
+at once, a burst that made most of the 1 % tail before). After each run every
+acknowledged import is counted in the database: it must be there exactly once. Prints
+each run's figures and the medians over the runs. With --timings the server also
+writes each request's phases (api/timing.py) and each run prints where the slowest
+1 % of each kind spent their time (bench/api_timings.py).
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def measure(settings: Settings, env: dict[str, str], args: argparse.Namespace) -
     try:
         for number in range(1, args.runs + 1):
             cpu, began = group_cpu_seconds(server.pid), time.monotonic()
-            result = run_load(target, args.clients, args.seconds, args.think, lines=5)
+            result = run_load(target, args.clients, args.seconds, args.think, lines=5,
+                              lockstep=args.lockstep)
             served = sum(len(v) for v in result.latencies.values())
             server_cpu = group_cpu_seconds(server.pid) - cpu
             counts = stored_lines(settings, result.acknowledged)
@@ -111,11 +114,14 @@ def main() -> None:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--timings", action="store_true",
                         help="have the server time each request's phases; print the tail's")
+    parser.add_argument("--lockstep", action="store_true",
+                        help="every terminal sends its first request at once (a burst)")
     args = parser.parse_args()
     for backend in args.backends.split(","):
         print(f"{backend}: {args.clients} terminals, think {args.think} s, {args.runs} runs of "
               f"{args.seconds:.0f} s; auditor serve --processes {args.processes} "
-              f"--threads {args.threads}", flush=True)
+              f"--threads {args.threads}{'; lockstep start' if args.lockstep else ''}",
+              flush=True)
         env = dict(os.environ)
         if args.timings:
             env["AUDITOR_REQUEST_TIMINGS"] = tempfile.mkdtemp(prefix="bench-api-timings-")

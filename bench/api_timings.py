@@ -75,21 +75,23 @@ def report(samples: list[tuple[str, str, float, float]], folder: Path,
     _overlaps(requests)
     out = []
     for kind in sorted({s[1] for s in samples}):
-        rows = sorted(((answered - sent, phases(sent, answered, requests[load_id]))
+        rows = sorted(((answered - sent, phases(sent, answered, requests[load_id]), sent)
                        for load_id, k, sent, answered in samples
                        if k == kind and load_id in requests), key=lambda r: r[0])
         if len(rows) < 10:
             continue
         cut = max(1, len(rows) // 100)
         for label, group in (("tail 1 %", rows[-cut:]), ("rest", rows[:-cut])):
-            means = {name: statistics.fmean(p[name] for _, p in group)
+            means = {name: statistics.fmean(p[name] for _, p, _ in group)
                      for name in (*PHASES, "stmts", "overlap", "running")}
             out.append(f"  {kind:20} {label:8} n={len(group):4} total "
-                       f"{1000 * statistics.fmean(t for t, _ in group):6.1f} ms = "
+                       f"{1000 * statistics.fmean(t for t, _, _ in group):6.1f} ms = "
                        + " + ".join(f"{name} {means[name]:.1f}" for name in PHASES)
                        + f"; {means['stmts']:.1f} statements; other requests of the "
                        f"process: {means['running']:.1f} in the app at its start, "
                        f"{means['overlap']:.1f} overlapping")
+        out.append(f"  {kind:20} tail sent at (s into the run): " + ", ".join(
+            f"{sent - run_began:.1f}" for _, _, sent in sorted(rows[-cut:], key=lambda r: r[2])))
     ids = {s[0] for s in samples}
     per_process: dict[int, int] = {}
     connections: dict[int, set[str]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -71,12 +72,18 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, schema: str | None = None) -> Engine:
-    """Return an engine for url (SQLite or PostgreSQL) with pragmas and write locking set up."""
+def make_engine(url: str, *, schema: str | None = None, pool_size: int = 5) -> Engine:
+    """Return an engine for url (SQLite or PostgreSQL) with pragmas and write locking set up.
+
+    pool_size connections stay open once made; up to 10 more are made when more are in
+    use at once, and each is closed when given back. A serving process with more
+    threads than its pool kept opening and closing PostgreSQL connections (38 in 834
+    requests of a benchmark run, each a PostgreSQL backend started and a login).
+    """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database)
+        return _sqlite_engine(url, parsed.database, pool_size)
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or "
                          "postgresql URLs")
@@ -86,7 +93,14 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     # psycopg prepares a statement after five runs; a generic plan made while the
     # events table was small keeps seq-scanning it as it grows. Plan every time.
     return create_engine(url, connect_args={"options": options, "prepare_threshold": None},
-                         pool_pre_ping=True)
+                         pool_pre_ping=True, pool_size=pool_size)
+
+
+def open_pool(engine: Engine, connections: int) -> None:
+    """Open that many of the engine's pooled connections now, and leave them in its pool."""
+    opened = [engine.connect() for _ in range(connections)]
+    for conn in opened:
+        conn.close()
 
 
 def single_statements(engine: Engine, *, write: bool = False) -> Engine:
@@ -106,8 +120,9 @@ def single_statements(engine: Engine, *, write: bool = False) -> Engine:
 
 
 # Advisory locks belong to the whole database; the key hashes in the store's schema.
-_SCHEMA_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended("
-                    "coalesce(current_schema(), '') || :name, 0))")
+_SCHEMA_LOCK_SQL = ("SELECT pg_advisory_xact_lock(hashtextextended("
+                    "coalesce(current_schema(), '') || {}, 0))")
+_SCHEMA_LOCK = text(_SCHEMA_LOCK_SQL.format(":name"))
 
 
 def lock_in_schema(conn: Any, name: str, key: int = 0) -> None:
@@ -123,10 +138,31 @@ def lock_in_schema(conn: Any, name: str, key: int = 0) -> None:
     conn.execute(_SCHEMA_LOCK, {"name": f":{name}:{key}"})
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def lock_then_read(conn: Any, name: str, key: int, sql: str,
+                   params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Take lock_in_schema's lock, then run one read (DBAPI sql); both in one round trip.
+
+    A writer holding a lock waits for nothing else, so each round trip it makes while
+    holding one (a thread giving up the GIL and winning it back, on a busy process) is
+    time every other writer of the lock queues. psycopg's pipeline sends the lock and
+    the read together; the read is a statement of its own after the lock's, so it sees
+    what the lock's previous holder committed (one statement would read a snapshot
+    taken before its wait for the lock). PostgreSQL only.
+    """
+    raw = conn.connection.dbapi_connection
+    with raw.pipeline():
+        raw.cursor().execute(_SCHEMA_LOCK_SQL.format("%s"), (f":{name}:{key}",))
+        cursor = raw.cursor()
+        cursor.execute(sql, params)
+    return list(cursor.fetchall())
+
+
+def _sqlite_engine(url: str, database: str | None, pool_size: int) -> Engine:
     if database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+        engine = create_engine(url, pool_size=pool_size)
+    else:  # an in-memory database is one connection's (SingletonThreadPool): no pool size
+        engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -29,8 +29,8 @@ from auditor.services.ports import (
 from auditor.store import rules_sql
 from auditor.store.analytical import analytical_copy
 from auditor.store.audit_runs import SqlAuditRuns
-from auditor.store.bulk import bulk_for
-from auditor.store.engine import WRITE, lock_in_schema, single_statements
+from auditor.store.bulk import PostgresBulk, bulk_for
+from auditor.store.engine import WRITE, lock_then_read, single_statements
 from auditor.store.ingest_session import GroupedWriter
 from auditor.store.organizations_sql import organization_id
 from auditor.store.schema import events, imports, licenses, organizations
@@ -145,9 +145,12 @@ class SqlEventStore:
         writer.close(commit=True)
 
     def _append_in(self, conn: Any, batch: Batch, finish: Finish | None) -> Appended:
-        """Append a batch inside the caller's write transaction."""
+        """Append a batch inside the caller's write transaction.
+
+        The import's own row is written before the license lock is taken (no other
+        writer touches it), so the lock is held only from the key lookup to the commit.
+        """
         license_id = self._license_id(batch.license_number)
-        self._lock_license(conn, license_id)
         import_id = batch.import_id
         if import_id is None:
             assert batch.opening is not None, "a batch needs an import id or an opening"
@@ -157,9 +160,8 @@ class SqlEventStore:
                          .values(heartbeat_at=datetime.now(UTC)))
         cursor = conn.connection.dbapi_connection.cursor()
         keys = list({event.natural_key for record in batch.records for event in record})
-        outcomes, new = (classify(batch.records,
-                                  self._bulk.fingerprints(cursor, license_id, keys))
-                         if batch.records else ([], []))
+        outcomes, new = (classify(batch.records, self._locked_fingerprints(
+            conn, cursor, license_id, keys)) if batch.records else ([], []))
         if new:
             self._bulk.insert(cursor, license_id, import_id, batch.source,
                               batch.recorded_at, new)
@@ -197,13 +199,19 @@ class SqlEventStore:
                                                             "reason": reason}))
         return [int(row.id) for row in rows]
 
-    def _lock_license(self, conn: Any, license_id: int) -> None:
-        """Serialise writers of one license, so the keys read stay true until commit.
+    def _locked_fingerprints(self, conn: Any, cursor: Any, license_id: int,
+                             keys: list[str]) -> dict[str, str]:
+        """Lock the license's writers out, then return the stored fingerprints of keys.
 
-        SQLite's BEGIN IMMEDIATE already holds the database's single write lock.
+        The lock serialises writers of one license, so the keys read stay true until
+        commit (and events get their ids in commit order). SQLite's BEGIN IMMEDIATE
+        already holds the database's single write lock; on PostgreSQL the lock and the
+        lookup go in one round trip.
         """
-        if self.engine.dialect.name == "postgresql":
-            lock_in_schema(conn, "license", license_id)
+        if self.engine.dialect.name != "postgresql":
+            return self._bulk.fingerprints(cursor, license_id, keys)
+        return dict(lock_then_read(conn, "license", license_id, PostgresBulk.LOOKUP,
+                                   (keys, license_id)))
 
     def refresh_statistics(self) -> None:
         """Give the planner statistics of the events table once, if it has none."""

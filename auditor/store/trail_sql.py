@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, LargeBinary, cast, select
 
 from auditor.domain.trail import GENESIS, STORED, Change, Entry, Head, current_actor, decode, seal
-from auditor.store.engine import WRITE, lock_in_schema
+from auditor.store.engine import WRITE, lock_then_read
 from auditor.store.schema import audit_runs, licenses
 from auditor.store.schema import audit_trail as trail
 
@@ -32,6 +32,7 @@ NOT_NEXT = "an audit trail entry must follow the head of the chain"
 _NEXT_SQL = (f"NEW.seq IS NULL OR NEW.seq <> coalesce((SELECT max(seq) FROM audit_trail), 0) + 1"
              f" OR NEW.prev_hash <> coalesce((SELECT hash FROM audit_trail ORDER BY seq DESC "
              f"LIMIT 1), '{GENESIS}')")
+_HEAD_SQL = "SELECT seq, hash FROM audit_trail ORDER BY seq DESC LIMIT 1"
 GUARDS = {
     "sqlite": [
         *(f"CREATE TRIGGER audit_trail_no_{verb.lower()} BEFORE {verb} ON audit_trail "
@@ -60,11 +61,12 @@ def with_trail_key(engine: Engine, key: bytes | None) -> Engine:
 
 def record(conn: Any, change: Change, at: datetime | None = None) -> Entry:
     """Append the entry recording change in conn's transaction, after the current head."""
-    if conn.dialect.name == "postgresql":
-        lock_in_schema(conn, "trail")
-    newest = conn.execute(select(trail.c.seq, trail.c.hash)
-                          .order_by(trail.c.seq.desc()).limit(1)).first()
-    entry = seal(Head(newest.seq, newest.hash) if newest else None, change, current_actor(),
+    if conn.dialect.name == "postgresql":  # the lock and the head in one round trip
+        newest = next(iter(lock_then_read(conn, "trail", 0, _HEAD_SQL, ())), None)
+    else:
+        newest = conn.execute(select(trail.c.seq, trail.c.hash)
+                              .order_by(trail.c.seq.desc()).limit(1)).first()
+    entry = seal(Head(newest[0], newest[1]) if newest else None, change, current_actor(),
                  at or datetime.now(UTC), conn.get_execution_options().get(KEY_OPTION))
     conn.execute(trail.insert(), entry.row())
     return entry

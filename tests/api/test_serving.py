@@ -9,6 +9,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -20,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from api import create_app
 from auditor.config import Settings
-from auditor.store.engine import lock_in_schema, make_engine
+from auditor.store.engine import lock_in_schema, lock_then_read, make_engine
 from tests.api.conftest import auth
 from tests.load import free_port, prepare, scratch_schema, start_server
 
@@ -136,3 +138,32 @@ def test_stores_in_two_schemas_do_not_wait_on_each_others_locks(
         finally:
             for engine in (here, there, here_too):
                 engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_read_pipelined_after_a_lock_sees_what_the_holder_committed(
+        postgres_schema: tuple[str, str]) -> None:
+    """lock_then_read sends lock and read together; the read must follow the wait."""
+    url, schema = postgres_schema
+    engine = make_engine(url, schema=schema)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE rows_seen (n int)")
+        seen: list[list[tuple[int, ...]]] = []
+        with engine.connect() as holder, holder.begin():
+            lock_in_schema(holder, "license", 7)
+
+            def wait_then_read() -> None:
+                with engine.connect() as conn, conn.begin():
+                    seen.append(lock_then_read(conn, "license", 7,
+                                               "SELECT count(*) FROM rows_seen", ()))
+
+            reader = threading.Thread(target=wait_then_read)
+            reader.start()
+            time.sleep(0.3)
+            assert not seen and reader.is_alive()  # queued on the holder's lock
+            holder.exec_driver_sql("INSERT INTO rows_seen VALUES (1)")
+        reader.join(timeout=10)
+        assert seen == [[(1,)]]  # it read after the holder's commit, not before its wait
+    finally:
+        engine.dispose()
