@@ -109,6 +109,9 @@ def run_once(settings: Settings, folder: Path, days: int) -> dict[str, float]:
             "findings": len(standing), "equal": float(standing == batch)}
 
 
+RUN = time.strftime("%Y%m%d%H%M%S")  # this run's markers
+
+
 def live_latency(settings: Settings, folder: Path, size: int,
                  rounds: int) -> list[tuple[float, float]]:
     """Time `rounds` files of `size` events into an idle worker: from the import's commit
@@ -144,8 +147,9 @@ def live_latency(settings: Settings, folder: Path, size: int,
 
 
 def marker(round_: int) -> str:
-    """Return the tag of the round's marker: a move of a malformed tag (tag-invalid)."""
-    return f"LIVE-{round_}"
+    """Return the tag of the round's marker: a move of a malformed tag (tag-invalid),
+    new in every run (the store keeps the findings of earlier runs' markers)."""
+    return f"LIVE-{RUN}-{round_}"
 
 
 def wait_found(store, child: subprocess.Popen, tag: str, timeout: float = 600) -> None:

@@ -176,7 +176,6 @@ def _event(n: int, kind: str, at: str, label: str, **payload) -> dict:
 def test_edge_cases_agree_with_the_replay(sql_store) -> None:
     """A package known only from POS lines, a count at the same instant as a sale, a
     voided line and a METRC line with no receipt number: SQL and replay agree."""
-    from auditor.services.ingest import ingest
     from tests.conftest import LICENSE
 
     tag, pos_only = "1A4000000000000000000001", "1A4000000000000000000002"
@@ -196,12 +195,7 @@ def test_edge_cases_agree_with_the_replay(sql_store) -> None:
                quantity=1, unit="Each", voided=False, product_name="Mints",
                category="Edible", unit_price=4.5),
     ]
-    lines = "\n".join(json.dumps(e) for e in events)
-    summary = ingest(sql_store, LICENSE.number, "events", "edge.ndjson", lines.encode())
-    assert summary.rejected == 0, summary.rejections
-    sql = SqlActivityLog(sql_store.engine)
-    replayed = InMemoryActivityLog(LICENSE.number, sql.events(
-        LICENSE.number, list(EventType), None, FOREVER))
+    sql, replayed = _stored_and_replayed(sql_store, "edge.ndjson", events)
     day = date(2026, 1, 5)
     opens, closes = local_bounds(LICENSE, day, day)
     in_sql = sql.packages_at(LICENSE.number, closes)
@@ -223,7 +217,6 @@ def test_the_coverage_log_nets_the_sales_outside_counts_and_finds_the_same(sql_s
     """Two counts spanning an hour each, METRC sales before, at the start of, during,
     between and after them: the SQL log nets the sales outside the counts and the
     coverage log still finds each count's on-hand, sold and missed packages."""
-    from auditor.services.ingest import ingest
     from tests.conftest import LICENSE
 
     a, b, c = (f"1A400000000000000000000{n}" for n in (1, 2, 3))
@@ -243,12 +236,7 @@ def test_the_coverage_log_nets_the_sales_outside_counts_and_finds_the_same(sql_s
               ("C2", "2026-01-05T14:00:00-08:00", c), ("C2", "2026-01-05T15:30:00-08:00", c)]
     events += [_event(20 + n, "count_line", at, tag, count_id=key, counted_quantity=1,
                       location="Vault") for n, (key, at, tag) in enumerate(counts)]
-    lines = "\n".join(json.dumps(e) for e in events)
-    summary = ingest(sql_store, LICENSE.number, "events", "coverage.ndjson", lines.encode())
-    assert summary.rejected == 0, summary.rejections
-    sql = SqlActivityLog(sql_store.engine)
-    replayed = InMemoryActivityLog(LICENSE.number, sql.events(
-        LICENSE.number, list(EventType), None, FOREVER))
+    sql, replayed = _stored_and_replayed(sql_store, "coverage.ndjson", events)
     opens, closes = local_bounds(LICENSE, date(2026, 1, 5), date(2026, 1, 5))
     netted = sql.coverage_events(LICENSE.number, opens, closes, ("quantity", "count_id"))
     assert len(netted) < len(replayed.coverage_events(LICENSE.number, opens, closes,
@@ -262,3 +250,17 @@ def test_the_coverage_log_nets_the_sales_outside_counts_and_finds_the_same(sql_s
     # hand (0.5, 2; a sold out between), c counted and b missed.
     assert [row[3:8] for row in from_sql["rows"]] == [[3, 1, 2, 0, "yes"],
                                                       [2, 1, 0, 1, "no"]]
+
+
+def _stored_and_replayed(sql_store, name: str,
+                         events: list) -> tuple[SqlActivityLog, InMemoryActivityLog]:
+    """Store the events as one file; return the SQL log and a Python replay of the same."""
+    from auditor.services.ingest import ingest
+    from tests.conftest import LICENSE
+
+    lines = "\n".join(json.dumps(e) for e in events)
+    summary = ingest(sql_store, LICENSE.number, "events", name, lines.encode())
+    assert summary.rejected == 0, summary.rejections
+    sql = SqlActivityLog(sql_store.engine)
+    return sql, InMemoryActivityLog(LICENSE.number, sql.events(
+        LICENSE.number, list(EventType), None, FOREVER))
