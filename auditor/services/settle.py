@@ -124,6 +124,21 @@ def unaffected(rule: Rule, reads: frozenset[str] | None, arrived: Marks,
     return judged_at(rule, before) == judged_at(rule, before.advanced(arrived))
 
 
+def counts_unaffected(rule: Rule, arrived: Marks, before: Clock) -> bool:
+    """Return whether new events cannot change a full count rule's verdicts: no count
+    line among them, so its cutoff (how far the counts have reported) stands still and
+    no count is added, and every one later than every stored count line, since a count's
+    coverage reads only what happened up to its last line. A day's sales after the
+    night's count then cost no re-judge of the whole history's coverage."""
+    if rule.template is not Template.FULL_COUNT_INTERVAL:
+        return False
+    counted = before.of(counterparts(rule))
+    if counted is None or any(kind in arrived for kind in counterparts(rule)):
+        return False
+    return all(span.first > counted for kind, span in arrived.items()
+               if kind not in REFERENCE_TYPES)
+
+
 def scope_of(rule: Rule, after: int, upto: int, arrived: Marks, before: Clock,
              closing: datetime | None, whole: bool,
              triggers: frozenset[int] = frozenset(),
@@ -137,7 +152,8 @@ def scope_of(rule: Rule, after: int, upto: int, arrived: Marks, before: Clock,
     reads_lists = any(t in REFERENCE_TYPES for t in counterparts(rule))
     if whole or not before.latest or (reads_lists and any(t in REFERENCE_TYPES for t in arrived)):
         return Scope(after, upto, None, True)
-    if closing is None and not triggers and unaffected(rule, reads, arrived, before):
+    if closing is None and not triggers and (unaffected(rule, reads, arrived, before)
+                                             or counts_unaffected(rule, arrived, before)):
         return None
     starts = [span.first for kind, span in arrived.items() if kind not in REFERENCE_TYPES]
     moved = [t for t in counterparts(rule) if t in arrived] if closing is None \

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from auditor.domain.rules import Template
 from auditor.rules.loader import default_rules_dir, load_pack
-from auditor.services.settle import admits
+from auditor.services.settle import Clock, admits, counts_unaffected, scope_of
 from auditor.services.worker_ports import Span
 from auditor.store.continuous_sql import ContinuousStore
 from auditor.store.rules_sql import judge_scoped
@@ -83,3 +83,25 @@ def test_what_new_events_can_change_beyond_themselves(rule_id, arrived, expected
     rule = next(r for r in load_pack(default_rules_dir(), "CA").rules if r.id == rule_id)
     now = datetime(2026, 1, 5, tzinfo=UTC)
     assert admits(rule, {kind: Span(1, now, now) for kind in arrived}) == expected
+
+
+@pytest.mark.parametrize(("arrived", "unaffected"), [
+    ({"metrc_sale_line": (22, 23), "pos_sale_line": (22, 23)}, True),  # the next day's sales
+    ({"metrc_sale_line": (20, 23)}, False),  # one sale at the last count line's instant
+    ({"metrc_sale_line": (12, 13)}, False),  # a late sale: what a count covered may change
+    ({"count_line": (22, 23)}, False),  # a count: its cutoff moves, a count may be added
+    ({"package_snapshot": (21, 22)}, True),
+])
+def test_a_full_count_is_re_judged_only_when_new_events_can_reach_a_count(arrived, unaffected):
+    """Events all later than every stored count line, none of them a count line, leave
+    every count's coverage and the rule's cutoff as they were."""
+    rule = next(r for r in load_pack(default_rules_dir(), "CA").rules
+                if r.id == "reconciliation-overdue")
+    day = datetime(2026, 1, 5, tzinfo=UTC)
+    before = Clock({"count_line": day + timedelta(hours=20),
+                    "metrc_sale_line": day + timedelta(hours=19)})
+    marks = {kind: Span(1, day + timedelta(hours=a), day + timedelta(hours=b))
+             for kind, (a, b) in arrived.items()}
+    assert counts_unaffected(rule, marks, before) is unaffected
+    scope = scope_of(rule, 10, 20, marks, before, None, False)
+    assert (scope is None) is unaffected
