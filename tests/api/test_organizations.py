@@ -47,6 +47,7 @@ def tenants(sql_settings: Settings) -> Iterator[tuple[Flask, dict[str, str]]]:
     store.engine.dispose()
     app = create_app({"TESTING": True, "AUDITOR_SETTINGS": sql_settings})
     yield app, secrets
+    app.extensions["auditor"]["jobs"].queue.close()
     app.extensions["auditor"]["store"].engine.dispose()
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import io
 
+from flask import Flask
+
 from auditor.bootstrap import open_store
 from auditor.config import Settings
-from tests.api.conftest import audit_run, auth, make_app, pos_csv
+from tests.api.conftest import audit_run, auth, pos_csv
 from tests.conftest import LICENSE
 
 
 def test_a_run_resource_carries_its_finding_rate_and_the_change_since_the_run_before(
-        sql_settings: Settings) -> None:
-    app, secrets = make_app(sql_settings)
-    client = app.test_client()
+        db_app: Flask, sql_settings: Settings) -> None:
+    client, secrets = db_app.test_client(), db_app.config["TEST_SECRETS"]
     associate, officer = secrets["associate"], secrets["compliance_officer"]
     body = pos_csv("R1") + pos_csv("R2").split(b"\n", 1)[1]
     uploaded = client.post(f"/licenses/{LICENSE.number}/imports?format=pos-sales",
@@ -41,10 +42,8 @@ def test_a_run_resource_carries_its_finding_rate_and_the_change_since_the_run_be
     assert before["previous"] is None and before["change"] is None
 
 
-def test_the_openapi_document_describes_the_finding_rate_of_a_run(
-        sql_settings: Settings) -> None:
-    app, _ = make_app(sql_settings)
-    schemas = app.test_client().get("/openapi.json").json["components"]["schemas"]
+def test_the_openapi_document_describes_the_finding_rate_of_a_run(db_app: Flask) -> None:
+    schemas = db_app.test_client().get("/openapi.json").json["components"]["schemas"]
     run = schemas["Run"]["properties"]
     assert run["activity"]["$ref"].endswith("/Activity")
     activity = schemas["Activity"]["properties"]
