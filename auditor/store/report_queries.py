@@ -22,6 +22,7 @@ from auditor.services.report_ports import (
     SaleMatch,
     WeekSales,
 )
+from auditor.store import event_logs_sql as logs
 from auditor.store import report_aggregates as sums
 from auditor.store.schema import events
 
@@ -44,7 +45,7 @@ class SqlActivityLog:
                 return []
             license_id, license = found
             if fields is not None:
-                return sums.slim_events(conn, license_id, license, types, start, end, fields)
+                return logs.slim_events(conn, license_id, license, types, start, end, fields)
             query = (select(events.c.id, events.c.type, events.c.occurred_at,
                             events.c.package_label, events.c.reference, events.c.payload)
                      .where(events.c.license_id == license_id,
@@ -67,7 +68,7 @@ class SqlActivityLog:
     def coverage_events(self, license_number: str, start: datetime, end: datetime,
                         fields: Collection[str]) -> list[LoggedEvent]:
         """Return what the count coverage log replays of [start, end) (see the port)."""
-        return self._of(license_number, [], lambda conn, lid, lic: sums.coverage_events(
+        return self._of(license_number, [], lambda conn, lid, lic: logs.coverage_events(
             conn, lid, lic, start, end, fields))
 
     def packages_at(self, license_number: str, at: datetime) -> dict[str, PackageState]:
@@ -102,5 +103,5 @@ class SqlActivityLog:
                       before: datetime) -> list[LoggedEvent]:
         """Return each package's last event of `type` before `before`."""
         nothing: list[LoggedEvent] = []
-        return self._of(license_number, nothing, lambda conn, lid, _: sums.latest_before(
+        return self._of(license_number, nothing, lambda conn, lid, _: logs.latest_before(
             conn, lid, type, before))
