@@ -23,11 +23,13 @@ class LocalQueue:
         self._run = run
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="auditor-job")
         self._closed = threading.Event()
+        self._reaper: threading.Thread | None = None
 
     def start_reaper(self, reap: Callable[[], object]) -> None:
         """Call reap now and every minute (it hands stalled jobs back to this queue)."""
-        threading.Thread(target=self._reap_every_minute, args=(reap,),
-                         name="auditor-job-reaper", daemon=True).start()
+        self._reaper = threading.Thread(target=self._reap_every_minute, args=(reap,),
+                                        name="auditor-job-reaper", daemon=True)
+        self._reaper.start()
 
     def enqueue(self, job_id: str) -> None:
         """Run the job on the next free thread."""
@@ -49,6 +51,12 @@ class LocalQueue:
                 return
 
     def close(self) -> None:
-        """Finish the jobs taken; take no more."""
+        """Finish the jobs taken and the look for stalled ones under way; take no more.
+
+        The reaper is joined because a reap in flight holds one of the store's pooled
+        connections: disposed under it, that connection would be left open in a pool
+        nobody closes."""
         self._closed.set()
         self._pool.shutdown(wait=True)
+        if self._reaper is not None:
+            self._reaper.join()
