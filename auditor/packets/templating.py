@@ -29,6 +29,7 @@ def _environment(root: Path) -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters["cell"] = display
+    env.filters["counted"] = counted
     return env
 
 
@@ -44,6 +45,11 @@ def asset(name: str) -> bytes:
     if path.parent != root or not path.is_file():
         raise FileNotFoundError(name)
     return path.read_bytes()
+
+
+def counted(number: int, noun: str) -> str:
+    """Return a count with its noun in the number it needs: 1 exception, 2 exceptions."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")

@@ -25,16 +25,16 @@ SAMPLE_ROWS = 300
 # For the logs whose rows mostly agree: which column holds the row's time (its day), which
 # rows the condensed PDF lists, and what it calls them; it also shows the rows per day.
 EXCEPTIONS = {
-    "locations": (0, lambda row: row[-1] != "recorded before the move", "exceptions"),
-    "counts": (0, lambda row: row[8] is None or abs(row[8]) > 1e-6, "exceptions"),
-    "manifests": (4, lambda row: row[-1] != "yes", "exceptions"),
+    "locations": (0, lambda row: row[-1] != "recorded before the move", "exception"),
+    "counts": (0, lambda row: row[8] is None or abs(row[8]) > 1e-6, "exception"),
+    "manifests": (4, lambda row: row[-1] != "yes", "exception"),
     # days on which a line was late, mismatched, or on one side only
-    "sales_daily": (0, lambda row: any(row[4:8]), "exceptions"),
+    "sales_daily": (0, lambda row: any(row[4:8]), "exception"),
     # A count that counted under half of METRC's on-hand was one category or location,
     # not a full count: it is counted in its day, and the near-full ones are listed with
     # the tags they did not count (what a reconciliation is judged on).
     "full_counts": (1, lambda row: row[7] == "yes" or 2 * row[4] >= row[3],
-                    "near-full counts"),
+                    "near-full count"),
 }
 NOTES = {
     "full_counts": "a near-full count is a full count by coverage or one that counted at "

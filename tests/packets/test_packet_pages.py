@@ -57,7 +57,7 @@ def test_near_full_counts_are_listed_with_their_untold_tags_and_partial_ones_cou
     table = Table("full_counts", "Counts by coverage", COVERAGE_COLUMNS, rows)
     log = pdf_log(table)
     assert log["table"].rows == [rows[0], rows[2]]  # every figure and tag of those kept
-    assert log["total"] == 4 and log["listed"] == "near-full counts"
+    assert log["total"] == 4 and log["listed"] == "near-full count"
     assert log["days"][0]["cells"][:3] == [(2, 1), (2, 1), None]
     assert log["note"] and "rows per day" in log["note"]
     assert pdf_log(table, full=True)["table"].rows == rows
@@ -103,3 +103,10 @@ def test_a_value_found_only_inside_a_longer_word_is_still_printed():
     shown = pdf_finding(_finding(message="Moved to Vaulted Storage.",
                                  fields={"to_location": "Vault", "from": "Storage"}), ZONE)
     assert shown["fields"] == [("to_location", "Vault")]
+
+
+def test_counts_read_in_the_number_their_noun_needs():
+    from auditor.packets.templating import counted
+
+    assert counted(1, "exception") == "1 exception"
+    assert (counted(0, "row"), counted(2, "near-full count")) == ("0 rows", "2 near-full counts")

@@ -12,6 +12,7 @@ import pytest
 from auditor.domain.errors import Conflict, InvalidInput
 from auditor.domain.events import Event, EventType
 from auditor.packets import PacketDocuments
+from auditor.packets.templating import counted
 from auditor.rules.loader import default_rules_dir, load_pack
 from auditor.sample import StoreSpec, generate_store
 from auditor.services.audit import run_audit
@@ -245,7 +246,8 @@ def test_the_pdf_reads_times_locally_and_shows_log_exceptions_with_daily_totals(
     counts = next(t for t in packet.content["logs"] if t["key"] == "counts")
     agreeing = [r for r in counts["rows"] if r[8] == 0]
     exceptions = len(counts["rows"]) - len(agreeing)
-    assert agreeing and f"{len(counts['rows'])} rows, {exceptions} exceptions" in text
+    assert agreeing and (f"{len(counts['rows'])} rows, "
+                      f"{counted(exceptions, 'exception')}") in text
     assert _squash(text).count(_squash(agreeing[0][1])) < _squash(
         _pdf_text(packet, full_logs=True)).count(_squash(agreeing[0][1]))
 
