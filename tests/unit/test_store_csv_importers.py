@@ -122,7 +122,24 @@ def test_canonical_events_import_from_ndjson_and_json_arrays(fake_store):
     (canonical(payload={"label": TAG, "colour": "red"}), "unknown to move: colour"),
     (canonical(extra=1), "unknown fields: extra"),
     (canonical(payload=[1]), "payload must be an object"),
+    (canonical(payload={"label": TAG, "quantity": "lots"}), "payload quantity must be a number"),
+    (canonical(payload={"label": TAG, "quantity": True}), "payload quantity must be a number"),
+    (canonical(payload={"label": 7}), "payload label must be text"),
+    (canonical(payload={"label": TAG, "moved_at": "2026-01-05T09:30:00"}),
+     "payload moved_at must be an ISO time with an offset"),
+    (canonical(type="pos_sale_line", payload={"label": TAG, "voided": "no"}),
+     "payload voided must be true or false"),
+    (canonical(type="package_finished", payload={"label": TAG, "actual_date": "soon"}),
+     "payload actual_date must be an ISO date"),
 ])
 def test_canonical_events_are_read_strictly(fake_store, bad, reason):
     summary = run(fake_store, "events", json.dumps(bad).encode())
     assert summary.rejected == 1 and reason in summary.rejections[0].reason
+
+
+def test_canonical_payload_values_of_their_kind_are_accepted_ids_as_numbers_too(fake_store):
+    event = canonical(type="manifest_package", payload={
+        "label": TAG, "transfer_id": 272225, "package_metrc_id": "3902861",
+        "shipped_quantity": 10, "received_quantity": 9.5, "received_at": None,
+        "actual_arrival_at": "2026-01-05T09:30:00-08:00", "lab_testing_state": "TestPassed"})
+    assert run(fake_store, "events", json.dumps(event).encode()).accepted == 1
