@@ -226,8 +226,8 @@ def shared_keys(rule: Rule) -> tuple[str, ...]:
     if first - set(KEYS):
         return KEYS
     keys = set(first)
-    if any((name == "only_known_packages" and value is True)
-           or (name in ("field", "other") and value == "on_hand") for name, value in named):
+    if any((name == "only_known_packages" and value is True) or value == "on_hand"
+           for name, value in named):  # on_hand in a condition, a comparison, anywhere
         keys.add(PACKAGE)
     if rule.template is not Template.FIELD_CHECK:
         pairs = [set(astuple(m)) for m in rule.params.match]
