@@ -198,7 +198,10 @@ def admits(rule: Rule, arrived: Marks) -> tuple[bool, tuple[str, ...], bool]:
     if rule.template is Template.FULL_COUNT_INTERVAL:
         return True, (), False
     if rule.template is not Template.AGGREGATE:
-        return True, shared_keys(rule), False
+        # A reference list's own events may lie before `since` (it is taken from the
+        # activity alone): with one among the new events, both keys admit it, as before.
+        listed = any(kind in REFERENCE_TYPES for kind in arrived)
+        return True, KEYS if listed else shared_keys(rule), False
     early = any(source.from_start and source.type in arrived for source in rule.params.sources)
     if PACKAGE in rule.params.group_by:
         return False, (PACKAGE,), not early

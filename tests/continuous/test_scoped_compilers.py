@@ -89,6 +89,8 @@ PKG, REF = "package_label", "reference"
     ("count-variance-unadjusted", ["metrc_sale_line"], (True, (PKG,), False)),
     # A check of the trigger's own fields: no other event changes it.
     ("tag-invalid", ["move"], (True, (), False)),
+    # A reference list arrived: its events may lie before `since`, both keys admit them.
+    ("tag-invalid", ["move", "adjust_reason"], (True, (PKG, REF), False)),
     # A match on other fields (a reason against the list in force): both keys, as before.
     ("adjustment-reason-valid", ["adjustment"], (True, (PKG, REF), False)),
     # A sale changes what counts from its time on had to cover, whatever their tags.
