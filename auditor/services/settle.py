@@ -14,9 +14,10 @@ taken to have reported up to it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import astuple, dataclass, field, fields, is_dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from auditor.continuous.evaluator import REFERENCE_TYPES
 from auditor.domain.findings import explain, identity_of
@@ -168,39 +169,90 @@ def scope_of(rule: Rule, after: int, upto: int, arrived: Marks, before: Clock,
     since = min(starts) - reach(rule) if starts else None
     if since is None:
         return Scope(after, upto, None, False, triggers)
-    by_time, by_keys, forward = admits(rule, arrived)
+    by_time, keys, forward = admits(rule, arrived)
     keys_from = min(span.first for span in arrived.values()) if forward and arrived else None
-    return Scope(after, upto, since if by_time else None, False, triggers, by_keys, keys_from)
+    return Scope(after, upto, since if by_time else None, False, triggers, keys, keys_from)
 
 
-def admits(rule: Rule, arrived: Marks) -> tuple[bool, bool, bool]:
+def admits(rule: Rule, arrived: Marks) -> tuple[bool, tuple[str, ...], bool]:
     """Return which triggers new events can change beyond themselves: those in time
-    (from `since` on), those sharing a key (package tag, reference) with them, and
-    whether those of a key can change only from the earliest new event on.
+    (from `since` on), those sharing a key (package tag, reference: the keys named) with
+    them, and whether those of a key can change only from the earliest new event on.
 
     A state rule judges a trigger by its package's evidence up to it: only triggers of
     the new events' tags, from the earliest of them on, can change. An aggregate's
     running total at a trigger sums its group's events up to it (each amount reading
     the package's state up to it), but `from_start` sources count whatever their time:
     grouped by package tag, the new events' tags cover every change (from the earliest
-    new event on unless a `from_start` source arrived); otherwise, without `from_start`
-    sources, the triggers after the new events, which `since` admits. A full count's
-    verdict reads what the store held and sold from its own start to its deadline's next
-    count, whatever the tags: an event changes those of counts begun up to the reach
-    before it and later, which `since` admits; a shared tag adds nothing (and each key
-    query recomputed the year's coverage). Other templates read across keys and time
-    (a prior within a window, a deadline the clock passed).
+    new event on unless a `from_start` source arrived; a group of no tag is no group);
+    otherwise, without `from_start` sources, the triggers after the new events, which
+    `since` admits. A full count's verdict reads what the store held and sold from its
+    own start to its deadline's next count, whatever the tags: an event changes those of
+    counts begun up to the reach before it and later, which `since` admits; a shared tag
+    adds nothing (and each key query recomputed the year's coverage). Other templates
+    read across time (a prior within a window, a deadline the clock passed) and across
+    the keys `shared_keys` names.
     """
     if rule.template is Template.STATE_AT_TIME:
-        return False, True, True
+        return False, (PACKAGE,), True
     if rule.template is Template.FULL_COUNT_INTERVAL:
-        return True, False, False
+        return True, (), False
     if rule.template is not Template.AGGREGATE:
-        return True, True, False
+        # A reference list's own events may lie before `since` (it is taken from the
+        # activity alone): with one among the new events, both keys admit it, as before.
+        listed = any(kind in REFERENCE_TYPES for kind in arrived)
+        return True, KEYS if listed else shared_keys(rule), False
     early = any(source.from_start and source.type in arrived for source in rule.params.sources)
-    if "package_label" in rule.params.group_by:
-        return False, True, not early
-    return True, any(source.from_start for source in rule.params.sources), False
+    if PACKAGE in rule.params.group_by:
+        return False, (PACKAGE,), not early
+    return True, KEYS if any(source.from_start for source in rule.params.sources) else (), False
+
+
+PACKAGE, REFERENCE = "package_label", "reference"
+KEYS = (PACKAGE, REFERENCE)  # the keys a scope can admit triggers by (indexed columns)
+
+
+def shared_keys(rule: Rule) -> tuple[str, ...]:
+    """Return the keys through which a new event can change the verdict on a trigger other
+    than itself (field_check, requires_prior, requires_within, reconcile).
+
+    Such a verdict reads other events in two ways only. Through `match`: a counterpart
+    counts only if every match field equals the trigger's, so a new counterpart changes
+    only triggers sharing its reference when the reference is matched (its package tag
+    otherwise). Through facts of the trigger's package (`on_hand`, `only_known_packages`,
+    the first event per tag): those read the package's own events. A field_check without
+    package facts reads the trigger alone, which `since` admits. Anything else (a match
+    on other fields, none at all, the first per another field): both keys, as before.
+    """
+    named = list(_walk(rule.params))
+    first = {value for name, value in named if name == "first_per" and value}
+    if first - set(KEYS):
+        return KEYS
+    keys = set(first)
+    if any((name == "only_known_packages" and value is True) or value == "on_hand"
+           for name, value in named):  # on_hand in a condition, a comparison, anywhere
+        keys.add(PACKAGE)
+    if rule.template is not Template.FIELD_CHECK:
+        pairs = [set(astuple(m)) for m in rule.params.match]
+        if {REFERENCE} in pairs:
+            keys.add(REFERENCE)
+        elif {PACKAGE} in pairs:
+            keys.add(PACKAGE)
+        else:
+            return KEYS
+    return tuple(k for k in KEYS if k in keys)
+
+
+def _walk(value: Any) -> Iterator[tuple[str, Any]]:
+    """Yield every (attribute, value) pair of a rule's parameters, nested ones too."""
+    if is_dataclass(value) and not isinstance(value, type):
+        for f in fields(value):
+            inner = getattr(value, f.name)
+            yield f.name, inner
+            yield from _walk(inner)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _walk(item)
 
 
 def settle(store: WorkerStore, license_id: int, license: License, pack: Pack,

@@ -56,7 +56,7 @@ class Scope:
     """The triggers a rule re-judges after the events with ids in (after, upto] arrived.
 
     A trigger is in scope when `whole` is set, when it occurred at or after `since`, or
-    (`by_keys`) when it shares a package tag or a reference with one of those events (the
+    when it shares one of `keys` (package tag, reference) with one of those events (the
     keys an `ever` prior, a reconcile or a listed tag join on, at any distance in time).
     A rule whose verdicts cannot reach across time has no `since` (`settle.admits`).
     """
@@ -66,7 +66,8 @@ class Scope:
     since: datetime | None
     whole: bool = False
     triggers: frozenset[int] = frozenset()  # events the fast path decided on: judged too
-    by_keys: bool = True  # False: sharing a tag or reference with them admits nothing
+    # The keys whose sharing with them admits a trigger (none: sharing admits nothing).
+    keys: tuple[str, ...] = ("package_label", "reference")
     keys_from: datetime | None = None  # a shared key admits triggers from then on only
 
 

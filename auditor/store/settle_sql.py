@@ -107,11 +107,9 @@ def scope_parts(license_id: int, scope: Scope) -> list[Callable[[Any], ColumnEle
     if scope.since is not None:
         since = scope.since
         parts.append(lambda trigger: trigger.occurred_at >= since)
-    if scope.upto > scope.after and scope.by_keys:
-        parts.append(lambda trigger: and_(_from(trigger, scope), trigger.package_label.in_(
-            select(new.c.package_label).where(*arrived, new.c.package_label.is_not(None)))))
-        parts.append(lambda trigger: and_(_from(trigger, scope), trigger.reference.in_(
-            select(new.c.reference).where(*arrived, new.c.reference.is_not(None)))))
+    if scope.upto > scope.after:
+        for key in scope.keys:
+            parts.append(_sharing(new, arrived, scope, key))
     if scope.triggers:
         chosen = sorted(scope.triggers)
         parts.append(lambda trigger: trigger.id.in_(chosen))
@@ -124,14 +122,18 @@ def in_scope(trigger: Any, license_id: int, scope: Scope) -> ColumnElement[bool]
         return trigger.id.is_not(None)
     new = events.alias("new")
     arrived = [new.c.license_id == license_id, new.c.id > scope.after, new.c.id <= scope.upto]
-    keys = [and_(_from(trigger, scope), or_(
-        trigger.package_label.in_(select(new.c.package_label).where(
-            *arrived, new.c.package_label.is_not(None))),
-        trigger.reference.in_(select(new.c.reference).where(
-            *arrived, new.c.reference.is_not(None)))))] if scope.by_keys else []
+    keys = [_sharing(new, arrived, scope, key)(trigger) for key in scope.keys]
     return or_(
         trigger.id.in_(sorted(scope.triggers)) if scope.triggers else false(),
         trigger.occurred_at >= scope.since if scope.since is not None else false(), *keys)
+
+
+def _sharing(new: Any, arrived: list[Any], scope: Scope,
+             key: str) -> Callable[[Any], ColumnElement[bool]]:
+    """Return the condition that admits a trigger sharing `key` (a column: package tag,
+    reference) with a new event, from `keys_from` on."""
+    shared = select(new.c[key]).where(*arrived, new.c[key].is_not(None))
+    return lambda trigger: and_(_from(trigger, scope), trigger[key].in_(shared))
 
 
 def _from(trigger: Any, scope: Scope) -> ColumnElement[bool]:

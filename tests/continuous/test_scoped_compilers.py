@@ -70,14 +70,31 @@ def scoped_against_batch(store, license, bounds):
     return judged
 
 
+PKG, REF = "package_label", "reference"
+
+
 @pytest.mark.parametrize(("rule_id", "arrived", "expected"), [
-    ("sale-unsellable-package", ["pos_sale_line"], (False, True, True)),
-    ("purchase-limit-exceeded", ["pos_sale_line", "package_snapshot"], (True, False, False)),
-    ("package-oversold", ["metrc_sale_line"], (False, True, True)),
-    ("package-oversold", ["manifest_package"], (False, True, False)),
-    ("pos-sale-unreported", ["pos_sale_line"], (True, True, False)),
+    ("sale-unsellable-package", ["pos_sale_line"], (False, (PKG,), True)),
+    ("purchase-limit-exceeded", ["pos_sale_line", "package_snapshot"], (True, (), False)),
+    ("package-oversold", ["metrc_sale_line"], (False, (PKG,), True)),
+    ("package-oversold", ["manifest_package"], (False, (PKG,), False)),
+    # The reference is matched: a counterpart changes only triggers of its receipt.
+    ("pos-sale-unreported", ["pos_sale_line"], (True, (REF,), False)),
+    ("sale-quantity-mismatch", ["metrc_sale_line"], (True, (REF,), False)),
+    ("metrc-sale-without-pos", ["pos_sale_line"], (True, (REF,), False)),
+    ("manifest-acceptance-late", ["receiving_scan"], (True, (REF,), False)),  # first_per
+    # The tag alone is matched, or the package's facts are read (on_hand, known tags).
+    ("activity-before-acceptance", ["manifest_package"], (True, (PKG,), False)),
+    ("count-variance", ["metrc_sale_line"], (True, (PKG,), False)),
+    ("count-variance-unadjusted", ["metrc_sale_line"], (True, (PKG,), False)),
+    # A check of the trigger's own fields: no other event changes it.
+    ("tag-invalid", ["move"], (True, (), False)),
+    # A reference list arrived: its events may lie before `since`, both keys admit them.
+    ("tag-invalid", ["move", "adjust_reason"], (True, (PKG, REF), False)),
+    # A match on other fields (a reason against the list in force): both keys, as before.
+    ("adjustment-reason-valid", ["adjustment"], (True, (PKG, REF), False)),
     # A sale changes what counts from its time on had to cover, whatever their tags.
-    ("reconciliation-overdue", ["metrc_sale_line", "count_line"], (True, False, False)),
+    ("reconciliation-overdue", ["metrc_sale_line", "count_line"], (True, (), False)),
 ])
 def test_what_new_events_can_change_beyond_themselves(rule_id, arrived, expected):
     rule = next(r for r in load_pack(default_rules_dir(), "CA").rules if r.id == rule_id)
