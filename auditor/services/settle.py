@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from auditor.continuous.evaluator import REFERENCE_TYPES
-from auditor.domain.findings import explain, identity_of
+from auditor.domain.findings import Violation, explain, identity_of
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule, Template
 from auditor.services.worker_ports import Marks, Scope, Withdrawal, WorkerStore, Written
@@ -275,14 +275,28 @@ def settle(store: WorkerStore, license_id: int, license: License, pack: Pack,
         found = {identity_of(rule, v): v for v in violations}
         standing = store.standing(license_id, rule.id, scope)
         for identity, violation in found.items():
-            if identity in standing:
+            remedied = remedied_at(violation)
+            held = standing.get(identity)
+            if held is not None and (remedied is None or held.status == "remedied"):
                 continue
-            if closing is None and is_pending(rule, violation.occurred_at, clock):
+            if held is None and closing is None and is_pending(rule, violation.occurred_at,
+                                                                 clock):
                 settled.pending += 1
                 continue
-            settled.written.append(Written(license_id, "open", explain(rule, violation, zone),
-                                           pack.id, pack_hash))
+            settled.written.append(Written(
+                license_id, "open" if remedied is None else "remedied",
+                explain(rule, violation, zone), pack.id, pack_hash, remedied))
         settled.written += [Withdrawal(license_id, identity)
-                            for identity, trigger in standing.items()
-                            if identity not in found and trigger not in waiting]
+                            for identity, held in standing.items()
+                            if identity not in found and held.trigger not in waiting]
     return settled
+
+
+def remedied_at(violation: Violation) -> datetime | None:
+    """Return when the batch verdict's remedy came (`corrected_at`: the rule's corrective
+    event, a late follow-up or prior), or None: a finding with one is remedied, as the
+    audit and the packet name it, not open."""
+    at = violation.fields.get("corrected_at")
+    if isinstance(at, str):
+        return datetime.fromisoformat(at)
+    return at if isinstance(at, datetime) else None

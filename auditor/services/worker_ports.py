@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from auditor.domain.events import StreamEvent
 from auditor.domain.findings import Finding, Violation
@@ -41,6 +41,13 @@ class Written:
     pack_id: str
     pack_hash: str
     remedied_at: datetime | None = None
+
+
+class Standing(NamedTuple):
+    """A finding the worker holds (open or remedied): its triggering event and status."""
+
+    trigger: int
+    status: str
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,7 @@ class WorkerStore(Protocol):
         compilers): its violations and the triggers whose deadline is still to come."""
         ...
 
-    def standing(self, license_id: int, rule_id: str, scope: Scope) -> dict[str, int]:
+    def standing(self, license_id: int, rule_id: str, scope: Scope) -> dict[str, Standing]:
         """Return the rule's standing findings (open or remedied) whose trigger is in
-        scope: identity -> triggering event id."""
+        scope: identity -> its triggering event id and status."""
         ...

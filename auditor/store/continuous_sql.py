@@ -69,12 +69,13 @@ class ContinuousStore(SettleQueries):
                         .values(status="withdrawn"))
                     continue
                 if item.status in ("withdrawn", "remedied"):
-                    conn.execute(update(continuous_findings).where(
+                    changed = conn.execute(update(continuous_findings).where(
                         continuous_findings.c.license_id == item.license_id,
                         continuous_findings.c.identity == item.finding.identity)
                         .values(status=item.status, remedied_at=item.remedied_at,
-                                **_late_message(item)))
-                    continue
+                                **_late_message(item))).rowcount
+                    if changed or item.status == "withdrawn":
+                        continue  # a finding first seen remedied (its remedy stored) is new
                 added += _insert_new(conn, item, datetime.now(UTC), self.alerts)
             if checkpoint is not None:
                 _save_checkpoint(conn, checkpoint)
@@ -118,7 +119,7 @@ def _insert_new(conn: Any, item: Written, now: datetime, alert: bool) -> int:
     status = conn.scalar(select(continuous_findings.c.status).where(mine))
     if status == "withdrawn":  # later data refuted it, and still later data supports it
         conn.execute(update(continuous_findings).where(mine).values(
-            status=item.status, remedied_at=None, detected_at=now))
+            status=item.status, remedied_at=item.remedied_at, detected_at=now))
         return 1
     if status is not None:
         return 0
@@ -131,7 +132,7 @@ def _insert_new(conn: Any, item: Written, now: datetime, alert: bool) -> int:
                 "pack_hash": item.pack_hash, "severity": f.severity.value,
                 "occurred_at": f.occurred_at, "package_label": f.package_label,
                 "subject": f.subject, "message": f.message, "evidence": list(f.evidence),
-                "status": item.status, "detected_at": now})
+                "status": item.status, "remedied_at": item.remedied_at, "detected_at": now})
     except IntegrityError:
         return 0
     if alert and f.severity.value in ALERTED:

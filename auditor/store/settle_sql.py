@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Engine, and_, event, false, func, or_, sel
 from auditor.domain.findings import Violation
 from auditor.domain.license import License
 from auditor.domain.rules import Rule
-from auditor.services.worker_ports import Marks, Scope, Span
+from auditor.services.worker_ports import Marks, Scope, Span, Standing
 from auditor.store.rules_sql import judge_scoped
 from auditor.store.schema import continuous_findings, events
 from auditor.store.sql_store import refresh_statistics
@@ -77,24 +77,27 @@ class SettleQueries:
         return judge_scoped(self.engine, rule, license_id, license, cutoff,
                             scope_parts(license_id, scope))
 
-    def standing(self, license_id: int, rule_id: str, scope: Scope) -> dict[str, int]:
-        """Return the rule's standing findings whose trigger is in scope: identity -> id."""
+    def standing(self, license_id: int, rule_id: str, scope: Scope) -> dict[str, Standing]:
+        """Return the rule's standing findings whose trigger is in scope: identity ->
+        its triggering event id and status."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(continuous_findings.c.identity,
-                                       continuous_findings.c.evidence).where(
+                                       continuous_findings.c.evidence,
+                                       continuous_findings.c.status).where(
                 continuous_findings.c.license_id == license_id,
                 continuous_findings.c.rule_id == rule_id,
                 continuous_findings.c.status.in_(STANDING))).all()
-            triggers = {row.identity: int(row.evidence[0]) for row in rows if row.evidence}
-            if scope.whole or not triggers:
-                return triggers
-            ids = sorted(set(triggers.values()))
+            held = {row.identity: Standing(int(row.evidence[0]), row.status)
+                    for row in rows if row.evidence}
+            if scope.whole or not held:
+                return held
+            ids = sorted({h.trigger for h in held.values()})
             admitted: set[int] = set()
             for i in range(0, len(ids), CHUNK):
                 e = events.alias("e")
                 admitted.update(conn.scalars(select(e.c.id).where(
                     e.c.id.in_(ids[i:i + CHUNK]), in_scope(e.c, license_id, scope))))
-        return {identity: t for identity, t in triggers.items() if t in admitted}
+        return {identity: h for identity, h in held.items() if h.trigger in admitted}
 
 
 def scope_parts(license_id: int, scope: Scope) -> list[Callable[[Any], ColumnElement[bool]]]:
