@@ -9,13 +9,15 @@ process. Printed per size: events, wall time, events/s of wall and of the child'
 time (per core: the worker is single-threaded), the child's own peak RSS, the standing
 findings and whether they equal the batch audit's (same rules, same period).
 
-Then a live worker is started on the larger store, and once it says it is ready (its
-start-up rehearsal done; the time is printed) left idle; each round imports a
-file of --latency-events sales (the store's last POS lines and METRC sale lines, moved
+Then a live worker is started on a fresh copy of the larger store, and once it says it
+is ready (its start-up rehearsal done; the time is printed) left idle; each round imports
+a file of --latency-events sales (the store's last POS lines and METRC sale lines, moved
 on a day each round, with fresh keys and receipt numbers, and one move of a malformed
-tag, which tag-invalid reports at once) and times the moment the import committed to
-the moment the worker committed the file's findings (that move's finding is there) and
-to its checkpoint (the full-count rule, re-judged over the whole history, commits last).
+tag, which tag-invalid reports at once), then --count-rounds files of the store's last
+count (a night's count file, moved on likewise), and times the moment the import
+committed to the moment the worker committed the file's findings (that move's finding is
+there) and to its checkpoint (the full-count rule, re-judged over the whole history when
+count lines arrive, commits last).
 Targets: peak RSS <= 500 MB and within 20 % between the sizes; >= 5,000 events/s per
 core; latency < 1 s for a file of < 1,000 events.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,10 +115,16 @@ def run_once(settings: Settings, folder: Path, days: int) -> dict[str, float]:
 RUN = time.strftime("%Y%m%d%H%M%S")  # this run's markers
 
 
-def live_latency(settings: Settings, folder: Path, size: int,
-                 rounds: int) -> list[tuple[float, float]]:
-    """Time `rounds` files of `size` events into an idle worker: from the import's commit
-    to the commit of the file's findings (its marker's), and to the step's checkpoint."""
+def live_latency(settings: Settings, folder: Path, size: int, rounds: int,
+                 count_rounds: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Time files into an idle worker on a fresh copy of the store (earlier runs' files
+    would lengthen the histories of the tags they reuse): `rounds` files of `size` sales,
+    then `count_rounds` files of the store's last count; each from the import's commit to
+    the commit of the file's findings (its marker's), and to the step's checkpoint."""
+    source = Path(settings.database_url.removeprefix("sqlite:///"))
+    copy = OUT / "live-copy.db"
+    shutil.copyfile(source, copy)
+    settings = Settings(database_url=f"sqlite:///{copy}")
     store = open_store(settings, migrate=True)
     license = sample_license(folder)
     env = {**os.environ, "AUDITOR_DATABASE_URL": settings.database_url}
@@ -124,26 +133,42 @@ def live_latency(settings: Settings, folder: Path, size: int,
         child = subprocess.Popen([sys.executable, "-m", "auditor", "worker", "--no-supervise",
                                   "--license", license.number], env=env,
                                  stdout=subprocess.DEVNULL, stderr=err)
-    times = []
     try:
-        template = last_sales(store, size)
+        sales, count = last_sales(store, size), last_count(store)
         started = time.perf_counter()
         wait_ready(log, child)
         print(f"live worker ready {time.perf_counter() - started:.1f} s after its start")
-        for round_ in range(rounds):
-            wait_idle(store, child)
-            ingest(store, license.number, "events", f"live-{round_}.ndjson",
-                   next_day(template, round_).encode())
-            committed = time.perf_counter()
-            wait_found(store, child, marker(round_))
-            found = time.perf_counter()
-            wait_idle(store, child)
-            times.append((found - committed, time.perf_counter() - committed))
+        files = [next_day(sales, r) for r in range(rounds)]
+        files += [next_day(count, rounds + r) for r in range(count_rounds)]
+        times = [time_file(store, child, license.number, body, n)
+                 for n, body in enumerate(files)]
     finally:
         child.terminate()
         child.wait(timeout=60)
         store.engine.dispose()
-    return times
+    return times[:rounds], times[rounds:]
+
+
+def time_file(store, child: subprocess.Popen, number: str, body: str,
+              round_: int) -> tuple[float, float]:
+    """Import one file into the idle worker; return the seconds from its commit (the
+    moment COMMIT is issued) to its findings' commit and to the checkpoint."""
+    wait_idle(store, child)
+    commits: list[float] = []
+    stamp = lambda _conn: commits.append(time.perf_counter())  # noqa: E731
+    sa.event.listen(store.engine, "commit", stamp)
+    try:
+        ingest(store, number, "events", f"live-{round_}.ndjson", body.encode())
+    finally:
+        sa.event.remove(store.engine, "commit", stamp)
+    # From the import's COMMIT, not from ingest's return: SQLite may checkpoint its WAL
+    # inside the commit call after the transaction is visible, and the worker may have
+    # settled the file before the call returns.
+    committed = commits[-1]
+    wait_found(store, child, marker(round_))
+    found = time.perf_counter()
+    wait_idle(store, child)
+    return found - committed, time.perf_counter() - committed
 
 
 def marker(round_: int) -> str:
@@ -172,10 +197,24 @@ def last_sales(store, size: int) -> list[dict[str, object]]:
         rows = [row for kind in ("pos_sale_line", "metrc_sale_line")
                 for row in conn.execute(sa.select(events).where(events.c.type == kind)
                                         .order_by(events.c.id.desc()).limit(size // 2))]
-    return [{"type": r.type, "occurred_at": r.occurred_at, "package_label": r.package_label,
-             "reference": r.reference, "id": r.id,
-             "payload": json.loads(r.payload) if isinstance(r.payload, str) else r.payload}
-            for r in rows]
+    return [as_line(r) for r in rows]
+
+
+def last_count(store) -> list[dict[str, object]]:
+    """Return the lines of the store's last count (a night's count file), as stored."""
+    with store.engine.connect() as conn:
+        last = conn.scalar(sa.select(events.c.reference).where(events.c.type == "count_line")
+                           .order_by(events.c.id.desc()).limit(1))
+        rows = conn.execute(sa.select(events).where(events.c.type == "count_line",
+                                                    events.c.reference == last)).all()
+    return [as_line(r) for r in rows]
+
+
+def as_line(r) -> dict[str, object]:
+    """Return a stored event row as a template line for next_day."""
+    return {"type": r.type, "occurred_at": r.occurred_at, "package_label": r.package_label,
+            "reference": r.reference, "id": r.id,
+            "payload": json.loads(r.payload) if isinstance(r.payload, str) else r.payload}
 
 
 def next_day(template: list[dict[str, object]], round_: int) -> str:
@@ -186,7 +225,7 @@ def next_day(template: list[dict[str, object]], round_: int) -> str:
     for e in template:
         payload = {k: shifted(v, shift) for k, v in dict(e["payload"]).items()}
         reference = f"{e['reference']}-L{round_}" if e["reference"] else None
-        for key in ("external_receipt_number", "receipt_number"):
+        for key in ("external_receipt_number", "receipt_number", "count_id"):
             if payload.get(key):
                 payload[key] = reference
         lines.append(json.dumps({
@@ -244,6 +283,8 @@ def main() -> None:
     parser.add_argument("--receipts-per-day", type=int, default=380)
     parser.add_argument("--latency-events", type=int, default=900)
     parser.add_argument("--latency-rounds", type=int, default=7)
+    parser.add_argument("--count-rounds", type=int, default=3,
+                        help="Files of the store's last count, timed after the sales files.")
     parser.add_argument("--latency-only", action="store_true",
                         help="Skip the --once runs: time the live worker on the larger store.")
     args = parser.parse_args()
@@ -262,13 +303,17 @@ def main() -> None:
         small, large = figures[args.compare_days]["rss_mb"], figures[args.days]["rss_mb"]
         print(f"peak RSS {args.days} vs {args.compare_days} days: {large / small:.2f} x")
     settings, folder = loaded_store(args.days, args.receipts_per_day)
-    times = live_latency(settings, folder, args.latency_events, args.latency_rounds)
-    for name, lane in (("findings commit (every rule but the full-count one)", 0),
-                       ("checkpoint (the full-count rule re-judged too)", 1)):
-        each = [t[lane] for t in times]
-        print(f"live: a file of {args.latency_events} events, import commit to {name}: "
-              f"median {statistics.median(each) * 1000:.0f} ms, max {max(each) * 1000:.0f} ms "
-              f"({len(each)} rounds: {', '.join(f'{t * 1000:.0f}' for t in each)} ms)")
+    sales, counts = live_latency(settings, folder, args.latency_events, args.latency_rounds,
+                                 args.count_rounds)
+    for times, what in ((sales, f"a file of {args.latency_events} sales"),
+                        (counts, "a night's count file")):
+        for name, lane in (("findings commit (every rule but the full-count one)", 0),
+                           ("checkpoint (the full-count rule re-judged too)", 1)):
+            each = [t[lane] for t in times]
+            if each:
+                print(f"live: {what}, import commit to {name}: median "
+                      f"{statistics.median(each) * 1000:.0f} ms, max {max(each) * 1000:.0f} ms "
+                      f"({len(each)} rounds: {', '.join(f'{t * 1000:.0f}' for t in each)} ms)")
 
 
 if __name__ == "__main__":
