@@ -18,8 +18,8 @@ class Compiled:
     `together`, when a template gives it, selects in one query every event the other
     three select, each with an `outcome` column (FOUND, PENDING or UNDETERMINED): their
     common work (a count's coverage, each sale's package state) is then done once, not
-    once per query. The batch audit runs it; the worker's scoped re-judge runs `found`
-    and `pending`.
+    once per query. The batch audit and the worker's scoped re-judge run it where it is
+    given, `found` and `pending` otherwise.
     """
 
     found: Select[Any]

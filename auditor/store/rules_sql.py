@@ -262,6 +262,15 @@ def judge_scoped(engine: Engine, rule: Rule, license_id: int, license: License,
             compiled = _scoped(conn, rule, license_id, license, dialect, cutoff, part)
             if compiled is None:
                 continue
+            if compiled.together is not None:  # the common work once (a count's coverage)
+                judged = compiled.together.where(part(compiled.together.selected_columns))
+                for row in conn.execute(_with_derived(judged.subquery("found"), rule, dialect,
+                                                      license, cutoff)):
+                    if row.outcome == FOUND:
+                        rows[row.id] = row
+                    elif row.outcome == PENDING:
+                        pending.add(row.id)
+                continue
             found = compiled.found.where(part(compiled.found.selected_columns)).subquery("found")
             for row in conn.execute(_with_derived(found, rule, dialect, license, cutoff)):
                 rows[row.id] = row
