@@ -201,7 +201,7 @@ def admits(rule: Rule, arrived: Marks) -> tuple[bool, tuple[str, ...], bool]:
         # A reference list's own events may lie before `since` (it is taken from the
         # activity alone): with one among the new events, both keys admit it, as before.
         listed = any(kind in REFERENCE_TYPES for kind in arrived)
-        return True, KEYS if listed else shared_keys(rule), False
+        return True, KEYS if listed else shared_keys(rule, arrived), False
     early = any(source.from_start and source.type in arrived for source in rule.params.sources)
     if PACKAGE in rule.params.group_by:
         return False, (PACKAGE,), not early
@@ -212,15 +212,17 @@ PACKAGE, REFERENCE = "package_label", "reference"
 KEYS = (PACKAGE, REFERENCE)  # the keys a scope can admit triggers by (indexed columns)
 
 
-def shared_keys(rule: Rule) -> tuple[str, ...]:
+def shared_keys(rule: Rule, arrived: Marks) -> tuple[str, ...]:
     """Return the keys through which a new event can change the verdict on a trigger other
     than itself (field_check, requires_prior, requires_within, reconcile).
 
     Such a verdict reads other events in two ways only. Through `match`: a counterpart
     counts only if every match field equals the trigger's, so a new counterpart changes
     only triggers sharing its reference when the reference is matched (its package tag
-    otherwise). Through facts of the trigger's package (`on_hand`, `only_known_packages`,
-    the first event per tag): those read the package's own events. A field_check without
+    otherwise); the same for the rule's corrective event (`corrected_by`) when one
+    arrived, which remedies the finding. Through facts of the trigger's package
+    (`on_hand`, `only_known_packages`, the first event per tag): those read the
+    package's own events. A field_check without
     package facts reads the trigger alone, which `since` admits. Anything else (a match
     on other fields, none at all, the first per another field): both keys, as before.
     """
@@ -232,15 +234,24 @@ def shared_keys(rule: Rule) -> tuple[str, ...]:
     if any((name == "only_known_packages" and value is True) or value == "on_hand"
            for name, value in named):  # on_hand in a condition, a comparison, anywhere
         keys.add(PACKAGE)
-    if rule.template is not Template.FIELD_CHECK:
-        pairs = [set(astuple(m)) for m in rule.params.match]
-        if {REFERENCE} in pairs:
-            keys.add(REFERENCE)
-        elif {PACKAGE} in pairs:
-            keys.add(PACKAGE)
-        else:
+    matches = [rule.params.match] if rule.template is not Template.FIELD_CHECK else []
+    if any(kind in arrived for kind in remedy_types(rule)):  # a corrective event came
+        matches.append(rule.corrected_by.match)
+    for match in matches:
+        key = _matched_key(match)
+        if key is None:
             return KEYS
+        keys.add(key)
     return tuple(k for k in KEYS if k in keys)
+
+
+def _matched_key(match: Any) -> str | None:
+    """Return the key a counterpart must share with its trigger under these match pairs
+    (the reference when matched, else the package tag), or None when neither is."""
+    pairs = [set(astuple(m)) for m in match]
+    if {REFERENCE} in pairs:
+        return REFERENCE
+    return PACKAGE if {PACKAGE} in pairs else None
 
 
 def _walk(value: Any) -> Iterator[tuple[str, Any]]:
@@ -290,6 +301,12 @@ def settle(store: WorkerStore, license_id: int, license: License, pack: Pack,
                             for identity, held in standing.items()
                             if identity not in found and held.trigger not in waiting]
     return settled
+
+
+def remedy_types(rule: Rule) -> frozenset[str]:
+    """Return the event types of the rule's corrective event (none without one)."""
+    return frozenset(rule.corrected_by.event.type) if rule.corrected_by is not None \
+        else frozenset()
 
 
 def remedied_at(violation: Violation) -> datetime | None:

@@ -27,7 +27,7 @@ from auditor.continuous.engine import RulesEngine
 from auditor.continuous.evaluator import REFERENCE_TYPES, Decision, LicenseEvaluator
 from auditor.domain.license import License
 from auditor.domain.rules import Pack, Rule, Template
-from auditor.services.settle import Clock, Settled, is_pending, scope_of, settle
+from auditor.services.settle import Clock, Settled, is_pending, remedy_types, scope_of, settle
 from auditor.services.worker_ports import Checkpoint, Scope, Withdrawal, WorkerStore, Written
 
 BATCH = 5_000
@@ -105,8 +105,10 @@ class Worker:
         return [r for r in evaluator.pack.rules if r.applies_to(evaluator.license.state)]
 
     def reads(self, license_id: int) -> dict[str, frozenset[str] | None]:
-        """Return, per rule, the event types its verdicts depend on (None: any type)."""
-        return {p.rule.id: p.reads for p in self.evaluators[license_id].programs}
+        """Return, per rule, the event types its verdicts depend on (None: any type),
+        its corrective event's among them: one arriving remedies a standing finding."""
+        return {p.rule.id: None if p.reads is None else p.reads | remedy_types(p.rule)
+                for p in self.evaluators[license_id].programs}
 
     def step(self) -> int:
         """Settle the events stored since the checkpoint; return how many there were."""

@@ -67,3 +67,22 @@ def test_an_open_finding_turns_remedied_when_its_late_report_arrives(sql_store):
     store = ContinuousStore(sql_store.engine)
     found = store.findings(store.license_ids([LICENSE.number])[LICENSE.number])
     assert found[0]["message"].startswith("Late:")
+
+
+def test_a_late_adjustment_remedies_a_quantity_mismatch_through_the_tag(sql_store):
+    """sale-quantity-mismatch matches by receipt, but its remedy (a METRC adjustment) by
+    the tag: an adjustment weeks after the sale reaches the finding through its tag."""
+    pack = Pack("p", 1, "p", (RULES["sale-quantity-mismatch"],))
+    add(sql_store, "sales.ndjson",
+        line("pos_sale_line", "p-1", "01-05",
+             {**SALE, "receipt_id": "R1", "voided": False}, "R1"),
+        line("metrc_sale_line", "m-1", "01-05",
+             {"quantity": 2, "unit": "Each", "external_receipt_number": "R1"}, "R1"))
+    run_once(restarted(sql_store, pack))
+    assert held(sql_store) == {"R1": ("open", None)}
+    add(sql_store, "adjustments.ndjson", line("adjustment", "a-1", "01-20", {
+        **SALE, "reason": "Entry Error", "note": "sold 1, METRC said 2"}))
+    run_once(restarted(sql_store, pack))
+    fixed = datetime(2026, 1, 20, 18, tzinfo=UTC)
+    assert held(sql_store) == {"R1": ("remedied", fixed)}
+    assert batch_remedy(sql_store, pack) == {fixed.isoformat()}

@@ -84,6 +84,9 @@ PKG, REF = "package_label", "reference"
     ("metrc-sale-without-pos", ["pos_sale_line"], (True, (REF,), False)),
     ("manifest-acceptance-late", ["receiving_scan"], (True, (REF,), False)),  # first_per
     # The tag alone is matched, or the package's facts are read (on_hand, known tags).
+    # Matched by receipt, but remedied by a later adjustment of the package (its
+    # corrected_by matches the tag): the tag too when an adjustment came.
+    ("sale-quantity-mismatch", ["adjustment"], (True, (PKG, REF), False)),
     ("activity-before-acceptance", ["manifest_package"], (True, (PKG,), False)),
     ("count-variance", ["metrc_sale_line"], (True, (PKG,), False)),
     ("count-variance-unadjusted", ["metrc_sale_line"], (True, (PKG,), False)),
